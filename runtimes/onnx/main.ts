@@ -1,0 +1,89 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { createRuntimeMetrics } from './metrics.js';
+import { loadRepository } from './repository/load.js';
+import { buildRuntimeApp, type RuntimeState } from './server.js';
+
+export interface RuntimeOptions {
+  repository: string;
+  host: string;
+  port: number;
+  /** Longest a shutdown may take before the process gives up on what it holds. */
+  graceMs: number;
+  /** How long to keep serving after SIGTERM, not ready, before closing the listener. */
+  drainDelayMs: number;
+  bodyLimit: number;
+  logLevel: string;
+}
+
+export const RUNTIME_DEFAULTS: Omit<RuntimeOptions, 'repository'> = {
+  host: '127.0.0.1',
+  port: 8001,
+  graceMs: 30_000,
+  drainDelayMs: 0,
+  bodyLimit: 32 * 1024 * 1024,
+  logLevel: 'info',
+};
+
+export interface RuntimeHandle {
+  url: string;
+  app: FastifyInstance;
+  state: RuntimeState;
+  /** Turns not-ready, finishes every accepted request, closes. False when the grace ran out first. */
+  shutdown(): Promise<boolean>;
+}
+
+export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHandle> {
+  const metrics = createRuntimeMetrics();
+  const logger = pino({ level: options.logLevel });
+  const repository = await loadRepository(options.repository, {
+    logger,
+    observer: (model, version) => ({
+      batch(rows, inferMs, queueMs) {
+        metrics.batchSize.observe({ model, version }, rows);
+        metrics.computeDuration.observe({ model, version }, inferMs / 1000);
+        for (const ms of queueMs) metrics.queueDuration.observe({ model, version }, ms / 1000);
+      },
+      refused() {},
+    }),
+  });
+  const state: RuntimeState = {
+    repository,
+    metrics,
+    loaded: false,
+    draining: false,
+    accepted: 0,
+    answered: 0,
+  };
+  const app = buildRuntimeApp(state, { bodyLimit: options.bodyLimit, logger });
+  // Listen before the models finish loading: live at once, ready when loaded.
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const url = `http://${host}:${port}`;
+  app.log.info({ role: 'runtime', url }, 'switchyard listening');
+  void state.repository.loaded.then(() => {
+    state.loaded = true;
+    app.log.info({ models: [...state.repository.models.keys()] }, 'runtime ready');
+  });
+
+  let stopping: Promise<boolean> | undefined;
+  async function shutdown(): Promise<boolean> {
+    state.draining = true;
+    app.log.info({ drain_delay_ms: options.drainDelayMs, grace_ms: options.graceMs }, 'draining');
+    await sleep(options.drainDelayMs);
+    const closed = app.close().then(() => true);
+    const expired = sleep(options.graceMs, false, { ref: false });
+    const finished = await Promise.race([closed, expired]);
+    app.log.info({ accepted: state.accepted, answered: state.answered, finished }, 'runtime stopped');
+    return finished;
+  }
+  return {
+    url,
+    app,
+    state,
+    shutdown: () => (stopping ??= shutdown()),
+  };
+}

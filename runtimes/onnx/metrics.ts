@@ -1,0 +1,62 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+export type RequestOutcome = 'ok' | 'bad_request' | 'not_found' | 'queue_full' | 'deadline' | 'error';
+
+/** The runtime's metrics, declared in one place. Labels stay bounded: model and version only. */
+export function createRuntimeMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'switchyard_runtime_process_' });
+  const labels = ['model', 'version'] as const;
+  return {
+    registry,
+    requests: new Counter({
+      name: 'switchyard_runtime_requests_total',
+      help: 'Inference requests by model, version and outcome.',
+      labelNames: [...labels, 'outcome'],
+      registers: [registry],
+    }),
+    queueDuration: new Histogram({
+      name: 'switchyard_runtime_queue_duration_seconds',
+      help: 'Time a request waited in the batcher before its session.run started.',
+      labelNames: labels,
+      buckets: SECONDS_BUCKETS,
+      registers: [registry],
+    }),
+    computeDuration: new Histogram({
+      name: 'switchyard_runtime_compute_duration_seconds',
+      help: 'Duration of one session.run (one batch).',
+      labelNames: labels,
+      buckets: SECONDS_BUCKETS,
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'switchyard_runtime_batch_size',
+      help: 'Rows per session.run; its _count is the number of runs.',
+      labelNames: labels,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'switchyard_runtime_queue_depth',
+      help: 'Requests queued in the batcher, not yet running.',
+      labelNames: labels,
+      registers: [registry],
+    }),
+    versionReady: new Gauge({
+      name: 'switchyard_runtime_model_ready',
+      help: '1 when the model version is loaded, verified and warmed up.',
+      labelNames: labels,
+      registers: [registry],
+    }),
+    providerInfo: new Gauge({
+      name: 'switchyard_runtime_provider_info',
+      help: 'The execution provider each model version runs on (value 1).',
+      labelNames: [...labels, 'provider'],
+      registers: [registry],
+    }),
+  };
+}
+
+export type RuntimeMetrics = ReturnType<typeof createRuntimeMetrics>;

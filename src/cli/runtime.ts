@@ -1,0 +1,53 @@
+import { parseArgs } from 'node:util';
+import {
+  RUNTIME_DEFAULTS,
+  startRuntime,
+  type RuntimeHandle,
+  type RuntimeOptions,
+} from '../../runtimes/onnx/main.js';
+import { exitOnSignals } from './signals.js';
+
+export const RUNTIME_USAGE = `switchyard runtime --repository DIR [--port N] [--host H] [--grace-ms N]
+                   [--drain-delay-ms N] [--max-body-bytes N] [--log-level LEVEL]`;
+
+export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      repository: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'grace-ms': { type: 'string' },
+      'drain-delay-ms': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values.repository) throw new UsageError('--repository is required');
+  return {
+    repository: values.repository,
+    host: values.host ?? RUNTIME_DEFAULTS.host,
+    port: integer('--port', values.port, RUNTIME_DEFAULTS.port),
+    graceMs: integer('--grace-ms', values['grace-ms'], RUNTIME_DEFAULTS.graceMs),
+    drainDelayMs: integer('--drain-delay-ms', values['drain-delay-ms'], RUNTIME_DEFAULTS.drainDelayMs),
+    bodyLimit: integer('--max-body-bytes', values['max-body-bytes'], RUNTIME_DEFAULTS.bodyLimit),
+    logLevel: values['log-level'] ?? process.env.LOG_LEVEL ?? RUNTIME_DEFAULTS.logLevel,
+  };
+}
+
+export async function runRuntime(argv: string[]): Promise<RuntimeHandle> {
+  const runtime = await startRuntime(parseRuntimeArgs(argv));
+  exitOnSignals([() => runtime.shutdown()]);
+  return runtime;
+}
+
+export class UsageError extends Error {}
+
+export function integer(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new UsageError(`${flag} takes a whole number, not "${value}"`);
+  return parsed;
+}

@@ -1,0 +1,78 @@
+/**
+ * Open Inference Protocol v2 (KServe v2 / Triton) REST shapes, shared by the gateway and the runtime.
+ * https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/
+ */
+
+/** The tensor datatypes switchyard serves. The protocol names more (UINT8, FP16, BYTES, …). */
+export const DATATYPES = ['BOOL', 'INT32', 'INT64', 'FP32', 'FP64'] as const;
+export type Datatype = (typeof DATATYPES)[number];
+
+export function isDatatype(value: unknown): value is Datatype {
+  return typeof value === 'string' && (DATATYPES as readonly string[]).includes(value);
+}
+
+export type TensorData = number[] | boolean[] | NestedData;
+export type NestedData = Array<number | boolean | NestedData>;
+
+export interface RequestInput {
+  name: string;
+  shape: number[];
+  datatype: string;
+  parameters?: Record<string, unknown>;
+  data: TensorData;
+}
+
+export interface RequestOutput {
+  name: string;
+  parameters?: Record<string, unknown>;
+}
+
+export interface InferRequest {
+  id?: string;
+  parameters?: Record<string, unknown>;
+  inputs: RequestInput[];
+  outputs?: RequestOutput[];
+}
+
+export interface ResponseOutput {
+  name: string;
+  shape: number[];
+  datatype: Datatype;
+  data: number[] | boolean[];
+}
+
+export interface InferResponse {
+  model_name: string;
+  model_version?: string;
+  id?: string;
+  parameters?: Record<string, unknown>;
+  outputs: ResponseOutput[];
+}
+
+export interface TensorMetadata {
+  name: string;
+  datatype: Datatype;
+  /** -1 marks a variable dimension (the batch dimension, when the model batches). */
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+  /** Not in the protocol's required fields; the protocol allows extensions. */
+  parameters?: Record<string, unknown>;
+}
+
+export interface ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}
+
+/** The protocol's error body: `{"error": "<message>"}`. */
+export interface ProtocolError {
+  error: string;
+}

@@ -1,0 +1,62 @@
+import { Agent, request } from 'undici';
+
+/** One keep-alive agent for a test's requests; close it in the test's cleanup. */
+export function createClient(connections = 128): Agent {
+  return new Agent({ connections, pipelining: 1, keepAliveTimeout: 10_000 });
+}
+
+export interface JsonResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  text: string;
+}
+
+export async function postJson(
+  dispatcher: Agent,
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse> {
+  const payload = typeof body === 'string' ? body : JSON.stringify(body);
+  const response = await request(url, {
+    method: 'POST',
+    dispatcher,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: payload,
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, headers: response.headers, body: parse(text), text };
+}
+
+export async function getJson(
+  dispatcher: Agent,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse> {
+  const response = await request(url, { method: 'GET', dispatcher, headers });
+  const text = await response.body.text();
+  return { status: response.statusCode, headers: response.headers, body: parse(text), text };
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sums a Prometheus counter or histogram series (`name{...}` lines whose labels include `labels`). */
+export function metricValue(exposition: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const labelText = match[2] ?? '';
+    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`)))
+      total += Number(match[3]);
+  }
+  return total;
+}
