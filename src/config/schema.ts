@@ -1,0 +1,85 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ContractModelFields } from '../contract/config.js';
+import { AdmissionModelFields } from '../stages/admission/config.js';
+import { TenantsConfigSchema } from '../stages/auth/config.js';
+import { CacheModelFields } from '../stages/cache/config.js';
+import { FallbackModelFields } from '../stages/fallback/config.js';
+import { RouteModelFields } from '../stages/route/config.js';
+import { ShadowModelFields } from '../stages/shadow/config.js';
+import { UpstreamModelFields } from '../stages/upstream/config.js';
+import { UpstreamConfigSchema } from '../upstream/config.js';
+import { NAME_PATTERN } from './common.js';
+
+/**
+ * One model as clients see it. Each stage owns its fields (in its own config.ts); they are listed
+ * here in request order, so this reads like the pipeline.
+ */
+export const ModelConfigSchema = Type.Object(
+  {
+    ...AdmissionModelFields,
+    ...RouteModelFields,
+    ...CacheModelFields,
+    ...UpstreamModelFields,
+    ...FallbackModelFields,
+    ...ShadowModelFields,
+    ...ContractModelFields,
+  },
+  { additionalProperties: false },
+);
+
+export const ListenConfigSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '0.0.0.0' }),
+    /** 0 picks a free port (tests). */
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const LimitsConfigSchema = Type.Object(
+  {
+    /** Larger request bodies are refused with 413 before they are parsed. */
+    body_bytes: Type.Integer({ minimum: 1, default: 1048576 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const StateConfigSchema = Type.Object(
+  {
+    /** Empty: rate limits, cache and prediction log live in this process. Set: shared by all replicas. */
+    redis_url: Type.String({ pattern: '^$|^rediss?://', default: '' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const AdminConfigSchema = Type.Object(
+  {
+    /** How long a drain (or SIGTERM) waits for in-flight requests; match the pod's termination grace. */
+    drain_timeout_ms: Type.Integer({ minimum: 0, default: 30000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const GatewayConfigSchema = Type.Object(
+  {
+    listen: ListenConfigSchema,
+    limits: LimitsConfigSchema,
+    state: StateConfigSchema,
+    admin: AdminConfigSchema,
+    tenants: TenantsConfigSchema,
+    upstreams: Type.Record(Type.String({ pattern: NAME_PATTERN }), UpstreamConfigSchema, {
+      additionalProperties: false,
+    }),
+    models: Type.Record(Type.String({ pattern: NAME_PATTERN }), ModelConfigSchema, {
+      additionalProperties: false,
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type ModelConfig = Static<typeof ModelConfigSchema>;
+export type ListenConfig = Static<typeof ListenConfigSchema>;
+export type LimitsConfig = Static<typeof LimitsConfigSchema>;
+export type StateConfig = Static<typeof StateConfigSchema>;
+export type AdminConfig = Static<typeof AdminConfigSchema>;
+export type GatewayConfig = Static<typeof GatewayConfigSchema>;

@@ -1,0 +1,53 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** What a key may do. `debug` may force a variant with the model's `routing.force_header`. */
+export const ScopeSchema = Type.Union([Type.Literal('infer'), Type.Literal('admin'), Type.Literal('debug')]);
+
+/**
+ * Only the digest of an API key is ever written down, so the config file (and the admin endpoint
+ * that shows it) never holds a usable secret.
+ */
+export const ApiKeyConfigSchema = Type.Object(
+  {
+    sha256: Type.String({
+      pattern: '^[0-9a-f]{64}$',
+      description: 'sha256 of the API key, 64 lowercase hex characters (printf %s KEY | sha256sum)',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * A token bucket: `rps` refills per second, `burst` is the bucket size. A named schema on its own so
+ * the per-model limits planned for later can reuse it (e.g. `rate_limits: { fraud: {...} }`).
+ */
+export const RateLimitConfigSchema = Type.Object(
+  {
+    rps: Type.Number({ exclusiveMinimum: 0 }),
+    burst: Type.Integer({ minimum: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const TenantConfigSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    /** Empty is allowed: a tenant whose keys are all revoked stays in the file for its history. */
+    keys: Type.Array(ApiKeyConfigSchema),
+    scopes: Type.Array(ScopeSchema, { uniqueItems: true }),
+    rate_limit: Type.Optional(RateLimitConfigSchema),
+    /** Under overload, `low` is shed first and `high` last. */
+    priority: Type.Union([Type.Literal('high'), Type.Literal('normal'), Type.Literal('low')], {
+      default: 'normal',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/** The top-level `tenants` slice. */
+export const TenantsConfigSchema = Type.Array(TenantConfigSchema, { default: [] });
+
+export type Scope = Static<typeof ScopeSchema>;
+export type ApiKeyConfig = Static<typeof ApiKeyConfigSchema>;
+export type RateLimitConfig = Static<typeof RateLimitConfigSchema>;
+export type TenantConfig = Static<typeof TenantConfigSchema>;

@@ -1,0 +1,25 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { NameSchema } from '../../config/common.js';
+
+/** A variant that receives a copy of live traffic; its answers are compared, never returned. */
+export const ShadowConfigSchema = Type.Object(
+  {
+    /** Distinct from the model's variant names, so metrics and logs can't mix the two up. */
+    name: NameSchema,
+    upstream: NameSchema,
+    model: Type.String({ minLength: 1 }),
+    version: Type.String({ minLength: 1 }),
+    /** Share of requests mirrored (0 keeps the shadow configured but idle). */
+    percent: Type.Number({ minimum: 0, maximum: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+/** The shadow stage's fields of a model. */
+export const ShadowModelFields = {
+  shadows: Type.Array(ShadowConfigSchema, { default: [] }),
+  /** Mirrored calls in flight per model beyond which copies are dropped, so shadows can't pile up. */
+  shadow_max_concurrency: Type.Integer({ minimum: 1, default: 64 }),
+};
+
+export type ShadowConfig = Static<typeof ShadowConfigSchema>;
