@@ -1,0 +1,250 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { Resolver } from 'node:dns/promises';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { createStaticDiscovery, originOf } from './discovery.js';
+import { createUpstreamMetrics } from './metrics.js';
+import { createUpstreamPool } from './pool.js';
+import {
+  infer,
+  recordingLogger,
+  settlesWithin,
+  startRuntime,
+  testConfig,
+  waitFor,
+  type TestRuntime,
+} from '../../test/harness/upstream-servers.js';
+
+const NAME = 'runtime.switchyard.test';
+
+/** `which`, plus the sbin directories a non-root PATH often lacks. */
+function findExecutable(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'];
+  for (const dir of dirs.filter(Boolean)) {
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** A port free for both UDP and TCP on 127.0.0.1 right now (dnsmasq listens on both). */
+async function freePort(): Promise<number> {
+  const tcp = createServer();
+  tcp.listen(0, '127.0.0.1');
+  await once(tcp, 'listening');
+  const { port } = tcp.address() as AddressInfo;
+  const udp = createSocket('udp4');
+  try {
+    udp.bind(port, '127.0.0.1');
+    await once(udp, 'listening');
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    return port;
+  } catch {
+    udp.close();
+    return await freePort();
+  } finally {
+    await new Promise<void>((resolve) => tcp.close(() => resolve()));
+  }
+}
+
+interface Dnsmasq {
+  port: number;
+  /** Rewrites the hosts file and makes dnsmasq reread it (SIGHUP). */
+  setRecords(addresses: readonly string[]): void;
+  stop(): Promise<void>;
+}
+
+async function startDnsmasq(binary: string, dir: string, addresses: readonly string[]): Promise<Dnsmasq> {
+  const hostsFile = join(dir, 'hosts');
+  const write = (list: readonly string[]) =>
+    writeFileSync(hostsFile, list.map((address) => `${address} ${NAME}\n`).join(''));
+  write(addresses);
+  // Another process may take the port between the probe and dnsmasq's bind: try a few.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchDnsmasq(binary, dir, await freePort(), write);
+    } catch (err) {
+      if (attempt >= 5 || !String(err).includes('Address already in use')) throw err;
+    }
+  }
+}
+
+async function launchDnsmasq(
+  binary: string,
+  dir: string,
+  port: number,
+  write: (list: readonly string[]) => void,
+): Promise<Dnsmasq> {
+  const hostsFile = join(dir, 'hosts');
+  const args = [
+    '--keep-in-foreground',
+    `--port=${port}`,
+    '--listen-address=127.0.0.1',
+    '--bind-interfaces',
+    '--conf-file=/dev/null',
+    '--no-resolv',
+    '--no-hosts',
+    `--addn-hosts=${hostsFile}`,
+    // Authoritative for the test domain: a missing record is NXDOMAIN/NODATA, not REFUSED.
+    '--local=/switchyard.test/',
+    '--local-ttl=0',
+    `--pid-file=${join(dir, 'dnsmasq.pid')}`,
+    '--log-facility=-',
+  ];
+  // Without --user, dnsmasq started as root switches to nobody; as non-root it cannot switch.
+  if (process.getuid?.() === 0) args.push('--user=root');
+  const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+
+  const resolver = new Resolver({ timeout: 200, tries: 1 });
+  resolver.setServers([`127.0.0.1:${port}`]);
+  const deadline = Date.now() + 4000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      await new Promise((resolve) => setImmediate(resolve)); // let its last stderr arrive
+      throw new Error(`dnsmasq exited: ${stderr}`);
+    }
+    try {
+      await resolver.resolve4(NAME);
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`dnsmasq did not answer: ${stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  return {
+    port,
+    setRecords(list) {
+      write(list);
+      child.kill('SIGHUP');
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      if (!(await settlesWithin(exited, 2000))) {
+        child.kill('SIGKILL');
+        await settlesWithin(exited, 2000);
+      }
+    },
+  };
+}
+
+/** A second runtime on another loopback address with the same port, as pods behind one Service. */
+async function startPair(): Promise<[TestRuntime, TestRuntime]> {
+  for (let attempt = 0; ; attempt++) {
+    const first = await startRuntime({ host: '127.0.0.1' });
+    try {
+      return [first, await startRuntime({ host: '127.0.0.2', port: first.port })];
+    } catch (err) {
+      await first.close();
+      if (attempt >= 5) throw err;
+    }
+  }
+}
+
+describe('discovery', () => {
+  it('static: origins, deduplicated', async () => {
+    const seen: (readonly string[])[] = [];
+    await createStaticDiscovery(['http://b:80/', 'http://a:8000', 'http://b']).start((o) => seen.push(o));
+    assert.deepEqual(seen, [['http://a:8000', 'http://b']]);
+    assert.equal(originOf('10.0.0.1', 8000), 'http://10.0.0.1:8000');
+    assert.equal(originOf('fd00::1', 8000), 'http://[fd00::1]:8000');
+  });
+
+  it('dns: adds and drains endpoints as records change, keeps the last set when lookups fail', async (t) => {
+    const binary = findExecutable('dnsmasq');
+    if (binary === undefined) {
+      t.skip('dnsmasq not installed: apt-get install dnsmasq-base');
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-dns-'));
+    const [one, two] = await startPair();
+    let dns: Dnsmasq | undefined;
+    const registry = new Registry();
+    const logger = recordingLogger();
+    let pool: ReturnType<typeof createUpstreamPool> | undefined;
+    try {
+      dns = await startDnsmasq(binary, dir, ['127.0.0.1']);
+      pool = createUpstreamPool(
+        'onnx',
+        testConfig({
+          dns: { name: NAME, port: one.port, interval_ms: 100, servers: [`127.0.0.1:${dns.port}`] },
+        }),
+        { metrics: createUpstreamMetrics(registry), logger },
+      );
+      const p = pool;
+      const urls = () => p.endpoints().map((e) => e.url);
+      await pool.start();
+      assert.deepEqual(urls(), [one.url], 'the first lookup ran in start()');
+      assert.equal(pool.status()[0]?.health, 'healthy', 'and the first health check');
+
+      dns.setRecords(['127.0.0.1', '127.0.0.2']);
+      await waitFor('second endpoint added', () => urls().length === 2);
+      assert.deepEqual(urls(), [one.url, two.url]);
+
+      // Removal with a request in flight: drained first, closed once it finishes.
+      one.infer = 'hold';
+      const leaving = p.endpoints().find((e) => e.url === one.url);
+      assert.ok(leaving);
+      leaving.acquire();
+      const inFlight = infer(leaving);
+      await waitFor('request held', () => one.held === 1);
+      dns.setRecords(['127.0.0.2']);
+      await waitFor('first endpoint draining', () =>
+        p.status().some((s) => s.url === one.url && s.drainReasons.includes('removed')),
+      );
+      for (let i = 0; i < 20; i++) {
+        const picked = p.pick();
+        assert.equal(picked?.url, two.url);
+        picked?.release('ok');
+      }
+      assert.ok(urls().includes(one.url), 'still listed while its request runs');
+      one.releaseHeld();
+      assert.equal((await inFlight).status, 200);
+      await waitFor('first endpoint gone', () => urls().length === 1);
+      assert.deepEqual(urls(), [two.url]);
+      assert.equal(leaving.dispatcher.closed, true);
+
+      // A name without records, then no DNS server at all: the last set stays.
+      dns.setRecords([]);
+      await waitFor('an empty answer', () =>
+        logger.entries.some((e) => e.msg === 'dns name has no A/AAAA records'),
+      );
+      await dns.stop();
+      await waitFor('a failed lookup', () => logger.entries.some((e) => e.msg === 'dns lookup failed'));
+      assert.deepEqual(urls(), [two.url]);
+      const picked = p.pick();
+      assert.equal(picked?.url, two.url);
+      picked?.release('ok');
+
+      const text = await registry.metrics();
+      assert.match(text, /switchyard_upstream_dns_resolutions_total\{upstream="onnx",outcome="ok"\} \d+/);
+      assert.match(text, /switchyard_upstream_dns_resolutions_total\{upstream="onnx",outcome="empty"\} \d+/);
+      assert.match(text, /switchyard_upstream_dns_resolutions_total\{upstream="onnx",outcome="fail"\} \d+/);
+    } finally {
+      await pool?.close();
+      await dns?.stop();
+      await one.close();
+      await two.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
