@@ -1,9 +1,15 @@
 #!/usr/bin/env node
+import { ConfigInvalidError } from '../main.js';
+import { DEV_USAGE, runDev } from './dev.js';
+import { GATEWAY_USAGE, runGateway } from './gateway.js';
 import { RUNTIME_USAGE, UsageError, runRuntime } from './runtime.js';
+import { runValidate } from './validate.js';
 
 const USAGE = `usage:
+  ${GATEWAY_USAGE}
   ${RUNTIME_USAGE}
-  switchyard dev          a runtime on the demo models (and the gateway in front of it)`;
+  ${DEV_USAGE}
+  switchyard validate --config FILE`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -11,8 +17,14 @@ async function main(argv: string[]): Promise<void> {
     case 'runtime':
       await runRuntime(rest);
       return;
+    case 'gateway':
+      await runGateway(rest);
+      return;
     case 'dev':
-      await runRuntime(['--repository', 'config/models', ...rest]);
+      await runDev(rest);
+      return;
+    case 'validate':
+      process.exitCode = await runValidate(rest, process.stdout, process.stderr);
       return;
     case undefined:
     case 'help':

@@ -1,0 +1,41 @@
+import { parseArgs } from 'node:util';
+import { RUNTIME_DEFAULTS, startRuntime } from '../../runtimes/onnx/main.js';
+import { startGateway } from '../main.js';
+import { integer } from './runtime.js';
+import { exitOnSignals } from './signals.js';
+
+export const DEV_USAGE = `switchyard dev [--port N] [--runtime-port N]   a runtime on config/models and the gateway in front of it`;
+
+/**
+ * What `npm start` runs: a runtime on the demo models and a gateway on config/gateway.dev.yaml in
+ * front of it, in one process, state in memory.
+ */
+export async function runDev(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      'runtime-port': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+  });
+  const logLevel = values['log-level'] ?? process.env.LOG_LEVEL ?? 'info';
+  const runtime = await startRuntime({
+    ...RUNTIME_DEFAULTS,
+    repository: 'config/models',
+    port: integer('--runtime-port', values['runtime-port'], RUNTIME_DEFAULTS.port),
+    logLevel,
+  });
+  await runtime.state.repository.loaded;
+  process.env.SWITCHYARD_RUNTIME_URL = runtime.url;
+  const gateway = await startGateway({
+    config: 'config/gateway.dev.yaml',
+    ...(values.port === undefined ? {} : { port: integer('--port', values.port, 8080) }),
+    logLevel,
+    drainDelayMs: 0,
+    graceMs: 30_000,
+  });
+  // The gateway drains first so nothing it still sends finds the runtime gone.
+  exitOnSignals([async () => (await gateway.shutdown()) && (await runtime.shutdown())]);
+}

@@ -1,0 +1,71 @@
+/**
+ * Every error the gateway answers with, in one table: a stable code (`SWY_ERR_<AREA>_<PROBLEM>`),
+ * the HTTP status, and the message callers see. The wire form is
+ * `{"error": {"code": "...", "message": "...", "problems"?: [...]}}` — never a stack trace.
+ */
+export const ERRORS = {
+  AUTH_MISSING_KEY: [401, 'an API key is required: send Authorization: Bearer <key> or x-api-key'],
+  AUTH_UNKNOWN_KEY: [401, 'the API key is not known'],
+  AUTH_FORBIDDEN: [403, 'the API key does not have the scope this needs'],
+  HTTP_NOT_FOUND: [404, 'no such route'],
+  HTTP_BODY_TOO_LARGE: [413, 'the request body is larger than the limit'],
+  HTTP_MALFORMED_JSON: [400, 'the request body is not valid JSON'],
+  MODEL_UNKNOWN: [404, 'no such model'],
+  MODEL_UNAVAILABLE: [503, 'the model cannot serve requests now'],
+  INPUT_INVALID: [400, 'the request does not fit the model'],
+  ROUTE_MISSING_KEY: [400, 'the request has no user key, and this model requires one'],
+  ROUTE_UNKNOWN_VARIANT: [400, 'the forced variant does not exist'],
+  ROUTE_FORCE_FORBIDDEN: [403, 'forcing a variant needs a key with the debug scope'],
+  RATELIMIT_EXCEEDED: [429, 'rate limit exceeded'],
+  ADMISSION_SHED: [503, 'the model is overloaded; the request was shed'],
+  GATEWAY_DRAINING: [503, 'the gateway is shutting down'],
+  UPSTREAM_NO_ENDPOINT: [503, 'no healthy runtime endpoint'],
+  UPSTREAM_FAILED: [502, 'the runtime failed to answer'],
+  UPSTREAM_REFUSED: [502, 'the runtime refused the request'],
+  BUDGET_EXHAUSTED: [504, 'the latency budget ran out before the model answered'],
+  ADMIN_UNKNOWN_ENDPOINT: [404, 'no such upstream endpoint'],
+  INTERNAL: [500, 'internal error'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type ErrorName = keyof typeof ERRORS;
+
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+export class GatewayError extends Error {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(
+    readonly name_: ErrorName,
+    detail?: string,
+    readonly extra: { problems?: Problem[]; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    const [status, message] = ERRORS[name_];
+    super(
+      detail ? `${message}: ${detail}` : message,
+      extra.cause === undefined ? undefined : { cause: extra.cause },
+    );
+    this.name = 'GatewayError';
+    this.code = `SWY_ERR_${name_}`;
+    this.status = status;
+  }
+
+  toJSON(): { error: { code: string; message: string; problems?: Problem[] } } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.extra.problems ? { problems: this.extra.problems } : {}),
+      },
+    };
+  }
+}
+
+export const gatewayError = (
+  name: ErrorName,
+  detail?: string,
+  extra?: ConstructorParameters<typeof GatewayError>[2],
+): GatewayError => new GatewayError(name, detail, extra);

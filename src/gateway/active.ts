@@ -1,0 +1,53 @@
+import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { retiredPools, type BuiltGateway } from './build.js';
+
+/**
+ * The config version new requests run on. A request takes the version once, at its start, and
+ * finishes on it even if a reload swaps in another meanwhile; pools only the old version used
+ * are closed when its last request is done.
+ */
+export class ActiveGateway {
+  private current: BuiltGateway;
+  private readonly retired = new WeakSet<BuiltGateway>();
+
+  constructor(
+    first: BuiltGateway,
+    private readonly metrics: GatewayMetrics,
+  ) {
+    this.current = first;
+    metrics.configInfo.set({ hash: first.snapshot.hash }, 1);
+  }
+
+  get version(): BuiltGateway {
+    return this.current;
+  }
+
+  enter(): BuiltGateway {
+    const gateway = this.current;
+    gateway.inFlight++;
+    return gateway;
+  }
+
+  leave(gateway: BuiltGateway): void {
+    gateway.inFlight--;
+    if (gateway !== this.current && gateway.inFlight === 0) this.retire(gateway);
+  }
+
+  swap(next: BuiltGateway): void {
+    const old = this.current;
+    this.current = next;
+    this.metrics.configInfo.reset();
+    this.metrics.configInfo.set({ hash: next.snapshot.hash }, 1);
+    if (old.inFlight === 0) this.retire(old);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.current.pools.values()].map((pool) => pool.close()));
+  }
+
+  private retire(old: BuiltGateway): void {
+    if (this.retired.has(old)) return;
+    this.retired.add(old);
+    for (const pool of retiredPools(old, this.current)) void pool.close();
+  }
+}

@@ -1,0 +1,52 @@
+import type { ModelConfig } from '../config/schema.js';
+import { gatewayError } from '../errors.js';
+import type { ModelMetadata } from '../protocol/oip.js';
+import type { UpstreamPool } from '../upstream/index.js';
+
+/**
+ * GET /v2/models/{model} as clients see the model: the gateway's name and variants' versions, with
+ * the tensors the runtime reports for the first variant that takes traffic.
+ */
+export async function modelMetadata(
+  name: string,
+  model: ModelConfig,
+  pools: ReadonlyMap<string, UpstreamPool>,
+): Promise<ModelMetadata> {
+  const variant = model.variants.find((v) => v.weight > 0) ?? model.variants[0]!;
+  const endpoint = pools.get(variant.upstream)?.pick();
+  if (!endpoint) throw gatewayError('UPSTREAM_NO_ENDPOINT', `upstream "${variant.upstream}"`);
+  let runtime: ModelMetadata;
+  try {
+    const response = await endpoint.dispatcher.request({
+      method: 'GET',
+      path: `/v2/models/${encodeURIComponent(variant.model)}/versions/${encodeURIComponent(variant.version)}`,
+      headersTimeout: 2000,
+      bodyTimeout: 2000,
+    });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) {
+      endpoint.release(response.statusCode >= 500 ? 'error' : 'ok');
+      throw gatewayError(
+        'MODEL_UNAVAILABLE',
+        `the runtime answered ${response.statusCode} for ${variant.model} version ${variant.version}`,
+      );
+    }
+    endpoint.release('ok');
+    runtime = JSON.parse(text) as ModelMetadata;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'GatewayError') throw error;
+    endpoint.release('error');
+    throw gatewayError('UPSTREAM_FAILED', 'model metadata', { cause: error });
+  }
+  return {
+    name,
+    versions: [...new Set(model.variants.map((v) => v.version))],
+    platform: runtime.platform,
+    inputs: runtime.inputs,
+    outputs: runtime.outputs,
+    parameters: {
+      variants: model.variants.map((v) => ({ name: v.name, version: v.version, weight: v.weight })),
+      ...(model.contract ? { features: model.contract.features.map((f) => f.name) } : {}),
+    },
+  };
+}

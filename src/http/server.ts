@@ -1,0 +1,188 @@
+import { performance } from 'node:perf_hooks';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { GatewayError, gatewayError } from '../errors.js';
+import type { ActiveGateway } from '../gateway/active.js';
+import type { EndpointKind } from '../pipeline/stage.js';
+import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { formatServerTiming } from '../telemetry/server-timing.js';
+import { registerAdminRoutes } from './admin.js';
+import { budgetMs, createContext, requestIdFrom } from './context.js';
+import { modelMetadata } from './metadata.js';
+
+export interface GatewayHttpOptions {
+  active: ActiveGateway;
+  metrics: GatewayMetrics;
+  logger: FastifyBaseLogger;
+  bodyLimit: number;
+  /** Set on SIGTERM: not ready, new requests refused, those running finish. */
+  lifecycle: { draining: boolean };
+}
+
+type ModelParams = { model: string };
+
+/**
+ * Fastify handles I/O only: parsing, routes, serialisation. What happens to a model request is
+ * decided by the model's pipeline of stages (src/pipeline/build.ts).
+ */
+export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
+  const { active, metrics, lifecycle } = options;
+  const app = Fastify({
+    loggerInstance: options.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit,
+    return503OnClosing: false,
+    // Node's default (5 s) is shorter than the keep-alive of most clients' pools, which then
+    // race a closing socket; 65 s outlasts the usual 60 s idle timeout of load balancers.
+    keepAliveTimeout: 65_000,
+  });
+
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(gatewayError('HTTP_MALFORMED_JSON'), undefined);
+    }
+  });
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    let failure: GatewayError;
+    if (error instanceof GatewayError) failure = error;
+    else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      failure = gatewayError('HTTP_BODY_TOO_LARGE', `over ${options.bodyLimit} bytes`);
+    else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.statusCode === 400)
+      failure = gatewayError('HTTP_MALFORMED_JSON');
+    else {
+      request.log.error({ err: error }, 'request failed');
+      failure = gatewayError('INTERNAL');
+    }
+    void reply
+      .code(failure.status)
+      .header('x-request-id', requestIdFrom(request.headers))
+      .send(failure.toJSON());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const failure = gatewayError('HTTP_NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`);
+    void reply.code(404).send(failure.toJSON());
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (lifecycle.draining) reply.header('connection', 'close');
+  });
+
+  const handle = (endpoint: EndpointKind, modelOf: (params: Record<string, string>) => string | undefined) =>
+    async function modelRequest(
+      request: FastifyRequest<{ Params: Record<string, string> }>,
+      reply: FastifyReply,
+    ) {
+      const receivedAt = performance.now();
+      const modelName = modelOf(request.params);
+      if (modelName === undefined) {
+        return sendError(reply, gatewayError('HTTP_NOT_FOUND', `${request.method} ${request.url}`), request);
+      }
+      if (lifecycle.draining) return sendError(reply, gatewayError('GATEWAY_DRAINING'), request);
+      const gateway = active.enter();
+      try {
+        const model = gateway.models.get(modelName);
+        if (!model) return sendError(reply, gatewayError('MODEL_UNKNOWN', `"${modelName}"`), request);
+        const { pipeline, config } = model;
+        const ctx = createContext({
+          endpoint,
+          model: modelName,
+          headers: request.headers,
+          body: request.body,
+          receivedAt,
+          budgetMs: budgetMs(request.headers, config.budget_ms),
+          stageCount: pipeline.stageNames.length,
+        });
+        const result = await pipeline.run(ctx);
+        const response = ctx.response ?? { status: 500, body: gatewayError('INTERNAL').toJSON() };
+        if (!result.ok && result.error.status >= 500) {
+          request.log.warn(
+            { request_id: ctx.requestId, model: ctx.model, code: result.error.code, err: result.error.cause },
+            result.error.message,
+          );
+        }
+        const finished = performance.now();
+        const variant = ctx.variant?.name ?? '';
+        const outcome = result.ok
+          ? result.fallback
+            ? 'fallback'
+            : 'ok'
+          : response.status < 500
+            ? 'client_error'
+            : 'error';
+        metrics.requests.inc({
+          model: ctx.model,
+          variant,
+          version: ctx.variant?.version ?? '',
+          endpoint,
+          outcome,
+        });
+        metrics.requestDuration.observe(
+          { model: ctx.model, variant, outcome },
+          (finished - receivedAt) / 1000,
+        );
+        void reply
+          .code(response.status)
+          .headers(ctx.headersOut)
+          .header('x-request-id', ctx.requestId)
+          .header(
+            'server-timing',
+            formatServerTiming(
+              pipeline.stageNames,
+              ctx.stageMs,
+              ctx.runtimeTiming,
+              finished - receivedAt,
+              ctx.deadline - finished,
+            ),
+          );
+        return response.body;
+      } finally {
+        active.leave(gateway);
+      }
+    };
+
+  const byModelParam = (params: Record<string, string>) => params.model;
+  app.post('/v2/models/:model/infer', handle('infer', byModelParam));
+  // KServe v1 puts the verb after a colon in the last segment: /v1/models/fraud:predict
+  app.post(
+    '/v1/models/:spec',
+    handle('predict', ({ spec }) =>
+      spec?.endsWith(':predict') ? spec.slice(0, -':predict'.length) : undefined,
+    ),
+  );
+  app.post('/v1/decisions/:model', handle('decision', byModelParam));
+
+  app.get<{ Params: ModelParams }>('/v2/models/:model', async (request, reply) => {
+    const gateway = active.version;
+    const tenant = gateway.authenticate(request.headers, 'infer');
+    if (tenant instanceof GatewayError) return sendError(reply, tenant, request);
+    const model = gateway.models.get(request.params.model);
+    if (!model) return sendError(reply, gatewayError('MODEL_UNKNOWN', `"${request.params.model}"`), request);
+    return modelMetadata(request.params.model, model.config, gateway.pools);
+  });
+
+  app.get('/livez', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) =>
+    lifecycle.draining
+      ? reply.code(503).send({ status: 'draining' })
+      : { status: 'ready', config: active.version.snapshot.hash },
+  );
+  app.get('/metrics', async (_request, reply) =>
+    reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+  registerAdminRoutes(app, active);
+  return app;
+}
+
+function sendError(reply: FastifyReply, error: GatewayError, request: FastifyRequest): FastifyReply {
+  return reply
+    .code(error.status)
+    .headers(error.extra.headers ?? {})
+    .header('x-request-id', requestIdFrom(request.headers))
+    .send(error.toJSON());
+}

@@ -1,0 +1,95 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { loadConfigFile } from './config/load.js';
+import { watchConfig, type ConfigWatcher } from './config/watch.js';
+import { ActiveGateway } from './gateway/active.js';
+import { buildGateway } from './gateway/build.js';
+import { buildGatewayHttp } from './http/server.js';
+import { createGatewayMetrics } from './telemetry/metrics.js';
+
+export interface GatewayOptions {
+  config: string;
+  /** Override the config's listen address (tests use port 0). */
+  port?: number;
+  host?: string;
+  logLevel: string;
+  /** How long to keep serving, not ready, after SIGTERM before closing the listener. */
+  drainDelayMs: number;
+  /** Longest a shutdown may take; in-flight requests get this long to finish. */
+  graceMs: number;
+  /** How often the config file is polled besides the file watchers. */
+  pollMs?: number;
+}
+
+export interface GatewayHandle {
+  url: string;
+  app: FastifyInstance;
+  active: ActiveGateway;
+  shutdown(): Promise<boolean>;
+}
+
+export class ConfigInvalidError extends Error {}
+
+/** Loads and freezes the config, builds the pipelines, listens, and follows edits to the file. */
+export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
+  const logger = pino({ level: options.logLevel });
+  const loaded = await loadConfigFile(options.config);
+  if (!loaded.ok) {
+    const list = loaded.problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n');
+    throw new ConfigInvalidError(`${options.config} is not valid:\n${list}`);
+  }
+  const metrics = createGatewayMetrics();
+  const { config } = loaded.snapshot;
+  const active = new ActiveGateway(buildGateway(loaded.snapshot, { metrics, logger }), metrics);
+  const lifecycle = { draining: false };
+  const app = buildGatewayHttp({ active, metrics, logger, bodyLimit: config.limits.body_bytes, lifecycle });
+
+  await app.listen({ host: options.host ?? config.listen.host, port: options.port ?? config.listen.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listen.port;
+  const host = options.host ?? config.listen.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ role: 'gateway', url, config: loaded.snapshot.hash }, 'switchyard listening');
+
+  const watcher: ConfigWatcher = watchConfig(
+    options.config,
+    {
+      onSnapshot(snapshot) {
+        if (snapshot.hash === active.version.snapshot.hash) return; // comments or formatting only
+        try {
+          active.swap(buildGateway(snapshot, { metrics, logger, previous: active.version }));
+          metrics.configReloads.inc({ outcome: 'ok' });
+          logger.info({ config: snapshot.hash }, 'config reloaded');
+        } catch (error) {
+          metrics.configReloads.inc({ outcome: 'error' });
+          logger.error({ err: error }, 'config reload failed; the previous config keeps serving');
+        }
+      },
+      onInvalid(problems) {
+        metrics.configReloads.inc({ outcome: 'invalid' });
+        for (const problem of problems)
+          logger.error({ path: problem.path || '/', problem: problem.message }, 'config reload refused');
+      },
+      onError(error) {
+        metrics.configReloads.inc({ outcome: 'error' });
+        logger.error({ err: error }, 'config file unreadable; the previous config keeps serving');
+      },
+    },
+    { initial: loaded.snapshot, ...(options.pollMs ? { poll_ms: options.pollMs } : {}) },
+  );
+
+  async function shutdown(): Promise<boolean> {
+    lifecycle.draining = true;
+    logger.info({ drain_delay_ms: options.drainDelayMs }, 'draining');
+    watcher.close();
+    await sleep(options.drainDelayMs);
+    const closed = app.close().then(() => true);
+    const finished = await Promise.race([closed, sleep(options.graceMs, false, { ref: false })]);
+    await active.close();
+    logger.info({ finished }, 'gateway stopped');
+    return finished;
+  }
+  let stopping: Promise<boolean> | undefined;
+  return { url, app, active, shutdown: () => (stopping ??= shutdown()) };
+}

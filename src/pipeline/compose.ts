@@ -1,0 +1,71 @@
+import { performance } from 'node:perf_hooks';
+import { GatewayError, gatewayError } from '../errors.js';
+import type { NamedStage, Reply, RequestContext } from './stage.js';
+
+export interface Pipeline {
+  readonly stageNames: readonly string[];
+  run(ctx: RequestContext): Promise<Reply>;
+}
+
+/**
+ * Chains stages in order. Malformed chains are refused here, when the pipeline is built, never
+ * mid-request. Each stage's own time (excluding the stages after it) lands in `ctx.stageMs`, so
+ * `server-timing` can say where the milliseconds went. A stage that throws becomes a Refusal:
+ * a GatewayError keeps its code, anything else is an internal error (logged by the caller).
+ */
+export function compose(stages: readonly NamedStage[]): Pipeline {
+  const names = new Set<string>();
+  stages.forEach((stage, index) => {
+    if (!stage || typeof stage.run !== 'function') throw new TypeError(`stage ${index} has no run function`);
+    if (typeof stage.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(stage.name)) {
+      throw new TypeError(
+        `stage ${index} needs a lower-case name for server-timing, got ${String(stage.name)}`,
+      );
+    }
+    if (names.has(stage.name)) throw new TypeError(`stage "${stage.name}" appears twice`);
+    if (stage.run.length > 2) throw new TypeError(`stage "${stage.name}" takes (ctx, next), not more`);
+    names.add(stage.name);
+  });
+
+  const terminal = (): Promise<Reply> =>
+    Promise.resolve({ ok: false, error: gatewayError('INTERNAL', 'the pipeline ended without an answer') });
+
+  function dispatch(ctx: RequestContext, index: number): Promise<Reply> {
+    const stage = stages[index];
+    if (!stage) return terminal();
+    const started = performance.now();
+    let downstream = 0;
+    let called = false;
+    const next = (): Promise<Reply> => {
+      if (called) return Promise.reject(new Error(`stage "${stage.name}" called next() twice`));
+      called = true;
+      const entered = performance.now();
+      return dispatch(ctx, index + 1).finally(() => {
+        downstream = performance.now() - entered;
+      });
+    };
+    let result: Promise<Reply>;
+    try {
+      result = stage.run(ctx, next);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    return result.then(
+      (reply) => {
+        ctx.stageMs[index] = performance.now() - started - downstream;
+        return reply;
+      },
+      (error: unknown) => {
+        ctx.stageMs[index] = performance.now() - started - downstream;
+        const failure =
+          error instanceof GatewayError ? error : gatewayError('INTERNAL', undefined, { cause: error });
+        return { ok: false, error: failure };
+      },
+    );
+  }
+
+  return {
+    stageNames: stages.map((s) => s.name),
+    run: (ctx) => dispatch(ctx, 0),
+  };
+}

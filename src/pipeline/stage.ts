@@ -1,0 +1,78 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { GatewayError } from '../errors.js';
+import type { InferRequest, InferResponse } from '../protocol/oip.js';
+import type { TenantConfig } from '../stages/auth/config.js';
+import type { VariantConfig } from '../stages/route/config.js';
+
+/** The three ways a client asks a model: OIP tensors, KServe v1 instances, or named features. */
+export type EndpointKind = 'infer' | 'predict' | 'decision';
+
+/** What one request carries through the stages. Stages declare the fields they read with Pick<>. */
+export interface RequestContext {
+  readonly requestId: string;
+  readonly endpoint: EndpointKind;
+  readonly model: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: unknown;
+  /** performance.now() when the gateway received the request. */
+  readonly receivedAt: number;
+  /** performance.now() by which the caller must have its answer. */
+  deadline: number;
+  tenant: TenantConfig | undefined;
+  /** The key the user is hashed by, when the request had one. */
+  userKey: string | undefined;
+  variant: VariantConfig | undefined;
+  /** The Open Inference Protocol request sent upstream (validate builds it for every endpoint). */
+  inference: InferRequest | undefined;
+  /** Each stage's own milliseconds (time spent in later stages excluded), by position. */
+  readonly stageMs: Float64Array;
+  /** The runtime's `server-timing` on the answer that was used. */
+  runtimeTiming: string | undefined;
+  /** Response headers a stage wants sent whatever the outcome (RateLimit-*, x-switchyard-*). */
+  readonly headersOut: Record<string, string>;
+  /** What the client gets, set by the respond stage on the way out. */
+  response: HttpResponse | undefined;
+}
+
+export interface HttpResponse {
+  status: number;
+  body: unknown;
+}
+
+export interface FallbackUsed {
+  kind: 'cache' | 'variant' | 'default';
+  reason: string;
+}
+
+/** A model answered (or a fallback did, in its place). */
+export interface Answer {
+  readonly ok: true;
+  /** Tensors, from a runtime or the cache; absent when a default decision answered. */
+  response: InferResponse | undefined;
+  /** A `default` fallback's business decision. */
+  decision?: { decision: string; score?: number };
+  variant: string;
+  version: string;
+  fallback?: FallbackUsed;
+}
+
+/** The request was refused or failed, with the error the caller sees. */
+export interface Refusal {
+  readonly ok: false;
+  error: GatewayError;
+}
+
+export type Reply = Answer | Refusal;
+
+export type Next = () => Promise<Reply>;
+
+/** Acts before (returns a Refusal or calls next), wraps (calls next and inspects), or acts after. */
+export type Stage = (ctx: RequestContext, next: Next) => Promise<Reply>;
+
+export interface NamedStage {
+  /** Also the stage's entry in `server-timing`. */
+  readonly name: string;
+  readonly run: Stage;
+}
+
+export const refuse = (error: GatewayError): Refusal => ({ ok: false, error });

@@ -1,0 +1,14 @@
+import { Counter, type Registry } from 'prom-client';
+
+export function createRouteMetrics(registry: Registry) {
+  return {
+    assignments: new Counter({
+      name: 'switchyard_route_assignments_total',
+      help: 'Requests assigned to each variant; source is key (hashed user key), random (no key) or forced (debug header).',
+      labelNames: ['model', 'variant', 'source'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type RouteMetrics = ReturnType<typeof createRouteMetrics>;

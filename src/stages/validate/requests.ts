@@ -1,0 +1,98 @@
+import type { ContractConfig } from '../../contract/config.js';
+import { featuresToRow } from '../../contract/features.js';
+import { gatewayError, type Problem } from '../../errors.js';
+import type { InferRequest, RequestInput } from '../../protocol/oip.js';
+
+/** POST /v1/decisions/{model}: `{"user_id"?, "features": {...}}` → one FP32 row of the contract's input. */
+export function decisionRequest(body: unknown, contract: ContractConfig, requestId: string): InferRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalid([{ path: '/', message: 'must be an object with "features"' }]);
+  }
+  const { user_id: userId, features } = body as { user_id?: unknown; features?: unknown };
+  const problems: Problem[] = [];
+  if (userId !== undefined && typeof userId !== 'string' && typeof userId !== 'number') {
+    problems.push({ path: '/user_id', message: 'must be a string' });
+  }
+  const { row, problems: featureProblems } = featuresToRow(contract, features);
+  problems.push(...featureProblems);
+  if (problems.length > 0 || !row) throw invalid(problems);
+  return {
+    id: requestId,
+    inputs: [{ name: contract.input, datatype: 'FP32', shape: [1, row.length], data: row }],
+    outputs: [{ name: contract.output }],
+  };
+}
+
+/**
+ * POST /v1/models/{model}:predict (KServe v1): `{"instances": [...]}`. An instance is a row
+ * (nested arrays of numbers) or, for a model with a contract, an object of named features.
+ */
+export function predictRequest(
+  body: unknown,
+  input: { name: string; datatype: string },
+  contract: ContractConfig | undefined,
+  requestId: string,
+): InferRequest {
+  const instances = (body as { instances?: unknown } | null)?.instances;
+  if (!Array.isArray(instances) || instances.length === 0) {
+    throw invalid([{ path: '/instances', message: 'must be a non-empty array' }]);
+  }
+  const problems: Problem[] = [];
+  const rows: unknown[] = instances.map((instance: unknown, i) => {
+    if (contract && typeof instance === 'object' && instance !== null && !Array.isArray(instance)) {
+      const { row, problems: found } = featuresToRow(contract, instance, `/instances/${i}`);
+      problems.push(...found);
+      return row;
+    }
+    return instance;
+  });
+  if (problems.length > 0) throw invalid(problems);
+  const rowShape = shapeOf(rows[0]);
+  rows.forEach((row, i) => {
+    const shape = shapeOf(row);
+    if (shape === undefined || shape.join() !== rowShape?.join()) {
+      problems.push({
+        path: `/instances/${i}`,
+        message: 'must be a number array shaped like the first instance',
+      });
+    }
+  });
+  if (problems.length > 0 || !rowShape) throw invalid(problems);
+  const tensor: RequestInput = {
+    name: input.name,
+    datatype: input.datatype,
+    shape: [rows.length, ...rowShape],
+    data: rows.flat(Infinity) as number[],
+  };
+  return { id: requestId, inputs: [tensor] };
+}
+
+/** The shape of nested arrays of numbers/booleans, or undefined when ragged or not numeric. */
+function shapeOf(value: unknown): number[] | undefined {
+  if (typeof value === 'number' || typeof value === 'boolean') return [];
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const inner = shapeOf(value[0]);
+  if (inner === undefined) return undefined;
+  for (let i = 1; i < value.length; i++) if (shapeOf(value[i])?.join() !== inner.join()) return undefined;
+  return [value.length, ...inner];
+}
+
+/** POST /v2/models/{model}/infer: an OIP request, checked for its outline; the runtime checks tensors. */
+export function inferRequest(body: unknown): InferRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalid([{ path: '/', message: 'must be an object with "inputs"' }]);
+  }
+  const request = body as Partial<InferRequest>;
+  if (!Array.isArray(request.inputs) || request.inputs.length === 0) {
+    throw invalid([{ path: '/inputs', message: 'must be a non-empty array of tensors' }]);
+  }
+  if (request.id !== undefined && typeof request.id !== 'string') {
+    throw invalid([{ path: '/id', message: 'must be a string' }]);
+  }
+  return request as InferRequest;
+}
+
+function invalid(problems: Problem[]) {
+  const summary = problems.map((p) => `${p.path} ${p.message}`).join('; ');
+  return gatewayError('INPUT_INVALID', summary, { problems });
+}

@@ -1,0 +1,130 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { startSwitchyard, waitFor, type StartedProcess } from './process.js';
+
+/** The demo key of config/gateway.dev.yaml, and its sha256 for configs that tests write. */
+export const DEMO_KEY = 'sk-switchyard-demo';
+export const DEMO_KEY_SHA256 = '37cbfc183c342e976476530bb738059047143238dbbee2003f91b27a3d546483';
+export const AUTH = { authorization: `Bearer ${DEMO_KEY}` };
+
+export interface GatewayUnderTest extends StartedProcess {
+  /** The config file the gateway watches; rewrite it with `writeConfig`. */
+  configPath: string;
+  dir: string;
+}
+
+/** Writes `config` (an object, rendered as YAML, or YAML text) to the gateway's config file. */
+export async function writeConfig(path: string, config: object | string): Promise<void> {
+  const text = typeof config === 'string' ? config : stringify(config);
+  const temp = `${path}.tmp-${process.pid}`;
+  await writeFile(temp, text);
+  const { rename } = await import('node:fs/promises');
+  await rename(temp, path); // atomic, like an editor's save
+}
+
+/** Starts a gateway on port 0 with `config` in a temp dir; `stop()` also removes the dir. */
+export async function startGateway(
+  config: object | string,
+  options: { args?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<GatewayUnderTest> {
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-gateway-'));
+  const configPath = join(dir, 'gateway.yaml');
+  await writeConfig(configPath, config);
+  let gateway: StartedProcess;
+  try {
+    gateway = await startSwitchyard(
+      ['gateway', '--config', configPath, '--host', '127.0.0.1', '--port', '0', ...(options.args ?? [])],
+      { env: options.env },
+    );
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  await waitFor('gateway ready', async () => (await fetch(`${gateway.url}/readyz`)).status === 200);
+  const stop = gateway.stop.bind(gateway);
+  return {
+    ...gateway,
+    configPath,
+    dir,
+    async stop(signal, timeoutMs) {
+      const code = await stop(signal, timeoutMs);
+      await rm(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** A gateway config for the demo fraud model on the given runtime URLs (weights in percent). */
+export function fraudGatewayConfig(
+  runtimes: string[],
+  options: { weights?: [number, number]; tenants?: object[]; model?: object; upstream?: object } = {},
+) {
+  const [v1, v2] = options.weights ?? [90, 10];
+  return {
+    listen: { host: '127.0.0.1', port: 0 },
+    tenants: options.tenants ?? [
+      { name: 'demo', keys: [{ sha256: DEMO_KEY_SHA256 }], scopes: ['infer', 'admin', 'debug'] },
+    ],
+    upstreams: {
+      onnx: {
+        endpoints: runtimes,
+        health: { interval_ms: 200, timeout_ms: 500, unhealthy_after: 2, healthy_after: 2 },
+        outlier: { consecutive_errors: 3, eject_ms: 2000 },
+        ...options.upstream,
+      },
+    },
+    models: {
+      fraud: {
+        budget_ms: 1000,
+        routing: { key: ['body:user_id', 'header:x-user-id'], salt: 'fraud-test' },
+        variants: [
+          { name: 'v1', upstream: 'onnx', model: 'fraud', version: '1', weight: v1 },
+          { name: 'v2', upstream: 'onnx', model: 'fraud', version: '2', weight: v2 },
+        ],
+        contract: {
+          input: 'features',
+          output: 'score',
+          features: [
+            { name: 'transaction_amount', min: 0, max: 20000 },
+            { name: 'account_age_days', min: 0, max: 3650 },
+            { name: 'device_risk_score', min: 0, max: 1 },
+            { name: 'country_risk', min: 0, max: 1 },
+            { name: 'hour_of_day', min: 0, max: 23 },
+            { name: 'transactions_last_24h', min: 0, max: 100 },
+            { name: 'is_new_device', min: 0, max: 1 },
+            { name: 'distance_from_home_km', min: 0, max: 5000 },
+          ],
+          decisions: {
+            below: 'approve',
+            thresholds: [
+              { at: 0.5, decision: 'review' },
+              { at: 0.85, decision: 'decline' },
+            ],
+          },
+        },
+        ...options.model,
+      },
+    },
+  };
+}
+
+export const FEATURE_NAMES = [
+  'transaction_amount',
+  'account_age_days',
+  'device_risk_score',
+  'country_risk',
+  'hour_of_day',
+  'transactions_last_24h',
+  'is_new_device',
+  'distance_from_home_km',
+] as const;
+
+/** A decision request body for a fraud feature row. */
+export function decisionBody(row: number[], userId?: string) {
+  return {
+    ...(userId === undefined ? {} : { user_id: userId }),
+    features: Object.fromEntries(FEATURE_NAMES.map((name, i) => [name, row[i]])),
+  };
+}
