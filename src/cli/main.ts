@@ -41,6 +41,10 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     process.stderr.write(`switchyard: ${(error as Error).message}\n${USAGE}\n`);
     process.exit(2);
   }
+  if (error instanceof ConfigInvalidError) {
+    process.stderr.write(`switchyard: ${error.message}\n`); // the problems, not a stack
+    process.exit(1);
+  }
   process.stderr.write(
     `switchyard: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );
