@@ -20,6 +20,7 @@ export const ERRORS = {
   ADMISSION_SHED: [503, 'the model is overloaded; the request was shed'],
   GATEWAY_DRAINING: [503, 'the gateway is shutting down'],
   UPSTREAM_NO_ENDPOINT: [503, 'no healthy runtime endpoint'],
+  UPSTREAM_CIRCUIT_OPEN: [503, 'the circuit breaker of this variant is open'],
   UPSTREAM_FAILED: [502, 'the runtime failed to answer'],
   UPSTREAM_REFUSED: [502, 'the runtime refused the request'],
   BUDGET_EXHAUSTED: [504, 'the latency budget ran out before the model answered'],

@@ -5,6 +5,9 @@ import { loadConfigFile } from './config/load.js';
 import { watchConfig, type ConfigWatcher } from './config/watch.js';
 import { ActiveGateway } from './gateway/active.js';
 import { buildGateway } from './gateway/build.js';
+import { ModelStates } from './gateway/model-state.js';
+import { MetadataRegistry } from './stages/validate/metadata.js';
+import { createState } from './state/index.js';
 import { buildGatewayHttp } from './http/server.js';
 import { createGatewayMetrics } from './telemetry/metrics.js';
 
@@ -39,11 +42,27 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     const list = loaded.problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n');
     throw new ConfigInvalidError(`${options.config} is not valid:\n${list}`);
   }
-  const metrics = createGatewayMetrics();
+  const models = new ModelStates();
+  const metrics = createGatewayMetrics(models);
   const { config } = loaded.snapshot;
-  const active = new ActiveGateway(buildGateway(loaded.snapshot, { metrics, logger }), metrics);
+  // State (rate limits; later the cache and the prediction log) lives for the process: changing
+  // state.redis_url takes a restart, which the reload log says.
+  const state = createState(
+    { redis_url: config.state.redis_url, failure_mode: config.state.ratelimit_failure_mode },
+    { metrics: metrics.state, logger },
+  );
+  const metadata = new MetadataRegistry(logger);
+  const shared = { metrics, logger, models, limiter: state.limiter, metadata, redis: state.redis };
+  const active = new ActiveGateway(buildGateway(loaded.snapshot, shared), metrics);
   const lifecycle = { draining: false };
-  const app = buildGatewayHttp({ active, metrics, logger, bodyLimit: config.limits.body_bytes, lifecycle });
+  const app = buildGatewayHttp({
+    active,
+    metrics,
+    models,
+    logger,
+    bodyLimit: config.limits.body_bytes,
+    lifecycle,
+  });
 
   await app.listen({ host: options.host ?? config.listen.host, port: options.port ?? config.listen.port });
   const address = app.server.address();
@@ -58,7 +77,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       onSnapshot(snapshot) {
         if (snapshot.hash === active.version.snapshot.hash) return; // comments or formatting only
         try {
-          active.swap(buildGateway(snapshot, { metrics, logger, previous: active.version }));
+          if (snapshot.config.state.redis_url !== config.state.redis_url) {
+            logger.warn({}, 'state.redis_url changed: it takes effect at the next restart');
+          }
+          active.swap(buildGateway(snapshot, { ...shared, previous: active.version }));
           metrics.configReloads.inc({ outcome: 'ok' });
           logger.info({ config: snapshot.hash }, 'config reloaded');
         } catch (error) {
@@ -87,6 +109,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     const closed = app.close().then(() => true);
     const finished = await Promise.race([closed, sleep(options.graceMs, false, { ref: false })]);
     await active.close();
+    metadata.close();
+    models.close();
+    await state.close();
     logger.info({ finished }, 'gateway stopped');
     return finished;
   }

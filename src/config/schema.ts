@@ -48,6 +48,11 @@ export const StateConfigSchema = Type.Object(
   {
     /** Empty: rate limits, cache and prediction log live in this process. Set: shared by all replicas. */
     redis_url: Type.String({ pattern: '^$|^rediss?://', default: '' }),
+    /**
+     * When Redis cannot be reached: `open` keeps serving with each replica enforcing its share of
+     * every limit, `closed` refuses rate-limited traffic. Counted either way.
+     */
+    ratelimit_failure_mode: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'open' }),
   },
   { additionalProperties: false, default: {} },
 );

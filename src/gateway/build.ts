@@ -1,10 +1,16 @@
+import type { Redis } from 'ioredis';
 import type { ConfigSnapshot } from '../config/load.js';
 import type { ModelConfig } from '../config/schema.js';
 import type { Pipeline } from '../pipeline/compose.js';
 import { buildPipeline } from '../pipeline/build.js';
 import { createAuthenticator, type Authenticator } from '../stages/auth/authenticate.js';
+import { RedisCacheStore } from '../stages/cache/redis-store.js';
+import { createVariantCall, guardedCall } from '../stages/upstream/index.js';
+import type { MetadataRegistry } from '../stages/validate/metadata.js';
+import type { Limiter } from '../state/limiter.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { createUpstreamPool, type UpstreamLogger, type UpstreamPool } from '../upstream/index.js';
+import type { ModelStates } from './model-state.js';
 
 export interface BuiltModel {
   config: ModelConfig;
@@ -21,10 +27,16 @@ export interface BuiltGateway {
   inFlight: number;
 }
 
+/** What outlives config versions: built once per process. */
 export interface BuildDeps {
   metrics: GatewayMetrics;
   logger: UpstreamLogger;
-  /** The running version's pools, kept when their upstream's config is unchanged. */
+  models: ModelStates;
+  limiter: Limiter;
+  metadata: MetadataRegistry;
+  /** Set when state.redis_url is: the result cache is then shared by every replica. */
+  redis: Redis | undefined;
+  /** The running version, whose pools are kept when their upstream's config is unchanged. */
   previous?: BuiltGateway;
 }
 
@@ -44,15 +56,48 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): BuiltGa
       pools.set(name, pool);
     }
   }
+  const redisCache = deps.redis
+    ? new RedisCacheStore(deps.redis, (error) =>
+        deps.logger.warn({ err: error }, 'result cache in Redis failed'),
+      )
+    : undefined;
   const authenticate = createAuthenticator(config.tenants);
   const models = new Map<string, BuiltModel>();
   for (const [name, model] of Object.entries(config.models)) {
+    const state = deps.models.get(name, model);
+    const call = createVariantCall(name, model, {
+      pools,
+      metrics: deps.metrics.upstreamStage,
+      latency: state.latency,
+      retryBudget: () => state.retryBudget,
+    });
+    const first = model.variants[0]!;
+    const firstPool = pools.get(first.upstream);
+    const cacheStore = redisCache ?? state.cache;
     models.set(name, {
       config: model,
       pipeline: buildPipeline(name, model, {
         authenticate,
+        admission: {
+          limiter: deps.limiter,
+          gate: state.gate,
+          latency: state.latency,
+          metrics: deps.metrics.admission,
+        },
+        validate: {
+          metadata: firstPool ? deps.metadata.source(firstPool, first.model, first.version) : undefined,
+          logger: deps.logger,
+        },
         route: { metrics: deps.metrics.route },
-        upstream: { pools, metrics: deps.metrics.upstreamStage },
+        shadow: {
+          call: guardedCall(call, (variant) => state.breakers.get(variant)),
+          stats: state.shadows,
+          metrics: deps.metrics.shadow,
+          logger: deps.logger,
+        },
+        cache: cacheStore ? { store: cacheStore, metrics: deps.metrics.cache } : undefined,
+        fallback: { metrics: deps.metrics.fallback },
+        call: guardedCall(call, (variant) => state.breakers.get(variant)),
       }),
     });
   }

@@ -1,13 +1,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, gatewayError } from '../errors.js';
 import type { ActiveGateway } from '../gateway/active.js';
+import type { ModelStates } from '../gateway/model-state.js';
+import type { GatewayMetrics } from '../telemetry/metrics.js';
 
 type UpstreamParams = { upstream: string };
 type DrainBody = { endpoint?: unknown };
 type DrainQuery = { wait?: string };
 
 /** The operator's endpoints; every one needs a key with the `admin` scope. */
-export function registerAdminRoutes(app: FastifyInstance, active: ActiveGateway): void {
+export function registerAdminRoutes(
+  app: FastifyInstance,
+  active: ActiveGateway,
+  live: { models: ModelStates; metrics: GatewayMetrics },
+): void {
   const guard = async (request: FastifyRequest, reply: FastifyReply) => {
     const tenant = active.version.authenticate(request.headers, 'admin');
     if (tenant instanceof GatewayError) return reply.code(tenant.status).send(tenant.toJSON());
@@ -60,6 +66,44 @@ export function registerAdminRoutes(app: FastifyInstance, active: ActiveGateway)
       const status = pool.status().find((s) => s.url === endpoint || s.url.endsWith(`//${endpoint}`));
       return { endpoint, draining: true, in_flight: status?.inFlight ?? 0 };
     };
+  // Per model: requests by variant and outcome, each breaker's state, and how the shadows compare.
+  app.get('/admin/stats', { preHandler: guard }, async () => {
+    const requests = (await live.metrics.requests.get()).values;
+    const models: Record<string, unknown> = {};
+    for (const [name, model] of active.version.models) {
+      const state = live.models.stats(name);
+      const variants = Object.fromEntries(
+        [...model.config.variants, ...model.config.shadows].map((v) => {
+          const outcomes: Record<string, number> = {};
+          for (const sample of requests) {
+            if (sample.labels.model === name && sample.labels.variant === v.name) {
+              const outcome = String(sample.labels.outcome);
+              outcomes[outcome] = (outcomes[outcome] ?? 0) + sample.value;
+            }
+          }
+          return [
+            v.name,
+            {
+              version: v.version,
+              weight: 'weight' in v ? v.weight : 0,
+              shadow: !('weight' in v),
+              breaker: state?.breakers.get(v.name)?.state ?? 'closed',
+              requests: outcomes,
+            },
+          ];
+        }),
+      );
+      models[name] = {
+        variants,
+        shadows: state?.shadows.report() ?? [],
+        in_flight: state?.gate.inFlight ?? 0,
+        queued: state?.gate.queued ?? 0,
+        latency_ms: { p50: state?.latency.median() ?? 0, p90: state?.latency.p90Ms() ?? 0 },
+      };
+    }
+    return { config: active.version.snapshot.hash, models };
+  });
+
   type DrainRoute = { Params: UpstreamParams; Body: DrainBody; Querystring: DrainQuery };
   app.post<DrainRoute>('/admin/upstreams/:upstream/drain', { preHandler: guard }, drainRoute(false));
   app.post<DrainRoute>('/admin/upstreams/:upstream/undrain', { preHandler: guard }, drainRoute(true));

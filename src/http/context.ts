@@ -44,6 +44,7 @@ export function createContext(fields: {
     runtimeTiming: undefined,
     headersOut: {},
     response: undefined,
+    cacheKeys: undefined,
   };
 }
 

@@ -8,6 +8,7 @@ import Fastify, {
 } from 'fastify';
 import { GatewayError, gatewayError } from '../errors.js';
 import type { ActiveGateway } from '../gateway/active.js';
+import type { ModelStates } from '../gateway/model-state.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { formatServerTiming } from '../telemetry/server-timing.js';
@@ -18,6 +19,8 @@ import { modelMetadata } from './metadata.js';
 export interface GatewayHttpOptions {
   active: ActiveGateway;
   metrics: GatewayMetrics;
+  /** Per-model live state (breakers, shadows, queue) for the admin stats. */
+  models: ModelStates;
   logger: FastifyBaseLogger;
   bodyLimit: number;
   /** Set on SIGTERM: not ready, new requests refused, those running finish. */
@@ -175,7 +178,7 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   app.get('/metrics', async (_request, reply) =>
     reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
-  registerAdminRoutes(app, active);
+  registerAdminRoutes(app, active, { models: options.models, metrics });
   return app;
 }
 

@@ -32,6 +32,8 @@ export interface RequestContext {
   readonly headersOut: Record<string, string>;
   /** What the client gets, set by the respond stage on the way out. */
   response: HttpResponse | undefined;
+  /** Where this request's answer is cached (set by the cache stage, read by the cache fallback). */
+  cacheKeys: { input: string; entity: string | undefined } | undefined;
 }
 
 export interface HttpResponse {
@@ -54,6 +56,8 @@ export interface Answer {
   variant: string;
   version: string;
   fallback?: FallbackUsed;
+  /** The runtime's `server-timing` on this answer. */
+  runtimeTiming?: string;
 }
 
 /** The request was refused or failed, with the error the caller sees. */

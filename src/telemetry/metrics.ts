@@ -1,14 +1,37 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ModelStates } from '../gateway/model-state.js';
+import { createAdmissionMetrics } from '../stages/admission/metrics.js';
+import { createCacheMetrics } from '../stages/cache/metrics.js';
+import { createFallbackMetrics } from '../stages/fallback/metrics.js';
+import { createShadowMetrics } from '../stages/shadow/metrics.js';
+import { createStateMetrics } from '../state/metrics.js';
 import { createRouteMetrics } from '../stages/route/metrics.js';
 import { createUpstreamStageMetrics } from '../stages/upstream/metrics.js';
 import { createUpstreamMetrics } from '../upstream/index.js';
 
 /** Every gateway metric, registered once per process on its own registry. */
-export function createGatewayMetrics() {
+export function createGatewayMetrics(models: ModelStates) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
   return {
     registry,
+    admission: createAdmissionMetrics(registry, () => models.gates()),
+    state: createStateMetrics(registry),
+    cache: createCacheMetrics(registry),
+    fallback: createFallbackMetrics(registry),
+    shadow: createShadowMetrics(registry),
+    breakerState: new Gauge({
+      name: 'switchyard_breaker_state',
+      help: 'Circuit breaker of each variant and shadow: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['model', 'variant'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { model, variant, state } of models.breakerStates()) {
+          this.set({ model, variant }, state === 'open' ? 2 : state === 'half_open' ? 1 : 0);
+        }
+      },
+    }),
     route: createRouteMetrics(registry),
     upstreamStage: createUpstreamStageMetrics(registry),
     upstreamPool: createUpstreamMetrics(registry),

@@ -43,6 +43,8 @@ export interface Endpoint {
   acquire(): void;
   /** Ends one request that `pick()` (or `acquire()`) started. Call it exactly once per request. */
   release(outcome: Outcome): void;
+  /** Gives back a pick that sent nothing (e.g. an endpoint already tried): no outcome is recorded. */
+  abandon(): void;
 }
 
 export interface EndpointOptions {
@@ -115,6 +117,11 @@ export class EndpointState implements Endpoint {
     this.requests += 1;
     if (outcome === 'error') this.errors += 1;
     this.#onOutcome?.(this, outcome);
+    if (this.inFlight === 0) this.#wakeIdleWaiters();
+  }
+
+  abandon(): void {
+    if (this.inFlight > 0) this.inFlight -= 1;
     if (this.inFlight === 0) this.#wakeIdleWaiters();
   }
 

@@ -35,7 +35,14 @@ export const TenantConfigSchema = Type.Object(
     /** Empty is allowed: a tenant whose keys are all revoked stays in the file for its history. */
     keys: Type.Array(ApiKeyConfigSchema),
     scopes: Type.Array(ScopeSchema, { uniqueItems: true }),
+    /** The tenant's limit over all models. */
     rate_limit: Type.Optional(RateLimitConfigSchema),
+    /** Limits per model for this tenant, on top of `rate_limit`: `{ fraud: { rps: 50, burst: 100 } }`. */
+    model_rate_limits: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[a-zA-Z0-9_.-]+$' }), RateLimitConfigSchema, {
+        additionalProperties: false,
+      }),
+    ),
     /** Under overload, `low` is shed first and `high` last. */
     priority: Type.Union([Type.Literal('high'), Type.Literal('normal'), Type.Literal('low')], {
       default: 'normal',

@@ -2,86 +2,92 @@ import { performance } from 'node:perf_hooks';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ModelConfig } from '../../config/schema.js';
 import { gatewayError } from '../../errors.js';
-import { refuse, type NamedStage, type Reply, type RequestContext } from '../../pipeline/stage.js';
+import { refuse, type NamedStage, type Reply } from '../../pipeline/stage.js';
 import type { InferResponse } from '../../protocol/oip.js';
 import type { Endpoint, UpstreamPool } from '../../upstream/index.js';
-import type { VariantConfig } from '../route/config.js';
+import type { VariantBreaker } from './breaker.js';
 import { callEndpoint, type CallResult } from './call.js';
+import type { LatencyWindow } from './latency.js';
 import type { UpstreamStageMetrics } from './metrics.js';
+import type { RetryBudget } from './retry-budget.js';
+import type { CallContext, VariantCall } from './variant-call.js';
 
 export interface UpstreamDeps {
   pools: ReadonlyMap<string, UpstreamPool>;
   metrics: UpstreamStageMetrics;
+  /** The model's recent latency: admission reads it, retries need room for its p90. */
+  latency: LatencyWindow;
+  retryBudget: () => RetryBudget;
 }
 
 /** Most endpoints one request tries; inference is idempotent, so a retry is safe. */
 const MAX_ATTEMPTS = 3;
 
-/**
- * Calls the runtime pool for the request's variant. The runtime gets what is left of the budget
- * (less the reserve kept for a fallback) in `x-request-timeout-ms`, and drops work past it. A
- * connection error or a 5xx is tried again on another endpoint while the budget lasts.
- */
-export function createUpstream(modelName: string, model: ModelConfig, deps: UpstreamDeps): NamedStage {
-  const call = createVariantCall(modelName, model, deps);
+/** The primary call: the request's variant, through its breaker. */
+export function createUpstream(call: VariantCall): NamedStage {
   return {
     name: 'upstream',
-    run: (ctx) => call(ctx, ctx.variant!),
+    async run(ctx) {
+      const reply = await call(ctx, ctx.variant!);
+      if (reply.ok) ctx.runtimeTiming = reply.runtimeTiming;
+      return reply;
+    },
   };
 }
 
-export type VariantCall = (
-  ctx: Pick<RequestContext, 'inference' | 'deadline' | 'requestId' | 'headers'> &
-    Partial<Pick<RequestContext, 'runtimeTiming'>>,
-  variant: VariantConfig,
-) => Promise<Reply>;
+/** A call through the variant's breaker, looked up per call so a reload's new breaker applies at once. */
+export function guardedCall(
+  call: VariantCall,
+  breakerOf: (variant: string) => VariantBreaker | undefined,
+): VariantCall {
+  return (ctx, variant) => {
+    const breaker = breakerOf(variant.name);
+    return breaker ? breaker.call(() => call(ctx, variant)) : call(ctx, variant);
+  };
+}
 
-/** One variant's call path, shared by the primary call and (later) fallbacks and shadows. */
+/**
+ * Calls one variant of the model on its runtime pool. The runtime gets what is left of the budget
+ * (less the reserve kept for a fallback) in `x-request-timeout-ms`, and drops work past it. A
+ * connection error or a 5xx is tried again on another endpoint when the retry budget allows and
+ * the remaining time still covers the model's recent p90 latency.
+ */
 export function createVariantCall(modelName: string, model: ModelConfig, deps: UpstreamDeps): VariantCall {
   const reserveMs = model.fallback_reserve_ms;
-  const paths = new Map(
-    [...model.variants, ...model.shadows].map((v) => [
-      v.name,
-      `/v2/models/${encodeURIComponent(v.model)}/versions/${encodeURIComponent(v.version)}/infer`,
-    ]),
-  );
-  const metrics = {
-    attempts: deps.metrics.attempts,
-    retries: deps.metrics.retries,
-    duration: deps.metrics.duration,
-  };
+  const { metrics } = deps;
 
   return async (ctx, variant) => {
     const pool = deps.pools.get(variant.upstream);
     if (!pool) return refuse(gatewayError('INTERNAL', `no pool for upstream "${variant.upstream}"`));
-    const path = paths.get(variant.name)!;
+    const path = `/v2/models/${encodeURIComponent(variant.model)}/versions/${encodeURIComponent(variant.version)}/infer`;
     const body = JSON.stringify(ctx.inference);
     const tried = new Set<Endpoint>();
     const labels = { model: modelName, variant: variant.name };
+    const budget = deps.retryBudget();
+    budget.deposit();
     let last: CallResult | undefined;
 
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const remaining = Math.floor(ctx.deadline - performance.now() - reserveMs);
       if (remaining <= 0) break;
+      if (attempt > 0 && (remaining < deps.latency.p90Ms() || !budget.tryWithdraw())) break;
       const endpoint = pool.pick(tried);
-      if (!endpoint) break;
+      if (!endpoint || tried.has(endpoint)) {
+        endpoint?.abandon(); // every endpoint was tried already: nothing new to try
+        break;
+      }
       tried.add(endpoint);
       if (attempt > 0) metrics.retries.inc(labels);
       const started = performance.now();
       const result = await callEndpoint(endpoint, path, body, remaining, forwardHeaders(ctx, remaining));
-      metrics.duration.observe(labels, (performance.now() - started) / 1000);
+      const elapsed = performance.now() - started;
+      metrics.duration.observe(labels, elapsed / 1000);
       last = result;
       if (result.status === 200) {
         endpoint.release('ok');
+        deps.latency.record(elapsed);
         metrics.attempts.inc({ ...labels, outcome: 'ok' });
-        if ('runtimeTiming' in ctx || ctx.runtimeTiming === undefined)
-          ctx.runtimeTiming = result.serverTiming;
-        return {
-          ok: true,
-          response: JSON.parse(result.text) as InferResponse,
-          variant: variant.name,
-          version: variant.version,
-        };
+        return answer(result, variant);
       }
       if (result.status === 400 || result.status === 413) {
         // The request is wrong, not the endpoint: tell the caller what the runtime said.
@@ -97,10 +103,10 @@ export function createVariantCall(modelName: string, model: ModelConfig, deps: U
       if (result.timedOut) break;
     }
 
+    const outOfTime = ctx.deadline - performance.now() - reserveMs <= 0;
     if (!last) {
-      const remaining = ctx.deadline - performance.now() - reserveMs;
       return refuse(
-        remaining <= 0
+        outOfTime
           ? gatewayError('BUDGET_EXHAUSTED', 'no time left to call the runtime')
           : gatewayError(
               'UPSTREAM_NO_ENDPOINT',
@@ -108,17 +114,34 @@ export function createVariantCall(modelName: string, model: ModelConfig, deps: U
             ),
       );
     }
-    if (last.timedOut || ctx.deadline - performance.now() - reserveMs <= 0) {
+    if (last.timedOut || outOfTime) {
       return refuse(gatewayError('BUDGET_EXHAUSTED', `variant ${variant.name} did not answer in time`));
     }
     return refuse(gatewayError('UPSTREAM_FAILED', `variant ${variant.name}: ${runtimeMessage(last)}`));
   };
 }
 
-function forwardHeaders(
-  ctx: Pick<RequestContext, 'requestId' | 'headers'>,
-  remainingMs: number,
-): IncomingHttpHeaders {
+function answer(result: CallResult, variant: { name: string; version: string }): Reply {
+  let response: InferResponse;
+  try {
+    response = JSON.parse(result.text) as InferResponse;
+  } catch (error) {
+    return refuse(
+      gatewayError('UPSTREAM_FAILED', 'the runtime answered 200 with a body that is not JSON', {
+        cause: error,
+      }),
+    );
+  }
+  return {
+    ok: true,
+    response,
+    variant: variant.name,
+    version: variant.version,
+    ...(result.serverTiming ? { runtimeTiming: result.serverTiming } : {}),
+  };
+}
+
+function forwardHeaders(ctx: CallContext, remainingMs: number): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = {
     'content-type': 'application/json',
     'x-request-id': ctx.requestId,

@@ -1,0 +1,72 @@
+import { performance } from 'node:perf_hooks';
+import type { ModelConfig } from '../../config/schema.js';
+import type { Answer, FallbackUsed, NamedStage, Reply, RequestContext } from '../../pipeline/stage.js';
+import type { CacheStore } from '../cache/store.js';
+import { fallbackReason } from '../upstream/breaker.js';
+import type { VariantCall } from '../upstream/variant-call.js';
+import type { FallbackMetrics } from './metrics.js';
+
+export interface FallbackDeps {
+  /** Calls a variant through its breaker. */
+  call: VariantCall;
+  cache: CacheStore | undefined;
+  metrics: FallbackMetrics;
+}
+
+/**
+ * Wraps the upstream call: when the breaker is open, the runtime failed or the budget ran out,
+ * tries the model's chain in order — the cached answer, another variant (never the one that
+ * failed), a fixed decision — and says which one answered and why.
+ */
+export function createFallback(modelName: string, model: ModelConfig, deps: FallbackDeps): NamedStage {
+  const chain = model.fallback;
+  const variants = new Map(model.variants.map((v) => [v.name, v]));
+
+  async function fromCache(ctx: RequestContext): Promise<Answer | undefined> {
+    const keys = ctx.cacheKeys;
+    if (!deps.cache || !keys) return undefined;
+    const hit =
+      (await deps.cache.get(keys.input)) ?? (keys.entity ? await deps.cache.get(keys.entity) : undefined);
+    return hit && { ok: true, response: hit.response, variant: hit.variant, version: hit.version };
+  }
+
+  async function step(ctx: RequestContext, index: number): Promise<Answer | undefined> {
+    const entry = chain[index]!;
+    if (entry === 'cache') return fromCache(ctx);
+    if ('variant' in entry) {
+      const variant = variants.get(entry.variant);
+      if (!variant || variant.name === ctx.variant!.name || ctx.deadline <= performance.now())
+        return undefined;
+      const reply = await deps.call(ctx, variant);
+      if (reply.ok && reply.runtimeTiming) ctx.runtimeTiming = reply.runtimeTiming;
+      return reply.ok ? reply : undefined;
+    }
+    return {
+      ok: true,
+      response: undefined,
+      decision: entry.default,
+      variant: ctx.variant!.name,
+      version: ctx.variant!.version,
+    };
+  }
+
+  return {
+    name: 'fallback',
+    async run(ctx, next): Promise<Reply> {
+      const reply = await next();
+      if (reply.ok || chain.length === 0) return reply;
+      const reason = fallbackReason(reply.error);
+      if (!reason) return reply;
+      for (let i = 0; i < chain.length; i++) {
+        const answer = await step(ctx, i);
+        if (!answer) continue;
+        const entry = chain[i]!;
+        const kind: FallbackUsed['kind'] =
+          entry === 'cache' ? 'cache' : 'variant' in entry ? 'variant' : 'default';
+        deps.metrics.fallbacks.inc({ model: modelName, variant: ctx.variant!.name, kind, reason });
+        return { ...answer, fallback: { kind, reason } };
+      }
+      return reply;
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { performance } from 'node:perf_hooks';
+import type { ModelConfig } from '../../config/schema.js';
+import type { NamedStage, Reply, RequestContext } from '../../pipeline/stage.js';
+import type { UpstreamLogger } from '../../upstream/logger.js';
+import { BUCKETS, bucketOf } from '../route/assign.js';
+import type { VariantCall } from '../upstream/variant-call.js';
+import type { ShadowConfig } from './config.js';
+import { compareAnswers } from './compare.js';
+import type { ShadowMetrics } from './metrics.js';
+import type { ShadowStats } from './stats.js';
+
+export interface ShadowDeps {
+  /** Calls a shadow through its own breaker, so a broken shadow stops being called. */
+  call: VariantCall;
+  stats: ShadowStats;
+  metrics: ShadowMetrics;
+  logger: UpstreamLogger;
+  random?: () => number;
+}
+
+/** At most one logged disagreement per pair and second: a sample, not a flood. */
+const LOG_INTERVAL_MS = 1000;
+
+/**
+ * Mirrors a share of requests to each shadow after the primary call has started, off the
+ * critical path: the caller's answer, status, headers and latency never depend on a shadow. When
+ * both answers are in, compares them (score delta, decision agreement) and counts the result.
+ * A user is consistently in or out of a shadow: selection hashes the user key with a salt of
+ * the shadow's own, so it does not follow the variant split.
+ */
+export function createShadow(modelName: string, model: ModelConfig, deps: ShadowDeps): NamedStage {
+  const { shadows, contract } = model;
+  const random = deps.random ?? Math.random;
+  const lastLogged = new Map<string, number>();
+
+  function selected(shadow: ShadowConfig, userKey: string | undefined): boolean {
+    if (shadow.percent >= 100) return true;
+    const bucket =
+      userKey === undefined
+        ? Math.floor(random() * BUCKETS)
+        : bucketOf(`${model.routing.salt}:shadow:${shadow.name}`, userKey);
+    return bucket < Math.round(shadow.percent * 100);
+  }
+
+  function mirror(ctx: RequestContext, shadow: ShadowConfig, primary: Promise<Reply>): void {
+    const variant = ctx.variant!.name;
+    const labels = { model: modelName, variant, shadow: shadow.name };
+    const pair = deps.stats.pair(variant, shadow.name);
+    if (deps.stats.inFlight >= model.shadow_max_concurrency) {
+      pair.dropped++;
+      deps.metrics.requests.inc({ ...labels, outcome: 'dropped' });
+      return;
+    }
+    deps.stats.inFlight++;
+    pair.sent++;
+    const call = { inference: ctx.inference, requestId: ctx.requestId, headers: {}, deadline: 0 };
+    // Started after the primary's request is on its way, in a later turn of the event loop.
+    setImmediate(() => {
+      const started = performance.now();
+      call.deadline = started + model.budget_ms;
+      void deps
+        .call(call, shadow)
+        .then(async (answer) => {
+          deps.metrics.duration.observe(labels, (performance.now() - started) / 1000);
+          if (!answer.ok || !answer.response) {
+            pair.errors++;
+            deps.metrics.requests.inc({ ...labels, outcome: 'error' });
+            return;
+          }
+          deps.metrics.requests.inc({ ...labels, outcome: 'ok' });
+          const first = await primary;
+          if (!first.ok || first.fallback || !first.response) return; // nothing comparable
+          const comparison = compareAnswers(first.response, answer.response, contract);
+          if (!comparison) return;
+          pair.compared++;
+          pair.deltaSum += comparison.delta;
+          deps.metrics.scoreDelta.observe(labels, comparison.delta);
+          deps.metrics.comparisons.inc({ ...labels, agreement: comparison.disagree ? 'disagree' : 'agree' });
+          if (comparison.disagree) {
+            pair.disagreements++;
+            const key = `${variant}/${shadow.name}`;
+            const now = performance.now();
+            if (now - (lastLogged.get(key) ?? -Infinity) >= LOG_INTERVAL_MS) {
+              lastLogged.set(key, now);
+              deps.logger.info(
+                {
+                  request_id: ctx.requestId,
+                  model: modelName,
+                  variant,
+                  shadow: shadow.name,
+                  primary_score: comparison.primaryScore,
+                  shadow_score: comparison.shadowScore,
+                },
+                'shadow disagrees',
+              );
+            }
+          }
+        })
+        .finally(() => deps.stats.inFlight--);
+    });
+  }
+
+  return {
+    name: 'shadow',
+    run(ctx, next) {
+      const primary = next();
+      for (const shadow of shadows) {
+        if (shadow.percent > 0 && selected(shadow, ctx.userKey)) mirror(ctx, shadow, primary);
+      }
+      return primary;
+    },
+  };
+}

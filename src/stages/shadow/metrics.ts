@@ -1,0 +1,35 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+export function createShadowMetrics(registry: Registry) {
+  const labelNames = ['model', 'variant', 'shadow'] as const;
+  return {
+    requests: new Counter({
+      name: 'switchyard_shadow_requests_total',
+      help: 'Mirrored requests by model, primary variant, shadow and outcome (ok | error | dropped).',
+      labelNames: [...labelNames, 'outcome'] as const,
+      registers: [registry],
+    }),
+    comparisons: new Counter({
+      name: 'switchyard_shadow_comparisons_total',
+      help: 'Primary and shadow answers compared, by agreement (agree | disagree).',
+      labelNames: [...labelNames, 'agreement'] as const,
+      registers: [registry],
+    }),
+    scoreDelta: new Histogram({
+      name: 'switchyard_shadow_score_delta',
+      help: 'Absolute difference between the primary and the shadow score.',
+      labelNames,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'switchyard_shadow_duration_seconds',
+      help: 'Latency of mirrored calls.',
+      labelNames,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}
+
+export type ShadowMetrics = ReturnType<typeof createShadowMetrics>;

@@ -1,0 +1,84 @@
+import CircuitBreaker from 'opossum';
+import { gatewayError, type GatewayError } from '../../errors.js';
+import { refuse, type Reply } from '../../pipeline/stage.js';
+import type { BreakerConfig } from './config.js';
+
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+/** Refusals that say the variant is unwell; a bad request is the caller's problem, not the model's. */
+const VARIANT_FAILURES = new Set([
+  'SWY_ERR_UPSTREAM_FAILED',
+  'SWY_ERR_UPSTREAM_NO_ENDPOINT',
+  'SWY_ERR_BUDGET_EXHAUSTED',
+]);
+
+class VariantFailure extends Error {
+  constructor(readonly reply: Reply & { ok: false }) {
+    super(reply.error.message);
+  }
+}
+
+/**
+ * One opossum breaker per variant: when failures pass the threshold over enough volume in the
+ * rolling window it opens, and calls answer at once with SWY_ERR_UPSTREAM_CIRCUIT_OPEN without
+ * touching the network, until `reset_ms` later one trial call (half-open) decides.
+ */
+export class VariantBreaker {
+  private readonly breaker: CircuitBreaker<[() => Promise<Reply>], Reply>;
+
+  constructor(readonly config: BreakerConfig) {
+    this.breaker = new CircuitBreaker(
+      async (call: () => Promise<Reply>) => {
+        const reply = await call();
+        if (!reply.ok && VARIANT_FAILURES.has(reply.error.code)) throw new VariantFailure(reply);
+        return reply;
+      },
+      {
+        timeout: false, // the request's own deadline bounds every call
+        errorThresholdPercentage: config.error_threshold_percent,
+        volumeThreshold: config.volume_threshold,
+        resetTimeout: config.reset_ms,
+        rollingCountTimeout: config.rolling_window_ms,
+        rollingCountBuckets: 10,
+      },
+    );
+  }
+
+  async call(call: () => Promise<Reply>): Promise<Reply> {
+    try {
+      return await this.breaker.fire(call);
+    } catch (error) {
+      if (error instanceof VariantFailure) return error.reply;
+      if ((error as { code?: string }).code === 'EOPENBREAKER')
+        return refuse(gatewayError('UPSTREAM_CIRCUIT_OPEN'));
+      return refuse(gatewayError('INTERNAL', undefined, { cause: error }));
+    }
+  }
+
+  get state(): BreakerState {
+    if (this.breaker.opened) return 'open';
+    if (this.breaker.halfOpen) return 'half_open';
+    return 'closed';
+  }
+
+  shutdown(): void {
+    this.breaker.shutdown();
+  }
+}
+
+/** Why the model path failed, as fallback metrics and headers name it; undefined: no fallback. */
+export function fallbackReason(error: GatewayError): string | undefined {
+  switch (error.code) {
+    case 'SWY_ERR_UPSTREAM_CIRCUIT_OPEN':
+      return 'circuit_open';
+    case 'SWY_ERR_BUDGET_EXHAUSTED':
+      return 'budget_exhausted';
+    case 'SWY_ERR_UPSTREAM_NO_ENDPOINT':
+      return 'no_endpoint';
+    case 'SWY_ERR_UPSTREAM_FAILED':
+    case 'SWY_ERR_UPSTREAM_REFUSED':
+      return 'upstream_error';
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,74 @@
+import type { ModelMetadata } from '../../protocol/oip.js';
+import type { UpstreamLogger, UpstreamPool } from '../../upstream/index.js';
+
+export interface MetadataSource {
+  /** The runtime's metadata for this model version, once fetched. */
+  current(): ModelMetadata | undefined;
+}
+
+const RETRY_MS = 2000;
+
+/**
+ * Fetches each served model version's metadata from its runtime once (retrying until one
+ * answers) and keeps it for the life of the process: a version's signature does not change.
+ */
+export class MetadataRegistry {
+  private readonly entries = new Map<string, { metadata?: ModelMetadata; timer?: NodeJS.Timeout }>();
+  private closed = false;
+
+  constructor(private readonly logger: UpstreamLogger) {}
+
+  source(pool: UpstreamPool, model: string, version: string): MetadataSource {
+    const key = `${pool.name}/${model}/${version}`;
+    let entry = this.entries.get(key);
+    if (!entry) {
+      const created: { metadata?: ModelMetadata; timer?: NodeJS.Timeout } = {};
+      entry = created;
+      this.entries.set(key, created);
+      const attempt = (): void => {
+        if (this.closed) return;
+        void fetchMetadata(pool, model, version).then((metadata) => {
+          if (metadata) {
+            created.metadata = metadata;
+            this.logger.info({ upstream: pool.name, model, version }, 'runtime metadata fetched');
+          } else {
+            created.timer = setTimeout(attempt, RETRY_MS).unref();
+          }
+        });
+      };
+      attempt();
+    }
+    const known = entry;
+    return { current: () => known.metadata };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const entry of this.entries.values()) clearTimeout(entry.timer);
+  }
+}
+
+async function fetchMetadata(
+  pool: UpstreamPool,
+  model: string,
+  version: string,
+): Promise<ModelMetadata | undefined> {
+  const endpoint = pool.pick();
+  if (!endpoint) return undefined;
+  try {
+    const response = await endpoint.dispatcher.request({
+      method: 'GET',
+      path: `/v2/models/${encodeURIComponent(model)}/versions/${encodeURIComponent(version)}`,
+      headersTimeout: 2000,
+      bodyTimeout: 2000,
+    });
+    const text = await response.body.text();
+    endpoint.release(response.statusCode >= 500 ? 'error' : 'ok');
+    if (response.statusCode !== 200) return undefined;
+    const metadata = JSON.parse(text) as ModelMetadata;
+    return Array.isArray(metadata.inputs) && Array.isArray(metadata.outputs) ? metadata : undefined;
+  } catch {
+    endpoint.release('error');
+    return undefined;
+  }
+}

@@ -1,0 +1,123 @@
+import type { ContractConfig } from '../../contract/config.js';
+import type { Problem } from '../../errors.js';
+import type { InferRequest, ModelMetadata, TensorMetadata } from '../../protocol/oip.js';
+
+/**
+ * Checks an OIP request's tensors against the runtime's metadata before anything is sent:
+ * names, datatypes, shapes (−1 matches any size) and the number of values. Every problem is
+ * listed with its JSON-pointer path.
+ */
+export function checkTensors(request: InferRequest, metadata: ModelMetadata): Problem[] {
+  const problems: Problem[] = [];
+  const expected = new Map(metadata.inputs.map((t) => [t.name, t]));
+  const seen = new Set<string>();
+  request.inputs.forEach((input, index) => {
+    const path = `/inputs/${index}`;
+    if (typeof input !== 'object' || input === null) {
+      problems.push({ path, message: 'must be a tensor object' });
+      return;
+    }
+    if (typeof input.name !== 'string') {
+      problems.push({ path: `${path}/name`, message: 'must be a string' });
+      return;
+    }
+    const spec = expected.get(input.name);
+    if (!spec) {
+      problems.push({
+        path: `${path}/name`,
+        message: `the model has no input "${input.name}" (it takes ${[...expected.keys()].join(', ')})`,
+      });
+      return;
+    }
+    if (seen.has(input.name))
+      problems.push({ path: `${path}/name`, message: `"${input.name}" is given twice` });
+    seen.add(input.name);
+    if (input.datatype !== spec.datatype) {
+      problems.push({
+        path: `${path}/datatype`,
+        message: `expected ${spec.datatype}, got ${JSON.stringify(input.datatype)}`,
+      });
+    }
+    const shapeOk = checkShape(input.shape, spec, `${path}/shape`, problems);
+    if (!Array.isArray(input.data)) {
+      problems.push({ path: `${path}/data`, message: 'must be an array' });
+      return;
+    }
+    const counted = countValues(input.data, spec.datatype, `${path}/data`, problems);
+    if (shapeOk && counted !== undefined) {
+      const needed = (input.shape as number[]).reduce((a, b) => a * b, 1);
+      if (counted !== needed) {
+        problems.push({
+          path: `${path}/data`,
+          message: `${counted} values for shape [${(input.shape as number[]).join(', ')}], which needs ${needed}`,
+        });
+      }
+    }
+  });
+  for (const name of expected.keys()) {
+    if (!seen.has(name)) problems.push({ path: '/inputs', message: `missing input "${name}"` });
+  }
+  return problems;
+}
+
+function checkShape(shape: unknown, spec: TensorMetadata, path: string, problems: Problem[]): boolean {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    problems.push({ path, message: 'must be an array of non-negative integers' });
+    return false;
+  }
+  const fits = shape.length === spec.shape.length && spec.shape.every((d, i) => d === -1 || d === shape[i]);
+  if (!fits) {
+    const want = spec.shape.map((d) => (d === -1 ? 'N' : String(d))).join(', ');
+    problems.push({ path, message: `[${shape.join(', ')}] does not fit the model's [${want}]` });
+  }
+  return fits;
+}
+
+/** Counts the values of flat or nested data, reporting the first few that are not of the datatype. */
+function countValues(
+  data: unknown[],
+  datatype: string,
+  path: string,
+  problems: Problem[],
+): number | undefined {
+  let count = 0;
+  let bad = 0;
+  const wantBoolean = datatype === 'BOOL';
+  const wantInteger = datatype.startsWith('INT') || datatype.startsWith('UINT');
+  const visit = (values: unknown[]): void => {
+    for (const value of values) {
+      if (Array.isArray(value)) {
+        visit(value);
+        continue;
+      }
+      const ok = wantBoolean
+        ? typeof value === 'boolean'
+        : typeof value === 'number' && (!wantInteger || Number.isInteger(value));
+      if (!ok && bad++ < 3)
+        problems.push({
+          path: `${path}/${count}`,
+          message: `${JSON.stringify(value)} is not a ${datatype} value`,
+        });
+      count++;
+    }
+  };
+  visit(data);
+  return bad === 0 ? count : undefined;
+}
+
+/** Why the runtime's model cannot serve this contract, or undefined when it can. */
+export function contractMismatch(contract: ContractConfig, metadata: ModelMetadata): string | undefined {
+  const input = metadata.inputs.find((t) => t.name === contract.input);
+  if (!input)
+    return `the runtime's model has no input "${contract.input}" (it has ${metadata.inputs.map((t) => t.name).join(', ')})`;
+  if (input.datatype !== 'FP32' && input.datatype !== 'FP64')
+    return `input "${contract.input}" is ${input.datatype}; the contract sends numbers`;
+  const width = input.shape.length === 2 ? input.shape[1] : undefined;
+  if (width !== contract.features.length && width !== -1) {
+    return `input "${contract.input}" has shape [${input.shape.join(', ')}] but the contract lists ${contract.features.length} features`;
+  }
+  if (!metadata.outputs.some((t) => t.name === contract.output)) {
+    return `the runtime's model has no output "${contract.output}" (it has ${metadata.outputs.map((t) => t.name).join(', ')})`;
+  }
+  return undefined;
+}
