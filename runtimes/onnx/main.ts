@@ -15,6 +15,8 @@ export interface RuntimeOptions {
   drainDelayMs: number;
   bodyLimit: number;
   logLevel: string;
+  /** Added to every inference answer: stands in for a slow model in tests and benchmarks. */
+  addedLatencyMs: number;
 }
 
 export const RUNTIME_DEFAULTS: Omit<RuntimeOptions, 'repository'> = {
@@ -24,6 +26,7 @@ export const RUNTIME_DEFAULTS: Omit<RuntimeOptions, 'repository'> = {
   drainDelayMs: 0,
   bodyLimit: 32 * 1024 * 1024,
   logLevel: 'info',
+  addedLatencyMs: 0,
 };
 
 export interface RuntimeHandle {
@@ -56,7 +59,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHand
     accepted: 0,
     answered: 0,
   };
-  const app = buildRuntimeApp(state, { bodyLimit: options.bodyLimit, logger });
+  const app = buildRuntimeApp(state, {
+    bodyLimit: options.bodyLimit,
+    logger,
+    addedLatencyMs: options.addedLatencyMs,
+  });
   // Listen before the models finish loading: live at once, ready when loaded.
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();

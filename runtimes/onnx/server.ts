@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT_CONTEXT, propagation, trace, type Span } from '@opentelemetry/api';
 import Fastify, {
   LogController,
@@ -41,7 +42,7 @@ const tracer = trace.getTracer('switchyard-runtime');
 /** Fastify handles I/O only; batching and inference live in the repository's batchers. */
 export function buildRuntimeApp(
   state: RuntimeState,
-  options: { bodyLimit: number; logger: FastifyBaseLogger },
+  options: { bodyLimit: number; logger: FastifyBaseLogger; addedLatencyMs?: number },
 ): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger,
@@ -128,6 +129,7 @@ export function buildRuntimeApp(
       const deadline = deadlineFrom(request.headers['x-request-timeout-ms']);
       state.accepted++;
       const result = await version.batcher!.submit(decoded.inputs, decoded.rows, deadline);
+      if (options.addedLatencyMs) await sleep(options.addedLatencyMs);
       outcome = 'ok';
       state.answered++;
       recordSpans(span, result);

@@ -8,7 +8,7 @@ import {
 import { exitOnSignals } from './signals.js';
 
 export const RUNTIME_USAGE = `switchyard runtime --repository DIR [--port N] [--host H] [--grace-ms N]
-                   [--drain-delay-ms N] [--max-body-bytes N] [--log-level LEVEL]`;
+                   [--drain-delay-ms N] [--max-body-bytes N] [--added-latency-ms N] [--log-level LEVEL]`;
 
 export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
   const { values } = parseArgs({
@@ -21,6 +21,7 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
       'drain-delay-ms': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'log-level': { type: 'string' },
+      'added-latency-ms': { type: 'string' },
     },
     strict: true,
   });
@@ -33,6 +34,11 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
     drainDelayMs: integer('--drain-delay-ms', values['drain-delay-ms'], RUNTIME_DEFAULTS.drainDelayMs),
     bodyLimit: integer('--max-body-bytes', values['max-body-bytes'], RUNTIME_DEFAULTS.bodyLimit),
     logLevel: values['log-level'] ?? process.env.LOG_LEVEL ?? RUNTIME_DEFAULTS.logLevel,
+    addedLatencyMs: integer(
+      '--added-latency-ms',
+      values['added-latency-ms'],
+      RUNTIME_DEFAULTS.addedLatencyMs,
+    ),
   };
 }
 
