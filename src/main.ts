@@ -53,7 +53,14 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   );
   const metadata = new MetadataRegistry(logger);
   const shared = { metrics, logger, models, limiter: state.limiter, metadata, redis: state.redis };
-  const active = new ActiveGateway(buildGateway(loaded.snapshot, shared), metrics);
+  let first;
+  try {
+    first = buildGateway(loaded.snapshot, shared);
+  } catch (error) {
+    await state.close();
+    throw new ConfigInvalidError(`${options.config} cannot be served: ${(error as Error).message}`);
+  }
+  const active = new ActiveGateway(first, metrics);
   const lifecycle = { draining: false };
   const app = buildGatewayHttp({
     active,

@@ -2,6 +2,7 @@
 import { ConfigInvalidError } from '../main.js';
 import { DEV_USAGE, runDev } from './dev.js';
 import { GATEWAY_USAGE, runGateway } from './gateway.js';
+import { KEYS_USAGE, runKeys } from './keys.js';
 import { RUNTIME_USAGE, UsageError, runRuntime } from './runtime.js';
 import { runValidate } from './validate.js';
 
@@ -9,7 +10,8 @@ const USAGE = `usage:
   ${GATEWAY_USAGE}
   ${RUNTIME_USAGE}
   ${DEV_USAGE}
-  switchyard validate --config FILE`;
+  switchyard validate --config FILE
+  ${KEYS_USAGE}`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -22,6 +24,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'dev':
       await runDev(rest);
+      return;
+    case 'keys':
+      runKeys(rest, process.stdout);
       return;
     case 'validate':
       process.exitCode = await runValidate(rest, process.stdout, process.stderr);

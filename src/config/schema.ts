@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ContractModelFields } from '../contract/config.js';
 import { AdmissionModelFields } from '../stages/admission/config.js';
-import { TenantsConfigSchema } from '../stages/auth/config.js';
+import { AuthConfigSchema, TenantsConfigSchema } from '../stages/auth/config.js';
 import { CacheModelFields } from '../stages/cache/config.js';
 import { FallbackModelFields } from '../stages/fallback/config.js';
 import { RouteModelFields } from '../stages/route/config.js';
@@ -71,6 +71,7 @@ export const GatewayConfigSchema = Type.Object(
     limits: LimitsConfigSchema,
     state: StateConfigSchema,
     admin: AdminConfigSchema,
+    auth: AuthConfigSchema,
     tenants: TenantsConfigSchema,
     upstreams: Type.Record(Type.String({ pattern: NAME_PATTERN }), UpstreamConfigSchema, {
       additionalProperties: false,

@@ -4,6 +4,7 @@ import type { ModelConfig } from '../config/schema.js';
 import type { Pipeline } from '../pipeline/compose.js';
 import { buildPipeline } from '../pipeline/build.js';
 import { createAuthenticator, type Authenticator } from '../stages/auth/authenticate.js';
+import { createJwtVerifier } from '../stages/auth/jwt.js';
 import { RedisCacheStore } from '../stages/cache/redis-store.js';
 import { createVariantCall, guardedCall } from '../stages/upstream/index.js';
 import type { MetadataRegistry } from '../stages/validate/metadata.js';
@@ -61,7 +62,10 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): BuiltGa
         deps.logger.warn({ err: error }, 'result cache in Redis failed'),
       )
     : undefined;
-  const authenticate = createAuthenticator(config.tenants);
+  const authenticate = createAuthenticator(
+    config.tenants,
+    config.auth.jwt ? createJwtVerifier(config.auth.jwt, config.tenants) : undefined,
+  );
   const models = new Map<string, BuiltModel>();
   for (const [name, model] of Object.entries(config.models)) {
     const state = deps.models.get(name, model);

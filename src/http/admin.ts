@@ -15,7 +15,7 @@ export function registerAdminRoutes(
   live: { models: ModelStates; metrics: GatewayMetrics },
 ): void {
   const guard = async (request: FastifyRequest, reply: FastifyReply) => {
-    const tenant = active.version.authenticate(request.headers, 'admin');
+    const tenant = await active.version.authenticate(request.headers, 'admin');
     if (tenant instanceof GatewayError) return reply.code(tenant.status).send(tenant.toJSON());
   };
 

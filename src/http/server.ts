@@ -162,7 +162,7 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
 
   app.get<{ Params: ModelParams }>('/v2/models/:model', async (request, reply) => {
     const gateway = active.version;
-    const tenant = gateway.authenticate(request.headers, 'infer');
+    const tenant = await gateway.authenticate(request.headers, 'infer');
     if (tenant instanceof GatewayError) return sendError(reply, tenant, request);
     const model = gateway.models.get(request.params.model);
     if (!model) return sendError(reply, gatewayError('MODEL_UNKNOWN', `"${request.params.model}"`), request);

@@ -1,14 +1,19 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { gatewayError, type GatewayError } from '../../errors.js';
+import { GatewayError, gatewayError } from '../../errors.js';
 import type { Scope, TenantConfig } from './config.js';
+import { looksLikeJwt, type JwtVerifier } from './jwt.js';
 
 interface KnownKey {
   digest: Buffer;
   tenant: TenantConfig;
 }
 
-export type Authenticator = (headers: IncomingHttpHeaders, scope: Scope) => TenantConfig | GatewayError;
+/** Synchronous for API keys; a JWT's signature check is asynchronous. */
+export type Authenticator = (
+  headers: IncomingHttpHeaders,
+  scope: Scope,
+) => TenantConfig | GatewayError | Promise<TenantConfig | GatewayError>;
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -30,20 +35,22 @@ export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
  * which tell an attacker nothing about a key; the final comparison is constant-time all the
  * same. Errors never repeat the key.
  */
-export function createAuthenticator(tenants: readonly TenantConfig[]): Authenticator {
+export function createAuthenticator(tenants: readonly TenantConfig[], jwt?: JwtVerifier): Authenticator {
   const keys = new Map<string, KnownKey>();
   for (const tenant of tenants) {
     for (const key of tenant.keys) keys.set(key.sha256, { digest: Buffer.from(key.sha256, 'hex'), tenant });
   }
+  const allowed = (tenant: TenantConfig | GatewayError, scope: Scope): TenantConfig | GatewayError => {
+    if (tenant instanceof GatewayError || tenant.scopes.includes(scope)) return tenant;
+    return gatewayError('AUTH_FORBIDDEN', `tenant "${tenant.name}" lacks the "${scope}" scope`);
+  };
   return (headers, scope) => {
     const key = presentedKey(headers);
     if (key === undefined) return gatewayError('AUTH_MISSING_KEY');
+    if (jwt && looksLikeJwt(key)) return jwt(key).then((tenant) => allowed(tenant, scope));
     const digest = createHash('sha256').update(key).digest();
     const known = keys.get(digest.toString('hex'));
     if (!known || !timingSafeEqual(known.digest, digest)) return gatewayError('AUTH_UNKNOWN_KEY');
-    if (!known.tenant.scopes.includes(scope)) {
-      return gatewayError('AUTH_FORBIDDEN', `tenant "${known.tenant.name}" lacks the "${scope}" scope`);
-    }
-    return known.tenant;
+    return allowed(known.tenant, scope);
   };
 }

@@ -54,6 +54,28 @@ export const TenantConfigSchema = Type.Object(
 /** The top-level `tenants` slice. */
 export const TenantsConfigSchema = Type.Array(TenantConfigSchema, { default: [] });
 
+/**
+ * Optional JWT bearer tokens besides API keys: a token signed with the configured key names its
+ * tenant in `tenant_claim`; the tenant's scopes, limits and priority then apply as for a key.
+ */
+export const JwtConfigSchema = Type.Object(
+  {
+    algorithm: Type.Union([Type.Literal('HS256'), Type.Literal('RS256')]),
+    /** HS256: a file holding the shared secret. RS256: a PEM public key (SPKI) file. */
+    key_file: Type.String({ minLength: 1 }),
+    tenant_claim: Type.String({ minLength: 1, default: 'tenant' }),
+    issuer: Type.Optional(Type.String({ minLength: 1 })),
+    audience: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const AuthConfigSchema = Type.Object(
+  { jwt: Type.Optional(JwtConfigSchema) },
+  { additionalProperties: false, default: {} },
+);
+
+export type JwtConfig = Static<typeof JwtConfigSchema>;
 export type Scope = Static<typeof ScopeSchema>;
 export type ApiKeyConfig = Static<typeof ApiKeyConfigSchema>;
 export type RateLimitConfig = Static<typeof RateLimitConfigSchema>;

@@ -6,9 +6,10 @@ import type { Authenticator } from './authenticate.js';
 export function createAuth(authenticate: Authenticator): NamedStage {
   return {
     name: 'auth',
-    run(ctx, next) {
-      const tenant = authenticate(ctx.headers, 'infer');
-      if (tenant instanceof GatewayError) return Promise.resolve(refuse(tenant));
+    async run(ctx, next) {
+      const found = authenticate(ctx.headers, 'infer');
+      const tenant = found instanceof Promise ? await found : found;
+      if (tenant instanceof GatewayError) return refuse(tenant);
       ctx.tenant = tenant;
       return next();
     },
