@@ -55,6 +55,8 @@ export function buildRuntimeApp(
   const { repository, metrics } = state;
 
   // OIP clients do not all send a content type; the body is JSON whatever it says.
+  // Fastify's own text/plain parser would hand the raw string on; every body here is JSON.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     try {
       done(null, JSON.parse(body as string));

@@ -63,7 +63,8 @@ export function registerAdminRoutes(
         clearTimeout(timer);
         return { endpoint, draining: true, drained };
       }
-      const status = pool.status().find((s) => s.url === endpoint || s.url.endsWith(`//${endpoint}`));
+      const origin = /^https?:\/\//.test(endpoint) ? new URL(endpoint).origin : `http://${endpoint}`;
+      const status = pool.status().find((s) => new URL(s.url).origin === origin || s.url === endpoint);
       return { endpoint, draining: true, in_flight: status?.inFlight ?? 0 };
     };
   // Per model: requests by variant and outcome, each breaker's state, and how the shadows compare.

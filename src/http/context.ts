@@ -14,7 +14,7 @@ export function requestIdFrom(headers: IncomingHttpHeaders): string {
 /** The budget is the smaller of the model's and the caller's `x-request-timeout-ms`. */
 export function budgetMs(headers: IncomingHttpHeaders, modelBudgetMs: number): number {
   const header = headers['x-request-timeout-ms'];
-  if (typeof header !== 'string') return modelBudgetMs;
+  if (typeof header !== 'string' || header.trim() === '') return modelBudgetMs;
   const callerMs = Number(header);
   return Number.isFinite(callerMs) && callerMs >= 0 ? Math.min(callerMs, modelBudgetMs) : modelBudgetMs;
 }

@@ -15,7 +15,8 @@ export async function modelMetadata(
   const variant = model.variants.find((v) => v.weight > 0) ?? model.variants[0]!;
   const endpoint = pools.get(variant.upstream)?.pick();
   if (!endpoint) throw gatewayError('UPSTREAM_NO_ENDPOINT', `upstream "${variant.upstream}"`);
-  let runtime: ModelMetadata;
+  let status: number;
+  let text: string;
   try {
     const response = await endpoint.dispatcher.request({
       method: 'GET',
@@ -23,20 +24,26 @@ export async function modelMetadata(
       headersTimeout: 2000,
       bodyTimeout: 2000,
     });
-    const text = await response.body.text();
-    if (response.statusCode !== 200) {
-      endpoint.release(response.statusCode >= 500 ? 'error' : 'ok');
-      throw gatewayError(
-        'MODEL_UNAVAILABLE',
-        `the runtime answered ${response.statusCode} for ${variant.model} version ${variant.version}`,
-      );
-    }
-    endpoint.release('ok');
-    runtime = JSON.parse(text) as ModelMetadata;
+    status = response.statusCode;
+    text = await response.body.text();
   } catch (error) {
-    if (error instanceof Error && error.name === 'GatewayError') throw error;
     endpoint.release('error');
     throw gatewayError('UPSTREAM_FAILED', 'model metadata', { cause: error });
+  }
+  endpoint.release(status >= 500 ? 'error' : 'ok');
+  if (status !== 200) {
+    throw gatewayError(
+      'MODEL_UNAVAILABLE',
+      `the runtime answered ${status} for ${variant.model} version ${variant.version}`,
+    );
+  }
+  let runtime: ModelMetadata;
+  try {
+    runtime = JSON.parse(text) as ModelMetadata;
+  } catch (error) {
+    throw gatewayError('UPSTREAM_FAILED', 'the runtime sent model metadata that is not JSON', {
+      cause: error,
+    });
   }
   return {
     name,

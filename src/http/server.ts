@@ -45,6 +45,8 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
     keepAliveTimeout: 65_000,
   });
 
+  // Fastify's own text/plain parser would hand the raw string on; every body here is JSON.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     try {
       done(null, JSON.parse(body as string));

@@ -21,7 +21,7 @@ export function createKeyReader(spec: string | readonly string[]): KeyReader {
   if (spec === 'tenant') return (ctx) => ctx.tenant?.name;
   if (spec.startsWith('header:')) {
     const name = spec.slice('header:'.length).toLowerCase();
-    return (ctx) => asKey(ctx.headers[name]);
+    return (ctx) => asKey(headerText(ctx.headers[name]));
   }
   const path = spec.slice('body:'.length).split('.');
   return (ctx) => {
@@ -32,6 +32,23 @@ export function createKeyReader(spec: string | readonly string[]): KeyReader {
     }
     return asKey(value);
   };
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * Node reads header bytes as latin1, but clients send non-ASCII values as UTF-8: decode them so a
+ * user key hashes the same from a header as from a JSON body. Bytes that are not UTF-8 stay as sent.
+ */
+function headerText(value: unknown): unknown {
+  if (typeof value !== 'string' || ASCII.test(value)) return value;
+  try {
+    return UTF8.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return value;
+  }
 }
 
 function asKey(value: unknown): string | undefined {

@@ -55,6 +55,8 @@ async function fetchMetadata(
 ): Promise<ModelMetadata | undefined> {
   const endpoint = pool.pick();
   if (!endpoint) return undefined;
+  let status: number;
+  let text: string;
   try {
     const response = await endpoint.dispatcher.request({
       method: 'GET',
@@ -62,13 +64,18 @@ async function fetchMetadata(
       headersTimeout: 2000,
       bodyTimeout: 2000,
     });
-    const text = await response.body.text();
-    endpoint.release(response.statusCode >= 500 ? 'error' : 'ok');
-    if (response.statusCode !== 200) return undefined;
+    status = response.statusCode;
+    text = await response.body.text();
+  } catch {
+    endpoint.release('error');
+    return undefined;
+  }
+  endpoint.release(status >= 500 ? 'error' : 'ok');
+  if (status !== 200) return undefined;
+  try {
     const metadata = JSON.parse(text) as ModelMetadata;
     return Array.isArray(metadata.inputs) && Array.isArray(metadata.outputs) ? metadata : undefined;
   } catch {
-    endpoint.release('error');
     return undefined;
   }
 }
