@@ -1,5 +1,5 @@
 import type { GatewayMetrics } from '../telemetry/metrics.js';
-import { retiredPools, type BuiltGateway } from './build.js';
+import type { BuiltGateway } from './build.js';
 
 /**
  * The config version new requests run on. A request takes the version once, at its start, and
@@ -8,7 +8,8 @@ import { retiredPools, type BuiltGateway } from './build.js';
  */
 export class ActiveGateway {
   private current: BuiltGateway;
-  private readonly retired = new WeakSet<BuiltGateway>();
+  /** Older versions that still have requests running; their pools stay open while they do. */
+  private readonly draining = new Set<BuiltGateway>();
 
   constructor(
     first: BuiltGateway,
@@ -38,6 +39,7 @@ export class ActiveGateway {
     this.current = next;
     this.metrics.configInfo.reset();
     this.metrics.configInfo.set({ hash: next.snapshot.hash }, 1);
+    this.draining.add(old);
     if (old.inFlight === 0) this.retire(old);
   }
 
@@ -45,9 +47,13 @@ export class ActiveGateway {
     await Promise.all([...this.current.pools.values()].map((pool) => pool.close()));
   }
 
+  /**
+   * Closes the pools of a version whose last request finished, unless the current version or
+   * another older one still running uses them: a pool can be shared by several versions.
+   */
   private retire(old: BuiltGateway): void {
-    if (this.retired.has(old)) return;
-    this.retired.add(old);
-    for (const pool of retiredPools(old, this.current)) void pool.close();
+    if (!this.draining.delete(old)) return;
+    const inUse = new Set([this.current, ...this.draining].flatMap((version) => [...version.pools.values()]));
+    for (const pool of old.pools.values()) if (!inUse.has(pool)) void pool.close();
   }
 }

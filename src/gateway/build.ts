@@ -107,9 +107,3 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): BuiltGa
   }
   return { snapshot, authenticate, models, pools, inFlight: 0 };
 }
-
-/** Pools of `old` that `current` does not use, to close once `old` has no request in flight. */
-export function retiredPools(old: BuiltGateway, current: BuiltGateway): UpstreamPool[] {
-  const kept = new Set(current.pools.values());
-  return [...old.pools.values()].filter((pool) => !kept.has(pool));
-}
