@@ -17,6 +17,7 @@ export interface StateConfig {
   failure_mode?: FailureMode;
   command_timeout_ms?: number;
   heartbeat_ms?: number;
+  auto_pipelining?: boolean;
 }
 
 export interface StateDeps {
@@ -43,6 +44,7 @@ export function createState(config: StateConfig, deps: StateDeps = {}): State {
   }
   const redis = createRedisClient(config.redis_url, {
     command_timeout_ms: config.command_timeout_ms,
+    auto_pipelining: config.auto_pipelining,
     logger: deps.logger,
   });
   const limiter = createRedisLimiter(redis, {

@@ -37,6 +37,7 @@ export const REPLICAS_KEY = 'switchyard:replicas';
  * only whole values come back.
  */
 const RATE_LIMIT_LUA = `
+-- Before Redis 5 a script that read TIME could not write unless it asked for effects replication.
 redis.replicate_commands()
 local rps = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
