@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { errors as undiciErrors } from 'undici';
 import type { Endpoint } from '../../upstream/index.js';
 
 export interface CallResult {
@@ -12,7 +11,11 @@ export interface CallResult {
   error?: Error;
 }
 
-/** One HTTP exchange with one endpoint; never throws. */
+/**
+ * One HTTP exchange with one endpoint; never throws. The deadline is our own native timer:
+ * undici's headersTimeout runs on its coarse "fast timers" (about half a second of resolution),
+ * far too loose for a budget of a few hundred milliseconds.
+ */
 export async function callEndpoint(
   endpoint: Endpoint,
   path: string,
@@ -20,15 +23,10 @@ export async function callEndpoint(
   timeoutMs: number,
   headers: IncomingHttpHeaders,
 ): Promise<CallResult> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
-    const response = await endpoint.dispatcher.request({
-      path,
-      method: 'POST',
-      headers,
-      body,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
+    const response = await endpoint.dispatcher.request({ path, method: 'POST', headers, body, signal: controller.signal });
     const text = await response.body.text();
     const timing = response.headers['server-timing'];
     return {
@@ -38,8 +36,8 @@ export async function callEndpoint(
       timedOut: false,
     };
   } catch (error) {
-    const timedOut =
-      error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError;
-    return { status: 0, text: '', serverTiming: undefined, timedOut, error: error as Error };
+    return { status: 0, text: '', serverTiming: undefined, timedOut: controller.signal.aborted, error: error as Error };
+  } finally {
+    clearTimeout(timer);
   }
 }
