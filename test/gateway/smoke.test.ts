@@ -10,9 +10,19 @@ test('a decision through a real gateway and runtime', async () => {
   const gateway = await startGateway(fraudGatewayConfig([runtime.url]));
   const client = createClient();
   try {
-    const response = await postJson(client, `${gateway.url}/v1/decisions/fraud`, decisionBody(fraudRows(1)[0]!, 'u-1'), AUTH);
+    const response = await postJson(
+      client,
+      `${gateway.url}/v1/decisions/fraud`,
+      decisionBody(fraudRows(1)[0]!, 'u-1'),
+      AUTH,
+    );
     assert.equal(response.status, 200, response.text);
-    const body = response.body as { decision: string; variant: string; model_version: string; request_id: string };
+    const body = response.body as {
+      decision: string;
+      variant: string;
+      model_version: string;
+      request_id: string;
+    };
     assert.ok(['approve', 'review', 'decline'].includes(body.decision));
     assert.equal(response.headers['x-switchyard-variant'], body.variant);
     assert.equal(response.headers['x-request-id'], body.request_id);
