@@ -46,7 +46,10 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   });
 
   // Fastify's own text/plain parser would hand the raw string on; every body here is JSON.
-  app.removeContentTypeParser('text/plain');
+  // Every body is JSON, whatever its content type says. Plain JSON.parse rather than Fastify's
+  // secure-json-parse: no stage merges a client object into another, so a "__proto__" key
+  // stays an own property and cannot pollute anything, and the prototype scan cost ~1% of CPU.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     try {
       done(null, JSON.parse(body as string));
