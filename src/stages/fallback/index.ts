@@ -37,7 +37,7 @@ export function createFallback(modelName: string, model: ModelConfig, deps: Fall
       const variant = variants.get(entry.variant);
       if (!variant || variant.name === ctx.variant!.name || ctx.deadline <= performance.now())
         return undefined;
-      const reply = await deps.call(ctx, variant);
+      const reply = await deps.call(ctx, variant, 0); // the reserve was kept for this
       if (reply.ok && reply.runtimeTiming) ctx.runtimeTiming = reply.runtimeTiming;
       return reply.ok ? reply : undefined;
     }

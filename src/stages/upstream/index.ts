@@ -40,9 +40,9 @@ export function guardedCall(
   call: VariantCall,
   breakerOf: (variant: string) => VariantBreaker | undefined,
 ): VariantCall {
-  return (ctx, variant) => {
+  return (ctx, variant, reserveMs) => {
     const breaker = breakerOf(variant.name);
-    return breaker ? breaker.call(() => call(ctx, variant)) : call(ctx, variant);
+    return breaker ? breaker.call(() => call(ctx, variant, reserveMs)) : call(ctx, variant, reserveMs);
   };
 }
 
@@ -53,10 +53,9 @@ export function guardedCall(
  * the remaining time still covers the model's recent p90 latency.
  */
 export function createVariantCall(modelName: string, model: ModelConfig, deps: UpstreamDeps): VariantCall {
-  const reserveMs = model.fallback_reserve_ms;
   const { metrics } = deps;
 
-  return async (ctx, variant) => {
+  return async (ctx, variant, reserveMs = model.fallback_reserve_ms) => {
     const pool = deps.pools.get(variant.upstream);
     if (!pool) return refuse(gatewayError('INTERNAL', `no pool for upstream "${variant.upstream}"`));
     const path = `/v2/models/${encodeURIComponent(variant.model)}/versions/${encodeURIComponent(variant.version)}/infer`;

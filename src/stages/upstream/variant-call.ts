@@ -4,8 +4,13 @@ import type { VariantConfig } from '../route/config.js';
 /** What a call to one variant reads from the request. */
 export type CallContext = Pick<RequestContext, 'inference' | 'deadline' | 'requestId' | 'headers'>;
 
-/** Calls one variant (a primary, fallback or shadow) for a request; never throws. */
+/**
+ * Calls one variant (a primary, fallback or shadow) for a request; never throws. `reserveMs` is
+ * the time kept back from the budget for a fallback: the model's `fallback_reserve_ms` for a
+ * first call, 0 for the fallback itself, which may spend what was kept for it.
+ */
 export type VariantCall = (
   ctx: CallContext,
   variant: Pick<VariantConfig, 'name' | 'upstream' | 'model' | 'version'>,
+  reserveMs?: number,
 ) => Promise<Reply>;
