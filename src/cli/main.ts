@@ -3,6 +3,7 @@ import { ConfigInvalidError } from '../main.js';
 import { DEV_USAGE, runDev } from './dev.js';
 import { GATEWAY_USAGE, runGateway } from './gateway.js';
 import { KEYS_USAGE, runKeys } from './keys.js';
+import { ROLLOUT_USAGE, runRollout } from './rollout.js';
 import { RUNTIME_USAGE, UsageError, runRuntime } from './runtime.js';
 import { runValidate } from './validate.js';
 
@@ -11,6 +12,7 @@ const USAGE = `usage:
   ${RUNTIME_USAGE}
   ${DEV_USAGE}
   switchyard validate --config FILE
+  ${ROLLOUT_USAGE}
   ${KEYS_USAGE}`;
 
 async function main(argv: string[]): Promise<void> {
@@ -30,6 +32,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'validate':
       process.exitCode = await runValidate(rest, process.stdout, process.stderr);
+      return;
+    case 'rollout':
+      process.exitCode = await runRollout(rest, process.stdout, process.stderr);
       return;
     case undefined:
     case 'help':

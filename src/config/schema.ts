@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ContractModelFields } from '../contract/config.js';
+import { RolloutModelFields } from '../rollout/config.js';
 import { AdmissionModelFields } from '../stages/admission/config.js';
 import { AuthConfigSchema, TenantsConfigSchema } from '../stages/auth/config.js';
 import { CacheModelFields } from '../stages/cache/config.js';
@@ -23,6 +24,8 @@ export const ModelConfigSchema = Type.Object(
     ...FallbackModelFields,
     ...ShadowModelFields,
     ...ContractModelFields,
+    // Not a stage: the record `switchyard rollout` keeps for its rollback (src/rollout).
+    ...RolloutModelFields,
   },
   { additionalProperties: false },
 );
