@@ -134,6 +134,24 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
           { model: ctx.model, variant, outcome },
           (finished - receivedAt) / 1000,
         );
+        // One line per request; never the key or the raw features.
+        request.log.info(
+          {
+            request_id: ctx.requestId,
+            model: ctx.model,
+            endpoint,
+            variant,
+            version: ctx.variant?.version,
+            status: response.status,
+            duration_ms: Math.round((finished - receivedAt) * 1000) / 1000,
+            fallback:
+              result.ok && result.fallback
+                ? `${result.fallback.kind}; reason=${result.fallback.reason}`
+                : null,
+            ...(result.ok ? {} : { code: result.error.code }),
+          },
+          'request',
+        );
         void reply
           .code(response.status)
           .headers(ctx.headersOut)
