@@ -140,6 +140,9 @@ export function watchConfig(
     let bytes: Buffer;
     try {
       bytes = await readFile(file);
+      // A plain (non-atomic) save truncates the file before writing it: an empty file is a
+      // write in progress, handled like a missing one rather than as an invalid config.
+      if (bytes.length === 0) throw Object.assign(new Error('config file is empty'), { code: 'ENOENT' });
     } catch (error) {
       if (!isNotFound(error)) return reportError(error);
       // Editors save by renaming over the file, so it is missing for a moment; only a lasting
