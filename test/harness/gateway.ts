@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { FRAUD_FEATURES } from '../../scripts/fraud/synthetic.js';
 import { startSwitchyard, waitFor, type StartedProcess } from './process.js';
 
 /** The demo key of config/gateway.dev.yaml, and its sha256 for configs that tests write. */
@@ -86,16 +87,8 @@ export function fraudGatewayConfig(
         contract: {
           input: 'features',
           output: 'score',
-          features: [
-            { name: 'transaction_amount', min: 0, max: 20000 },
-            { name: 'account_age_days', min: 0, max: 3650 },
-            { name: 'device_risk_score', min: 0, max: 1 },
-            { name: 'country_risk', min: 0, max: 1 },
-            { name: 'hour_of_day', min: 0, max: 23 },
-            { name: 'transactions_last_24h', min: 0, max: 100 },
-            { name: 'is_new_device', min: 0, max: 1 },
-            { name: 'distance_from_home_km', min: 0, max: 5000 },
-          ],
+          // The model's column order and ranges, from the script that trained it.
+          features: FRAUD_FEATURES.map(({ name, min, max }) => ({ name, min, max })),
           decisions: {
             below: 'approve',
             thresholds: [
@@ -110,16 +103,7 @@ export function fraudGatewayConfig(
   };
 }
 
-export const FEATURE_NAMES = [
-  'transaction_amount',
-  'account_age_days',
-  'device_risk_score',
-  'country_risk',
-  'hour_of_day',
-  'transactions_last_24h',
-  'is_new_device',
-  'distance_from_home_km',
-] as const;
+export const FEATURE_NAMES = FRAUD_FEATURES.map((feature) => feature.name);
 
 /** A decision request body for a fraud feature row. */
 export function decisionBody(row: number[], userId?: string) {
