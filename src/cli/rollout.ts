@@ -32,7 +32,10 @@ export async function runRollout(
   try {
     parsed = parseRolloutArgs(argv);
   } catch (error) {
-    if (!(error instanceof RolloutUsageError) && !(error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+    if (
+      !(error instanceof RolloutUsageError) &&
+      !(error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    )
       throw error;
     err.write(`switchyard rollout: ${(error as Error).message}\nusage: ${ROLLOUT_USAGE}\n`);
     return 2;
@@ -101,7 +104,8 @@ function parseRolloutArgs(
   if (values.help) return 'help';
   const [model, verb, ...rest] = positionals;
   if (!model || !verb) throw new RolloutUsageError('give a model and what to do');
-  const shadowFlags = values.upstream !== undefined || values.model !== undefined || values.version !== undefined;
+  const shadowFlags =
+    values.upstream !== undefined || values.model !== undefined || values.version !== undefined;
   const command = parseCommand(verb, rest);
   if (shadowFlags && (command === 'show' || command.verb !== 'shadow-add')) {
     throw new RolloutUsageError('--upstream, --model and --version go with shadow add');
@@ -125,7 +129,9 @@ function parseCommand(verb: string, rest: string[]): RolloutCommand | 'show' {
         const match = /^([^=]+)=(.*)$/.exec(text);
         const weight = match ? parsePercent(match[2]!) : undefined;
         if (!match || weight === undefined)
-          throw new RolloutUsageError(`"${text}" is not NAME=W with W a percent (0-100, two decimals at most)`);
+          throw new RolloutUsageError(
+            `"${text}" is not NAME=W with W a percent (0-100, two decimals at most)`,
+          );
         return { name: match[1]!, weight };
       });
       return { verb: 'set', assignments };
@@ -144,7 +150,8 @@ function parseCommand(verb: string, rest: string[]): RolloutCommand | 'show' {
       if (action === 'add') {
         arity(3, 'add NAME PERCENT');
         const percent = /^\d+(\.\d+)?$/.test(percentText!) ? Number(percentText) : NaN;
-        if (!(percent >= 0 && percent <= 100)) throw new RolloutUsageError(`"${percentText}" is not a percent`);
+        if (!(percent >= 0 && percent <= 100))
+          throw new RolloutUsageError(`"${percentText}" is not a percent`);
         return { verb: 'shadow-add', name: name!, percent };
       }
       if (action === 'remove') {

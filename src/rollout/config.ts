@@ -10,7 +10,8 @@ export const RolloutModelFields = {
   rollback_weights: Type.Optional(
     Type.Record(Type.String({ pattern: NAME_PATTERN }), Type.Number({ minimum: 0, maximum: 100 }), {
       additionalProperties: false,
-      description: 'variant weights before the last `switchyard rollout` set or promote; rollback restores them',
+      description:
+        'variant weights before the last `switchyard rollout` set or promote; rollback restores them',
     }),
   ),
 };

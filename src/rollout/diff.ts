@@ -10,7 +10,11 @@ export function unifiedDiff(before: string, after: string, name: string, context
   let head = 0;
   while (head < a.length && head < b.length && a[head] === b[head]) head++;
   let tail = 0;
-  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail])
+  while (
+    tail < a.length - head &&
+    tail < b.length - head &&
+    a[a.length - 1 - tail] === b[b.length - 1 - tail]
+  )
     tail++;
 
   type Op = { kind: ' ' | '-' | '+'; line: string; aLine: number; bLine: number };

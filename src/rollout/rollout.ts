@@ -81,7 +81,8 @@ export function editRollout(
     } else {
       const plan = planWeights(modelName, view, command);
       if (!plan.ok) return refuse(plan.reason);
-      if (!plan.changed && command.verb !== 'rollback') return { ok: true, changed: false, notes: ['no change'] };
+      if (!plan.changed && command.verb !== 'rollback')
+        return { ok: true, changed: false, notes: ['no change'] };
       plan.weights.forEach((variant, i) => {
         (model.variants as Json[])[i]!.weight = variant.weight;
         if (toBuckets(variant.weight) !== toBuckets(view.variants[i]!.weight)) {
@@ -108,7 +109,9 @@ export function editRollout(
   // The edit is spliced into the text, so make sure the text now says exactly what was planned.
   const reparsed = parseDocument(text);
   if (reparsed.errors.length > 0 || !isDeepStrictEqual(reparsed.toJS({ maxAliasCount: 100 }), expected)) {
-    return refuse(`${sourceName}: this file's layout defeated the text edit; nothing written (please report it)`);
+    return refuse(
+      `${sourceName}: this file's layout defeated the text edit; nothing written (please report it)`,
+    );
   }
   const loaded = parseConfigText(text, env, sourceName);
   if (loaded.ok) return { ok: true, changed: true, text, notes, hash: loaded.snapshot.hash };
@@ -208,7 +211,9 @@ function editShadows(
 function describeWeights(model: string, before: readonly Weighted[], after: readonly Weighted[]): string[] {
   const weights = after.map((v, i) => {
     const was = before[i]!.weight;
-    return toBuckets(was) === toBuckets(v.weight) ? `${v.name} ${v.weight}` : `${v.name} ${was} → ${v.weight}`;
+    return toBuckets(was) === toBuckets(v.weight)
+      ? `${v.name} ${v.weight}`
+      : `${v.name} ${was} → ${v.weight}`;
   });
   const moves = userMoves(before, after).map((m) => `${m.percent}% ${m.from} → ${m.to}`);
   return [
@@ -236,7 +241,10 @@ export function readModel(data: unknown, modelName: string, sourceName: string):
   const shadows = model.shadows ?? [];
   if (!Array.isArray(shadows) || !shadows.every(isRecord)) return `${modelName}.shadows is not a list`;
   const rollback = model[RECORD_KEY];
-  if (rollback !== undefined && !(isRecord(rollback) && Object.values(rollback).every((w) => typeof w === 'number'))) {
+  if (
+    rollback !== undefined &&
+    !(isRecord(rollback) && Object.values(rollback).every((w) => typeof w === 'number'))
+  ) {
     return `${modelName}.${RECORD_KEY} is not a mapping of variant names to weights`;
   }
   return {

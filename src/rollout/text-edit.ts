@@ -80,7 +80,9 @@ export function blockMap(doc: Document, path: readonly string[]): YAMLMap {
   const node = doc.getIn(path, true);
   if (!isMap(node)) throw new UneditableError(`${path.join('.')} is not a mapping`);
   if (node.flow) {
-    throw new UneditableError(`${path.join('.')} is written as a { flow } mapping; rollout edits block mappings`);
+    throw new UneditableError(
+      `${path.join('.')} is written as a { flow } mapping; rollout edits block mappings`,
+    );
   }
   return node;
 }

@@ -13,9 +13,7 @@ export interface Weighted {
   weight: number;
 }
 
-export type WeightPlan =
-  | { ok: true; weights: Weighted[]; changed: boolean }
-  | { ok: false; reason: string };
+export type WeightPlan = { ok: true; weights: Weighted[]; changed: boolean } | { ok: false; reason: string };
 
 export const toBuckets = (percent: number): number => Math.round(percent * BUCKETS_PER_PERCENT);
 export const toPercent = (buckets: number): number => buckets / BUCKETS_PER_PERCENT;
@@ -47,7 +45,8 @@ export function planSet(
   const names = variants.map((variant) => variant.name);
   const seen = new Set<string>();
   for (const { name } of assignments) {
-    if (!names.includes(name)) return refuse(`no variant "${name}" in ${model} (variants: ${names.join(', ')})`);
+    if (!names.includes(name))
+      return refuse(`no variant "${name}" in ${model} (variants: ${names.join(', ')})`);
     if (seen.has(name)) return refuse(`"${name}" is assigned twice`);
     seen.add(name);
   }
@@ -148,7 +147,9 @@ export function planRollback(
   const after = variants.map((variant) => ({ name: variant.name, weight: recorded[variant.name]! }));
   const sum = after.reduce((total, variant) => total + toBuckets(variant.weight), 0);
   if (sum !== TOTAL_BUCKETS) {
-    return refuse(`${model}'s rollback_weights sum to ${toPercent(sum)}, not 100; set the weights with \`set\``);
+    return refuse(
+      `${model}'s rollback_weights sum to ${toPercent(sum)}, not 100; set the weights with \`set\``,
+    );
   }
   return plan(variants, after);
 }

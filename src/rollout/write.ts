@@ -14,7 +14,10 @@ export class ChangedMeanwhileError extends Error {}
 export async function replaceFileAtomically(path: string, text: string, expected: string): Promise<void> {
   const target = await realpath(path);
   const { mode } = await stat(target);
-  const temp = join(dirname(target), `.${basename(target)}.rollout-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const temp = join(
+    dirname(target),
+    `.${basename(target)}.rollout-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   const handle = await open(temp, 'wx', mode & 0o777);
   try {
     try {
@@ -24,7 +27,9 @@ export async function replaceFileAtomically(path: string, text: string, expected
       await handle.close();
     }
     if ((await readFile(target, 'utf8')) !== expected) {
-      throw new ChangedMeanwhileError(`${path} changed while it was being edited; nothing written, run again`);
+      throw new ChangedMeanwhileError(
+        `${path} changed while it was being edited; nothing written, run again`,
+      );
     }
     await rename(temp, target);
   } catch (error) {

@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict';
-import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -48,9 +59,15 @@ test('set writes the file in one rename: same mode, no temp file left, the print
   assert.match(out, /^-.*weight: 90 \}$/m);
   assert.match(out, /^\+.*weight: 75 \}$/m);
   assert.match(out, /^users changing variant: 15% v1 → v2$/m);
-  assert.match(out, new RegExp(`wrote ${path}; gateways serving it report config hash ${loaded.snapshot.hash}\n$`));
+  assert.match(
+    out,
+    new RegExp(`wrote ${path}; gateways serving it report config hash ${loaded.snapshot.hash}\n$`),
+  );
   assert.equal((await stat(path)).mode & 0o777, 0o640);
-  assert.deepEqual((await readdir(dir)).filter((f) => f.includes('rollout-')), []);
+  assert.deepEqual(
+    (await readdir(dir)).filter((f) => f.includes('rollout-')),
+    [],
+  );
 });
 
 test('a symlinked config stays a symlink; its target is replaced', async () => {
@@ -123,7 +140,13 @@ test('show prints the weights in list order, the shadows and the rollback record
 
 test('a file saved by someone else meanwhile is not overwritten', async () => {
   const path = await fresh('raced.yaml');
-  await assert.rejects(replaceFileAtomically(path, 'new text', 'what was read before'), ChangedMeanwhileError);
+  await assert.rejects(
+    replaceFileAtomically(path, 'new text', 'what was read before'),
+    ChangedMeanwhileError,
+  );
   assert.equal(await readFile(path, 'utf8'), PRODUCTION);
-  assert.deepEqual((await readdir(dir)).filter((f) => f.includes('rollout-')), []);
+  assert.deepEqual(
+    (await readdir(dir)).filter((f) => f.includes('rollout-')),
+    [],
+  );
 });

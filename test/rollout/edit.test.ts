@@ -50,7 +50,9 @@ function refusal(text: string, command: RolloutCommand): string {
 }
 
 function weights(text: string, model = 'fraud'): Record<string, number> {
-  const data = parseDocument(text).toJS() as { models: Record<string, { variants: { name: string; weight: number }[] }> };
+  const data = parseDocument(text).toJS() as {
+    models: Record<string, { variants: { name: string; weight: number }[] }>;
+  };
   return Object.fromEntries(data.models[model]!.variants.map((v) => [v.name, v.weight]));
 }
 
@@ -79,10 +81,19 @@ test('set v2=25 on the production example changes two weights, records the old o
   assert.equal(added.length, 3);
   assert.match(added[2]!, /^ {4}rollback_weights: \{ v1: 90, v2: 10 \} # /);
   // Every comment survives, in order; the new pair sits right after variants.
-  assert.deepEqual(commentLines(PRODUCTION), commentLines(text).filter((line) => !line.includes('rollback_weights')));
+  assert.deepEqual(
+    commentLines(PRODUCTION),
+    commentLines(text).filter((line) => !line.includes('rollback_weights')),
+  );
   const keys = Object.keys((parseDocument(text).toJS() as { models: { fraud: object } }).models.fraud);
-  const original = Object.keys((parseDocument(PRODUCTION).toJS() as { models: { fraud: object } }).models.fraud);
-  assert.deepEqual(keys, [...original.slice(0, original.indexOf('variants') + 1), 'rollback_weights', ...original.slice(original.indexOf('variants') + 1)]);
+  const original = Object.keys(
+    (parseDocument(PRODUCTION).toJS() as { models: { fraud: object } }).models.fraud,
+  );
+  assert.deepEqual(keys, [
+    ...original.slice(0, original.indexOf('variants') + 1),
+    'rollback_weights',
+    ...original.slice(original.indexOf('variants') + 1),
+  ]);
   // And the gateway takes it.
   assert.ok(parseConfigText(text, {}, 'edited').ok);
 });
@@ -95,7 +106,10 @@ test('a single assignment trades with the variant listed just before it, or just
   const back = edited(THREE, { verb: 'set', assignments: [{ name: 'v2', weight: 5 }] });
   assert.deepEqual(weights(back), { v1: 85, v2: 5, v3: 10 });
   // The block-style variant's comment and the blank line before `budget_ms` are still there.
-  assert.match(v3, / {8}weight: 25 # v3 comment\n {4}rollback_weights: [^\n]*\n\n {4}# comment before budget\n/);
+  assert.match(
+    v3,
+    / {8}weight: 25 # v3 comment\n {4}rollback_weights: [^\n]*\n\n {4}# comment before budget\n/,
+  );
 });
 
 test('only users of the two neighbours change variant, and only in the direction of the move', () => {
@@ -174,9 +188,15 @@ test('each set records the weights before it, so rollback undoes the last step a
 
 test('rollback refuses a record that no longer matches the variants', () => {
   const promoted = edited(THREE, { verb: 'promote', variant: 'v1' });
-  const renamed = promoted.replace('rollback_weights: { v1: 70, v2: 20, v3: 10 }', 'rollback_weights: { v1: 70, v2: 20, v9: 10 }');
+  const renamed = promoted.replace(
+    'rollback_weights: { v1: 70, v2: 20, v3: 10 }',
+    'rollback_weights: { v1: 70, v2: 20, v9: 10 }',
+  );
   assert.notEqual(renamed, promoted);
-  assert.match(refusal(renamed, { verb: 'rollback' }), /names v9, no longer a variant and has no weight for v3/);
+  assert.match(
+    refusal(renamed, { verb: 'rollback' }),
+    /names v9, no longer a variant and has no weight for v3/,
+  );
 });
 
 test('shadows: add to a list, update in place, remove, and create the list when there is none', () => {
@@ -193,18 +213,33 @@ test('shadows: add to a list, update in place, remove, and create the list when 
   assert.match(none, /\n {4}shadows: \[\]\n/);
   assert.deepEqual(commentLines(none), commentLines(PRODUCTION));
 
-  const created = edited(THREE, { verb: 'shadow-add', name: 'v7', percent: 1, version: '2', upstream: 'onnx' });
-  assert.match(created, / {8}weight: 10 # v3 comment\n {4}shadows:\n {6}- \{ name: v7, upstream: onnx, model: fraud, version: '2', percent: 1 \}\n/);
+  const created = edited(THREE, {
+    verb: 'shadow-add',
+    name: 'v7',
+    percent: 1,
+    version: '2',
+    upstream: 'onnx',
+  });
+  assert.match(
+    created,
+    / {8}weight: 10 # v3 comment\n {4}shadows:\n {6}- \{ name: v7, upstream: onnx, model: fraud, version: '2', percent: 1 \}\n/,
+  );
   assert.ok(parseConfigText(created, {}, 'edited').ok);
 });
 
 test("shadow edits the gateway would refuse are refused: a variant's name, an unknown upstream", () => {
-  assert.match(refusal(PRODUCTION, { verb: 'shadow-add', name: 'v2', percent: 5 }), /"v2" is already a variant/);
+  assert.match(
+    refusal(PRODUCTION, { verb: 'shadow-add', name: 'v2', percent: 5 }),
+    /"v2" is already a variant/,
+  );
   assert.match(
     refusal(PRODUCTION, { verb: 'shadow-add', name: 'v4', percent: 5, upstream: 'nope' }),
     /unknown upstream "nope"/,
   );
-  assert.match(refusal(PRODUCTION, { verb: 'shadow-remove', name: 'v9' }), /no shadow "v9" in fraud \(shadows: v3\)/);
+  assert.match(
+    refusal(PRODUCTION, { verb: 'shadow-remove', name: 'v9' }),
+    /no shadow "v9" in fraud \(shadows: v3\)/,
+  );
   assert.match(refusal(PRODUCTION, { verb: 'shadow-add', name: 'canary', percent: 5 }), /give --version/);
 });
 
@@ -224,9 +259,15 @@ test('the cluster file validates except for the ${VAR}s only the pod has, and sa
 });
 
 test('unknown models, flow-style models and CRLF files', () => {
-  assert.match(refusal(THREE.replace('fraud:', 'other:'), { verb: 'rollback' }), /no model "fraud" .*models: other/);
+  assert.match(
+    refusal(THREE.replace('fraud:', 'other:'), { verb: 'rollback' }),
+    /no model "fraud" .*models: other/,
+  );
   const flow = `upstreams: { onnx: { endpoints: ['http://127.0.0.1:8001'] } }\nmodels:\n  fraud: { routing: { salt: s }, variants: [{ name: v1, upstream: onnx, model: m, version: '1', weight: 100 }] }\n`;
-  assert.match(refusal(flow, { verb: 'promote', variant: 'v1' }), /flow \} mapping; rollout edits block mappings/);
+  assert.match(
+    refusal(flow, { verb: 'promote', variant: 'v1' }),
+    /flow \} mapping; rollout edits block mappings/,
+  );
   const crlf = THREE.replace(/\n/g, '\r\n');
   const text = edited(crlf, { verb: 'set', assignments: [{ name: 'v3', weight: 25 }] });
   assert.doesNotMatch(text.replace(/\r\n/g, ''), /\n/, 'every line break stays CRLF');
@@ -263,6 +304,23 @@ test('the diff shows the changed lines with two lines of context; changes that c
   const changed = long.replace('b\n', 'B\n').replace('i\n', 'I\nI2\n');
   assert.equal(
     unifiedDiff(long, changed, 'f'),
-    ['--- f', '+++ f', '@@ -1,4 +1,4 @@', ' a', '-b', '+B', ' c', ' d', '@@ -7,4 +7,5 @@', ' g', ' h', '-i', '+I', '+I2', ' j', ''].join('\n'),
+    [
+      '--- f',
+      '+++ f',
+      '@@ -1,4 +1,4 @@',
+      ' a',
+      '-b',
+      '+B',
+      ' c',
+      ' d',
+      '@@ -7,4 +7,5 @@',
+      ' g',
+      ' h',
+      '-i',
+      '+I',
+      '+I2',
+      ' j',
+      '',
+    ].join('\n'),
   );
 });

@@ -61,7 +61,8 @@ export function callEndpoint(
           chunks.push(chunk);
         },
         onResponseEnd() {
-          const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+          const text =
+            chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
           finish({ status, text, serverTiming, timedOut: false });
         },
         onResponseError(_ctl, error) {
