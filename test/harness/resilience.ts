@@ -12,16 +12,8 @@ import { AUTH } from './gateway.js';
 import { getJson, metricValue } from './http.js';
 
 /** What POST /v1/decisions answers. */
-export interface DecisionAnswer {
-  decision: string;
-  score: number | null;
-  threshold: number | null;
-  model_version: string;
-  variant: string;
-  request_id: string;
-  decision_id: string;
-  fallback: { kind: string; reason: string } | null;
-}
+export type { DecisionBody as DecisionAnswer } from '../../src/stages/respond/render.js';
+import type { DecisionBody as DecisionAnswer } from '../../src/stages/respond/render.js';
 
 /** A decision body without the ids that differ on every request, for comparing two answers. */
 export function withoutIds(body: DecisionAnswer): Omit<DecisionAnswer, 'request_id' | 'decision_id'> {
@@ -82,17 +74,8 @@ export function fallbacks(metrics: string, labels: Record<string, string>): numb
 }
 
 /** One (primary, shadow) row of GET /admin/stats. */
-export interface ShadowPairReport {
-  primary: string;
-  shadow: string;
-  sent: number;
-  dropped: number;
-  errors: number;
-  compared: number;
-  agreement_rate: number | null;
-  disagreement_rate: number | null;
-  mean_score_delta: number | null;
-}
+export type { ShadowPairReport } from '../../src/stages/shadow/stats.js';
+import type { ShadowPairReport } from '../../src/stages/shadow/stats.js';
 
 /** GET /admin/stats → models[model].shadows, the pair (primary, shadow). */
 export async function shadowPair(

@@ -8,6 +8,19 @@ export interface PairStats {
   deltaSum: number;
 }
 
+/** One (primary, shadow) row of GET /admin/stats. */
+export interface ShadowPairReport {
+  primary: string;
+  shadow: string;
+  sent: number;
+  dropped: number;
+  errors: number;
+  compared: number;
+  agreement_rate: number | null;
+  disagreement_rate: number | null;
+  mean_score_delta: number | null;
+}
+
 /** Per model, for the life of the process (a reload keeps the counts). */
 export class ShadowStats {
   private readonly pairs = new Map<string, PairStats>();
@@ -25,17 +38,7 @@ export class ShadowStats {
     return stats;
   }
 
-  report(): {
-    primary: string;
-    shadow: string;
-    sent: number;
-    dropped: number;
-    errors: number;
-    compared: number;
-    agreement_rate: number | null;
-    disagreement_rate: number | null;
-    mean_score_delta: number | null;
-  }[] {
+  report(): ShadowPairReport[] {
     return [...this.pairs].map(([key, s]) => {
       const [primary, shadow] = key.split('\u0000') as [string, string];
       return {
