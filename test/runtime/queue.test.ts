@@ -18,7 +18,9 @@ before(async () => {
   repository = await copyRepository(['textdir']);
   await editModelConfig(repository.dir, 'textdir', (config) => {
     config.max_batch_size = 1;
-    config.dynamic_batching = { max_queue_delay_us: 0, max_queue_size: 4 };
+    // One thread makes each run slower, so a burst fills the queue even on a busy machine.
+    config.intra_op_threads = 1;
+    config.dynamic_batching = { max_queue_delay_us: 0, max_queue_size: 2 };
   });
   runtime = await startRuntime({ repository: repository.dir });
 });
@@ -30,15 +32,15 @@ after(async () => {
 
 test('a full queue answers 503 at once; what was queued is served', async () => {
   const answers = await Promise.all(
-    Array.from({ length: 40 }, () => postJson(client, `${runtime.url}/v2/models/textdir/infer`, image)),
+    Array.from({ length: 100 }, () => postJson(client, `${runtime.url}/v2/models/textdir/infer`, image)),
   );
   const full = answers.filter((a) => a.status === 503);
   const served = answers.filter((a) => a.status === 200);
-  assert.equal(full.length + served.length, 40);
+  assert.equal(full.length + served.length, 100);
   assert.ok(full.length > 0, 'no request found the queue full');
-  assert.ok(served.length >= 5, `only ${served.length} served`);
+  assert.ok(served.length >= 3, `only ${served.length} served`);
   for (const answer of full)
-    assert.match((answer.body as { error: string }).error, /queue is full \(4 requests\)/);
+    assert.match((answer.body as { error: string }).error, /queue is full \(2 requests\)/);
   const metrics = (await getJson(client, `${runtime.url}/metrics`)).text;
   assert.equal(
     metricValue(metrics, 'switchyard_runtime_requests_total', { ...labels, outcome: 'queue_full' }),
