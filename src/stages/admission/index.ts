@@ -38,9 +38,11 @@ export function createAdmission(modelName: string, model: ModelConfig, deps: Adm
 
   async function checkLimits(ctx: RequestContext, tenant: TenantConfig): Promise<Refusal | undefined> {
     let tightest: LimitDecision | undefined;
+    // The narrower bucket first: a call its model's limit refuses then spends none of the
+    // tenant-wide tokens, which the tenant's other models need (a token is taken, never returned).
     const limits: [string, 'tenant' | 'tenant_model', { rps: number; burst: number } | undefined][] = [
-      [`tenant:${tenant.name}`, 'tenant', tenant.rate_limit],
       [`tenant:${tenant.name}:model:${modelName}`, 'tenant_model', tenant.model_rate_limits?.[modelName]],
+      [`tenant:${tenant.name}`, 'tenant', tenant.rate_limit],
     ];
     for (const [key, kind, limit] of limits) {
       if (!limit) continue;
