@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadConfigFile } from './config/load.js';
@@ -10,6 +11,8 @@ import { MetadataRegistry } from './stages/validate/metadata.js';
 import { createState } from './state/index.js';
 import { buildGatewayHttp } from './http/server.js';
 import { createGatewayMetrics } from './telemetry/metrics.js';
+import { createPredictionLog } from './telemetry/prediction-log/index.js';
+import { setupTracing } from './telemetry/tracing.js';
 
 export interface GatewayOptions {
   config: string;
@@ -34,6 +37,16 @@ export interface GatewayHandle {
 
 export class ConfigInvalidError extends Error {}
 
+/** How long a shutdown waits for mirrored calls in flight, so their outcome reaches the log. */
+const SHADOW_SETTLE_MS = 1000;
+
+async function shadowsSettled(models: ModelStates, active: ActiveGateway, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const inFlight = () =>
+    [...active.version.models.keys()].reduce((n, name) => n + (models.stats(name)?.shadows.inFlight ?? 0), 0);
+  while (inFlight() > 0 && Date.now() < deadline) await sleep(10);
+}
+
 /** Loads and freezes the config, builds the pipelines, listens, and follows edits to the file. */
 export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
   const logger = pino({ level: options.logLevel });
@@ -42,6 +55,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     const list = loaded.problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n');
     throw new ConfigInvalidError(`${options.config} is not valid:\n${list}`);
   }
+  // Only with OTEL_EXPORTER_OTLP_ENDPOINT set; before anything is built, since pipelines and the
+  // HTTP handler decide once, when built, whether to make spans.
+  const tracing = setupTracing({ serviceName: 'switchyard-gateway', logger });
   const models = new ModelStates();
   const metrics = createGatewayMetrics(models);
   const { config } = loaded.snapshot;
@@ -52,12 +68,28 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     { metrics: metrics.state, logger },
   );
   const metadata = new MetadataRegistry(logger);
-  const shared = { metrics, logger, models, limiter: state.limiter, metadata, redis: state.redis };
+  // Like state, for the process: prediction_log is read at start.
+  const predictionLog = createPredictionLog(config.prediction_log, {
+    registry: metrics.registry,
+    logger,
+    redisUrl: config.state.redis_url,
+  });
+  const shared = {
+    metrics,
+    logger,
+    models,
+    limiter: state.limiter,
+    metadata,
+    redis: state.redis,
+    predictionLog,
+  };
   let first;
   try {
     first = buildGateway(loaded.snapshot, shared);
   } catch (error) {
+    await predictionLog.close();
     await state.close();
+    await tracing.shutdown();
     throw new ConfigInvalidError(`${options.config} cannot be served: ${(error as Error).message}`);
   }
   const active = new ActiveGateway(first, metrics);
@@ -67,6 +99,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     metrics,
     models,
     logger,
+    predictionLog,
     bodyLimit: config.limits.body_bytes,
     lifecycle,
   });
@@ -86,6 +119,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         try {
           if (snapshot.config.state.redis_url !== config.state.redis_url) {
             logger.warn({}, 'state.redis_url changed: it takes effect at the next restart');
+          }
+          if (!isDeepStrictEqual(snapshot.config.prediction_log, config.prediction_log)) {
+            logger.warn({}, 'prediction_log changed: it takes effect at the next restart');
           }
           active.swap(buildGateway(snapshot, { ...shared, previous: active.version }));
           metrics.configReloads.inc({ outcome: 'ok' });
@@ -115,10 +151,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await sleep(options.drainDelayMs);
     const closed = app.close().then(() => true);
     const finished = await Promise.race([closed, sleep(options.graceMs, false, { ref: false })]);
+    // Every answer has been sent, so its record is taken; shadow copies still in flight get a
+    // moment to report, then everything held is written before the process exits.
+    await shadowsSettled(models, active, SHADOW_SETTLE_MS);
+    await predictionLog.close();
     await active.close();
     metadata.close();
     models.close();
     await state.close();
+    await tracing.shutdown(); // exports the spans still buffered
     logger.info({ finished }, 'gateway stopped');
     return finished;
   }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { setupTracing } from '../../src/telemetry/tracing.js';
 import { createRuntimeMetrics } from './metrics.js';
 import { loadRepository } from './repository/load.js';
 import { buildRuntimeApp, type RuntimeState } from './server.js';
@@ -59,6 +60,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHand
     accepted: 0,
     answered: 0,
   };
+  // Registers a tracer provider only when OTEL_EXPORTER_OTLP_ENDPOINT is set (see README).
+  const tracing = setupTracing({ serviceName: 'switchyard-runtime', logger });
   const app = buildRuntimeApp(state, {
     bodyLimit: options.bodyLimit,
     logger,
@@ -84,6 +87,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHand
     const closed = app.close().then(() => true);
     const expired = sleep(options.graceMs, false, { ref: false });
     const finished = await Promise.race([closed, expired]);
+    await tracing.shutdown(); // exports the spans still buffered
     app.log.info({ accepted: state.accepted, answered: state.answered, finished }, 'runtime stopped');
     return finished;
   }

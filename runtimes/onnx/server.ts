@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROOT_CONTEXT, propagation, trace, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Span } from '@opentelemetry/api';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -131,10 +131,11 @@ export function buildRuntimeApp(
       const deadline = deadlineFrom(request.headers['x-request-timeout-ms']);
       state.accepted++;
       const result = await version.batcher!.submit(decoded.inputs, decoded.rows, deadline);
+      // Before the added latency, which stands in for a slow model but is no part of the batch.
+      recordSpans(span, result, version.version);
       if (options.addedLatencyMs) await sleep(options.addedLatencyMs);
       outcome = 'ok';
       state.answered++;
-      recordSpans(span, result);
       void reply.header('server-timing', serverTiming(result));
       const response: InferResponse = {
         model_name: model.name,
@@ -152,7 +153,7 @@ export function buildRuntimeApp(
       throw error;
     } finally {
       metrics.requests.inc({ ...label, outcome });
-      span?.end();
+      if (span) endInferSpan(span, outcome);
     }
   };
   app.post('/v2/models/:model/infer', infer);
@@ -266,15 +267,22 @@ function startInferSpan(request: FastifyRequest<{ Params: InferParams }>): Span 
   const parent = propagation.extract(ROOT_CONTEXT, request.headers);
   const span = tracer.startSpan(
     'runtime.infer',
-    { attributes: { 'switchyard.model': request.params.model } },
+    { kind: SpanKind.SERVER, attributes: { 'switchyard.model': request.params.model } },
     parent,
   );
   if (!span.isRecording()) return undefined;
   return span;
 }
 
-function recordSpans(span: Span | undefined, result: BatchResult): void {
+/** runtime.queue and runtime.session_run, placed back in time from the batch's own durations. */
+function recordSpans(span: Span | undefined, result: BatchResult, version: string): void {
   if (!span) return;
+  span.setAttributes({
+    'switchyard.version': version,
+    'switchyard.batch_size': result.batchRows,
+    'switchyard.runtime.queue_ms': result.queueMs,
+    'switchyard.runtime.infer_ms': result.inferMs,
+  });
   const context = trace.setSpan(ROOT_CONTEXT, span);
   const end = performance.now();
   const runStart = end - result.inferMs;
@@ -286,4 +294,13 @@ function recordSpans(span: Span | undefined, result: BatchResult): void {
       context,
     )
     .end(end);
+}
+
+function endInferSpan(span: Span, outcome: RequestOutcome): void {
+  span.setAttribute('switchyard.outcome', outcome);
+  // A refused request (bad input, unknown model) is the caller's fault, not a runtime error.
+  if (outcome === 'error' || outcome === 'queue_full' || outcome === 'deadline') {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+  }
+  span.end();
 }

@@ -3,6 +3,7 @@ import { ConfigInvalidError } from '../main.js';
 import { DEV_USAGE, runDev } from './dev.js';
 import { GATEWAY_USAGE, runGateway } from './gateway.js';
 import { KEYS_USAGE, runKeys } from './keys.js';
+import { LOG_USAGE, runLog } from './log.js';
 import { ROLLOUT_USAGE, runRollout } from './rollout.js';
 import { RUNTIME_USAGE, UsageError, runRuntime } from './runtime.js';
 import { runValidate } from './validate.js';
@@ -13,7 +14,8 @@ const USAGE = `usage:
   ${DEV_USAGE}
   switchyard validate --config FILE
   ${ROLLOUT_USAGE}
-  ${KEYS_USAGE}`;
+  ${KEYS_USAGE}
+  ${LOG_USAGE}`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -36,6 +38,13 @@ async function main(argv: string[]): Promise<void> {
     case 'rollout':
       process.exitCode = await runRollout(rest, process.stdout, process.stderr);
       return;
+    case 'log': {
+      // `log tail --follow` runs until Ctrl-C (or SIGTERM), then exits 0.
+      const stop = new AbortController();
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+      process.exitCode = await runLog(rest, process.stdout, process.stderr, { signal: stop.signal });
+      return;
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -8,6 +8,7 @@ import { FallbackModelFields } from '../stages/fallback/config.js';
 import { RouteModelFields } from '../stages/route/config.js';
 import { ShadowModelFields } from '../stages/shadow/config.js';
 import { UpstreamModelFields } from '../stages/upstream/config.js';
+import { PredictionLogConfigSchema, PredictionLogModelFields } from '../telemetry/prediction-log/config.js';
 import { UpstreamConfigSchema } from '../upstream/config.js';
 import { NAME_PATTERN } from './common.js';
 
@@ -24,6 +25,8 @@ export const ModelConfigSchema = Type.Object(
     ...FallbackModelFields,
     ...ShadowModelFields,
     ...ContractModelFields,
+    // Not a stage: what this model's prediction records hold (src/telemetry/prediction-log).
+    ...PredictionLogModelFields,
     // Not a stage: the record `switchyard rollout` keeps for its rollback (src/rollout).
     ...RolloutModelFields,
   },
@@ -74,6 +77,7 @@ export const GatewayConfigSchema = Type.Object(
     limits: LimitsConfigSchema,
     state: StateConfigSchema,
     admin: AdminConfigSchema,
+    prediction_log: PredictionLogConfigSchema,
     auth: AuthConfigSchema,
     tenants: TenantsConfigSchema,
     upstreams: Type.Record(Type.String({ pattern: NAME_PATTERN }), UpstreamConfigSchema, {

@@ -10,6 +10,7 @@ import { createVariantCall, guardedCall } from '../stages/upstream/index.js';
 import type { MetadataRegistry } from '../stages/validate/metadata.js';
 import type { Limiter } from '../state/limiter.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { shadowRecord, type PredictionLog } from '../telemetry/prediction-log/index.js';
 import { createUpstreamPool, type UpstreamLogger, type UpstreamPool } from '../upstream/index.js';
 import type { ModelStates } from './model-state.js';
 
@@ -37,6 +38,8 @@ export interface BuildDeps {
   metadata: MetadataRegistry;
   /** Set when state.redis_url is: the result cache is then shared by every replica. */
   redis: Redis | undefined;
+  /** Where shadow outcomes are recorded (prediction records are written by the HTTP handler). */
+  predictionLog?: PredictionLog;
   /** The running version, whose pools are kept when their upstream's config is unchanged. */
   previous?: BuiltGateway;
 }
@@ -67,6 +70,7 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): BuiltGa
     config.auth.jwt ? createJwtVerifier(config.auth.jwt, config.tenants) : undefined,
   );
   const models = new Map<string, BuiltModel>();
+  const { predictionLog } = deps;
   for (const [name, model] of Object.entries(config.models)) {
     const state = deps.models.get(name, model);
     const call = createVariantCall(name, model, {
@@ -98,6 +102,7 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): BuiltGa
           stats: state.shadows,
           metrics: deps.metrics.shadow,
           logger: deps.logger,
+          ...(predictionLog ? { report: (report) => predictionLog.write(() => shadowRecord(report)) } : {}),
         },
         cache: cacheStore ? { store: cacheStore, metrics: deps.metrics.cache } : undefined,
         fallback: { metrics: deps.metrics.fallback },

@@ -11,7 +11,14 @@ import type { ActiveGateway } from '../gateway/active.js';
 import type { ModelStates } from '../gateway/model-state.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import {
+  predictionRecord,
+  refusalRecord,
+  roundMs,
+  type PredictionLog,
+} from '../telemetry/prediction-log/index.js';
 import { formatServerTiming } from '../telemetry/server-timing.js';
+import { requestTracer } from '../telemetry/tracing.js';
 import { registerAdminRoutes } from './admin.js';
 import { budgetMs, createContext, requestIdFrom } from './context.js';
 import { modelMetadata } from './metadata.js';
@@ -22,6 +29,8 @@ export interface GatewayHttpOptions {
   /** Per-model live state (breakers, shadows, queue) for the admin stats. */
   models: ModelStates;
   logger: FastifyBaseLogger;
+  /** One record per answered model request, written behind the answer. */
+  predictionLog: PredictionLog;
   bodyLimit: number;
   /** Set on SIGTERM: not ready, new requests refused, those running finish. */
   lifecycle: { draining: boolean };
@@ -34,7 +43,9 @@ type ModelParams = { model: string };
  * decided by the model's pipeline of stages (src/pipeline/build.ts).
  */
 export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
-  const { active, metrics, lifecycle } = options;
+  const { active, metrics, lifecycle, predictionLog } = options;
+  // Undefined unless tracing is set up: decided here, once, so untraced requests pay nothing.
+  const traceRequest = requestTracer();
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -91,11 +102,32 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
       if (modelName === undefined) {
         return sendError(reply, gatewayError('HTTP_NOT_FOUND', `${request.method} ${request.url}`), request);
       }
-      if (lifecycle.draining) return sendError(reply, gatewayError('GATEWAY_DRAINING'), request);
+      // Refused before any pipeline ran, but still answered: one log line and one record each.
+      const refuse = (error: GatewayError) => {
+        const requestId = requestIdFrom(request.headers);
+        const latencyMs = performance.now() - receivedAt;
+        request.log.info(
+          {
+            request_id: requestId,
+            model: modelName,
+            endpoint,
+            status: error.status,
+            duration_ms: roundMs(latencyMs),
+            fallback: null,
+            code: error.code,
+          },
+          'request',
+        );
+        predictionLog.write(
+          refusalRecord({ requestId, model: modelName, endpoint, error, latencyMs, at: Date.now() }),
+        );
+        return sendError(reply, error, request, requestId);
+      };
+      if (lifecycle.draining) return refuse(gatewayError('GATEWAY_DRAINING'));
       const gateway = active.enter();
       try {
         const model = gateway.models.get(modelName);
-        if (!model) return sendError(reply, gatewayError('MODEL_UNKNOWN', `"${modelName}"`), request);
+        if (!model) return refuse(gatewayError('MODEL_UNKNOWN', `"${modelName}"`));
         const { pipeline, config } = model;
         const ctx = createContext({
           endpoint,
@@ -106,7 +138,10 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
           budgetMs: budgetMs(request.headers, config.budget_ms),
           stageCount: pipeline.stageNames.length,
         });
-        const result = await pipeline.run(ctx);
+        const span = traceRequest?.(request.headers, modelName, endpoint, receivedAt);
+        const ranAt = performance.now();
+        const result = await (span ? span.run(() => pipeline.run(ctx)) : pipeline.run(ctx));
+        const pipelineMs = performance.now() - ranAt;
         const response = ctx.response ?? { status: 500, body: gatewayError('INTERNAL').toJSON() };
         if (!result.ok && result.error.status >= 500) {
           request.log.warn(
@@ -131,9 +166,10 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
           outcome,
         });
         metrics.requestDuration.observe(
-          { model: ctx.model, variant, outcome },
+          { model: ctx.model, variant, version: ctx.variant?.version ?? '', outcome },
           (finished - receivedAt) / 1000,
         );
+        metrics.stageDuration.observe(ctx.model, pipeline.stageNames, ctx.stageMs);
         // One line per request; never the key or the raw features.
         request.log.info(
           {
@@ -143,7 +179,7 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
             variant,
             version: ctx.variant?.version,
             status: response.status,
-            duration_ms: Math.round((finished - receivedAt) * 1000) / 1000,
+            duration_ms: roundMs(finished - receivedAt),
             fallback:
               result.ok && result.fallback
                 ? `${result.fallback.kind}; reason=${result.fallback.reason}`
@@ -152,20 +188,34 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
           },
           'request',
         );
+        // Built later, off the request path: hashing and copying inputs wait for the writer.
+        const answeredAt = Date.now();
+        predictionLog.write(() =>
+          predictionRecord({
+            ctx,
+            reply: result,
+            model: config,
+            latencyMs: finished - receivedAt,
+            at: answeredAt,
+          }),
+        );
         void reply
           .code(response.status)
           .headers(ctx.headersOut)
           .header('x-request-id', ctx.requestId)
           .header(
             'server-timing',
-            formatServerTiming(
-              pipeline.stageNames,
-              ctx.stageMs,
-              ctx.runtimeTiming,
-              finished - receivedAt,
-              ctx.deadline - finished,
-            ),
+            formatServerTiming({
+              stageNames: pipeline.stageNames,
+              stageMs: ctx.stageMs,
+              runtimeTiming: ctx.runtimeTiming,
+              reply: result,
+              pipelineMs,
+              totalMs: finished - receivedAt,
+              budgetLeftMs: ctx.deadline - finished,
+            }),
           );
+        if (span) void reply.header('traceparent', span.end(ctx, result, response.status, finished));
         return response.body;
       } finally {
         active.leave(gateway);
@@ -205,10 +255,15 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   return app;
 }
 
-function sendError(reply: FastifyReply, error: GatewayError, request: FastifyRequest): FastifyReply {
+function sendError(
+  reply: FastifyReply,
+  error: GatewayError,
+  request: FastifyRequest,
+  requestId = requestIdFrom(request.headers),
+): FastifyReply {
   return reply
     .code(error.status)
     .headers(error.extra.headers ?? {})
-    .header('x-request-id', requestIdFrom(request.headers))
+    .header('x-request-id', requestId)
     .send(error.toJSON());
 }

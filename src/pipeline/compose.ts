@@ -1,9 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { GatewayError, gatewayError } from '../errors.js';
+import { stageTracer } from '../telemetry/tracing.js';
 import type { NamedStage, Reply, RequestContext } from './stage.js';
 
 export interface Pipeline {
   readonly stageNames: readonly string[];
+  /** Whether each stage runs in a span: decided when the pipeline is built, never per request. */
+  readonly traced: boolean;
   run(ctx: RequestContext): Promise<Reply>;
 }
 
@@ -26,6 +29,9 @@ export function compose(stages: readonly NamedStage[]): Pipeline {
     if (stage.run.length > 2) throw new TypeError(`stage "${stage.name}" takes (ctx, next), not more`);
     names.add(stage.name);
   });
+  // Without a tracer provider the stages run as given: the request path never calls the tracing API.
+  const traceStage = stageTracer();
+  const runs = stages.map((stage) => (traceStage ? traceStage(stage.name, stage.run) : stage.run));
 
   const terminal = (): Promise<Reply> =>
     Promise.resolve({ ok: false, error: gatewayError('INTERNAL', 'the pipeline ended without an answer') });
@@ -46,7 +52,7 @@ export function compose(stages: readonly NamedStage[]): Pipeline {
     };
     let result: Promise<Reply>;
     try {
-      result = stage.run(ctx, next);
+      result = runs[index]!(ctx, next);
     } catch (error) {
       result = Promise.reject(error);
     }
@@ -66,6 +72,7 @@ export function compose(stages: readonly NamedStage[]): Pipeline {
 
   return {
     stageNames: stages.map((s) => s.name),
+    traced: traceStage !== undefined,
     run: (ctx) => dispatch(ctx, 0),
   };
 }

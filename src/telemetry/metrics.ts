@@ -43,11 +43,12 @@ export function createGatewayMetrics(models: ModelStates) {
     }),
     requestDuration: new Histogram({
       name: 'switchyard_request_duration_seconds',
-      help: 'Time from receiving a request to answering it.',
-      labelNames: ['model', 'variant', 'outcome'] as const,
+      help: 'Time from receiving a request to answering it, by model, variant, version and outcome.',
+      labelNames: ['model', 'variant', 'version', 'outcome'] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    stageDuration: createStageDuration(registry),
     configReloads: new Counter({
       name: 'switchyard_config_reload_total',
       help: 'Config reloads by outcome (ok | invalid | error).',
@@ -64,3 +65,37 @@ export function createGatewayMetrics(models: ModelStates) {
 }
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
+
+/**
+ * Each stage's own time (exclusive of the stages after it, as in `server-timing`). The label
+ * children of a pipeline are bound the first time it answers, so a request costs one bucket
+ * search per stage and no label hashing.
+ */
+function createStageDuration(registry: Registry) {
+  const histogram = new Histogram({
+    name: 'switchyard_stage_duration_seconds',
+    help: "Each pipeline stage's own time per request (later stages excluded), by model and stage.",
+    labelNames: ['model', 'stage'] as const,
+    buckets: [
+      0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+      0.5, 1,
+    ],
+    registers: [registry],
+  });
+  type Child = ReturnType<typeof histogram.labels>;
+  // Keyed by the pipeline's own stageNames array: one per model and config version.
+  const bound = new WeakMap<readonly string[], Child[]>();
+  return {
+    observe(model: string, stageNames: readonly string[], stageMs: Float64Array): void {
+      let children = bound.get(stageNames);
+      if (!children) {
+        children = stageNames.map((stage) => histogram.labels({ model, stage }));
+        bound.set(stageNames, children);
+      }
+      for (let i = 0; i < children.length; i++) {
+        // 0 means the stage never ran (an earlier one answered): not a 0 s observation.
+        if (stageMs[i]! > 0) children[i]!.observe(stageMs[i]! / 1000);
+      }
+    },
+  };
+}

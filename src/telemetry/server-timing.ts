@@ -1,25 +1,94 @@
+import type { Reply } from '../pipeline/stage.js';
+
 /**
- * The `server-timing` header: each gateway stage's own time, the runtime's queue and inference
- * time taken from its own header, what was left of the budget, and the total. Stages are
- * exclusive of each other, so the stage entries add up to `total` (less the HTTP layer's share).
+ * The gateway's `server-timing` header, in milliseconds, built so that its parts add up:
+ *
+ * - The gateway's entries — each stage's own time (`respond`, `auth`, …, `upstream`: exclusive of
+ *   the stages after it) and `other` (the handler's time outside the pipeline) — add up to
+ *   `total`, from receiving the request to answering it. Only the promise hops between stages are
+ *   counted nowhere: microseconds.
+ * - The `rt-` entries split the stage that called the runtime whose answer was used (`upstream`,
+ *   or `fallback` when a variant fallback answered): `rt-net` + `rt-queue` + `rt-infer` = that
+ *   stage. `rt-queue` and `rt-infer` are the runtime's own (from its `server-timing`); `rt-net` is
+ *   the rest — network, HTTP and JSON on both ends, and any failed attempt before. Other runtime
+ *   entries pass through prefixed (`rt-batch;desc="4"`, the rows in the batch).
+ * - `budget;desc="left"` is what was left of the request's budget when the answer was ready.
  */
-export function formatServerTiming(
-  stageNames: readonly string[],
-  stageMs: Float64Array,
-  runtimeTiming: string | undefined,
-  totalMs: number,
-  budgetLeftMs: number,
-): string {
+export interface TimingInput {
+  stageNames: readonly string[];
+  /** Each stage's own milliseconds, by position (ctx.stageMs). */
+  stageMs: Float64Array;
+  /** The runtime's `server-timing` on the answer used, when a runtime answered. */
+  runtimeTiming: string | undefined;
+  /** The answer the pipeline gave: says which stage's call the runtime answered. */
+  reply: Reply;
+  /** From calling the pipeline to its answer. */
+  pipelineMs: number;
+  /** From receiving the request to its answer. */
+  totalMs: number;
+  budgetLeftMs: number;
+}
+
+export interface TimingEntry {
+  name: string;
+  dur: number | undefined;
+  desc: string | undefined;
+}
+
+export function formatServerTiming(input: TimingInput): string {
+  const { stageNames, stageMs } = input;
   const parts: string[] = [];
-  for (let i = 0; i < stageNames.length; i++) parts.push(`${stageNames[i]};dur=${round(stageMs[i]!)}`);
-  if (runtimeTiming) {
-    for (const entry of runtimeTiming.split(',')) {
-      const trimmed = entry.trim();
-      if (trimmed) parts.push(`rt-${trimmed}`);
-    }
+  let hopMs: number | undefined;
+  const hopStage = input.reply.ok && input.reply.fallback?.kind === 'variant' ? 'fallback' : 'upstream';
+  for (let i = 0; i < stageNames.length; i++) {
+    parts.push(`${stageNames[i]};dur=${round(stageMs[i]!)}`);
+    if (stageNames[i] === hopStage) hopMs = stageMs[i];
   }
-  parts.push(`budget;desc="left";dur=${round(Math.max(0, budgetLeftMs))}`, `total;dur=${round(totalMs)}`);
+  parts.push(`other;dur=${round(Math.max(0, input.totalMs - input.pipelineMs))}`);
+  if (input.runtimeTiming) {
+    const runtime = parseServerTiming(input.runtimeTiming);
+    const queue = runtime.find((e) => e.name === 'queue')?.dur;
+    const infer = runtime.find((e) => e.name === 'infer')?.dur;
+    if (hopMs !== undefined && queue !== undefined && infer !== undefined) {
+      parts.push(`rt-net;dur=${round(Math.max(0, hopMs - queue - infer))}`);
+    }
+    for (const entry of runtime) parts.push(`rt-${formatEntry(entry)}`);
+  }
+  parts.push(`budget;desc="left";dur=${round(Math.max(0, input.budgetLeftMs))}`);
+  parts.push(`total;dur=${round(input.totalMs)}`);
   return parts.join(', ');
+}
+
+/** Reads a `server-timing` value: `name;dur=1.2;desc="x", …`. Parameters other than dur and desc are ignored. */
+export function parseServerTiming(header: string): TimingEntry[] {
+  const entries: TimingEntry[] = [];
+  for (const raw of header.split(',')) {
+    const [name, ...params] = raw.split(';').map((part) => part.trim());
+    if (!name) continue;
+    let dur: number | undefined;
+    let desc: string | undefined;
+    for (const param of params) {
+      const eq = param.indexOf('=');
+      if (eq < 0) continue;
+      const key = param.slice(0, eq).trim().toLowerCase();
+      const value = param.slice(eq + 1).trim();
+      if (key === 'dur') {
+        const ms = Number(value);
+        if (value !== '' && Number.isFinite(ms)) dur = ms;
+      } else if (key === 'desc') {
+        desc = value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+      }
+    }
+    entries.push({ name, dur, desc });
+  }
+  return entries;
+}
+
+function formatEntry(entry: TimingEntry): string {
+  let text = entry.name;
+  if (entry.desc !== undefined) text += `;desc="${entry.desc}"`;
+  if (entry.dur !== undefined) text += `;dur=${round(entry.dur)}`;
+  return text;
 }
 
 function round(ms: number): string {

@@ -8,6 +8,8 @@ export interface EndpointGaugeSource {
   readonly label: string;
   readonly health: HealthState;
   readonly inFlight: number;
+  /** Epoch milliseconds until which outlier detection keeps it out of rotation. */
+  readonly ejectedUntil: number;
 }
 
 export interface UpstreamMetrics {
@@ -50,6 +52,19 @@ export function createUpstreamMetrics(registry: Registry): UpstreamMetrics {
       this.reset();
       for (const { upstream, endpoints } of sources) {
         for (const e of endpoints()) this.set({ upstream, endpoint: e.label }, e.inFlight);
+      }
+    },
+  });
+  new Gauge({
+    name: 'switchyard_upstream_endpoint_ejected',
+    help: 'Whether passive outlier detection has the endpoint out of rotation now (1) or not (0).',
+    labelNames: ['upstream', 'endpoint'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const now = Date.now();
+      for (const { upstream, endpoints } of sources) {
+        for (const e of endpoints()) this.set({ upstream, endpoint: e.label }, e.ejectedUntil > now ? 1 : 0);
       }
     },
   });

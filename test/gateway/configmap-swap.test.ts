@@ -65,7 +65,9 @@ for (const { name, args } of [
       try {
         const runtime = await startRuntime();
         processes.push(runtime);
-        const text = (weights: [number, number]) => stringify(fraudGatewayConfig([runtime.url], { weights }));
+        const predictionLog = { path: join(dir, 'predictions.jsonl') }; // not in the project root
+        const text = (weights: [number, number]) =>
+          stringify({ ...fraudGatewayConfig([runtime.url], { weights }), prediction_log: predictionLog });
         const generations = [
           { dir: '..2026_11_23_a', text: text([100, 0]), variant: 'v1' },
           { dir: '..2026_11_23_b', text: text([0, 100]), variant: 'v2' },

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { isAbsolute, join } from 'node:path';
+import { parseDocument, stringify } from 'yaml';
 import { FRAUD_FEATURES } from '../../scripts/fraud/synthetic.js';
 import { startSwitchyard, waitFor, type StartedProcess } from './process.js';
 
@@ -32,7 +32,7 @@ export async function startGateway(
 ): Promise<GatewayUnderTest> {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-gateway-'));
   const configPath = join(dir, 'gateway.yaml');
-  await writeConfig(configPath, config);
+  await writeConfig(configPath, withPredictionLogIn(dir, config));
   let gateway: StartedProcess;
   try {
     gateway = await startSwitchyard(
@@ -55,6 +55,23 @@ export async function startGateway(
       return code;
     },
   };
+}
+
+/**
+ * Keeps the prediction log inside the OS temp dir: a path already there (a test that reads the
+ * log back) is kept, any other — the default `switchyard-predictions.jsonl` in the working
+ * directory, the cluster config's `/var/lib/switchyard/…` — becomes one in the gateway's temp dir.
+ */
+function withPredictionLogIn(dir: string, config: object | string): object | string {
+  const path = join(dir, 'predictions.jsonl');
+  const inTemp = (given: unknown) => typeof given === 'string' && isAbsolute(given) && given.startsWith(tmpdir());
+  if (typeof config !== 'string') {
+    const log = (config as { prediction_log?: { path?: string } }).prediction_log;
+    return inTemp(log?.path) ? config : { ...config, prediction_log: { ...log, path } };
+  }
+  const doc = parseDocument(config);
+  if (!inTemp(doc.getIn(['prediction_log', 'path']))) doc.setIn(['prediction_log', 'path'], path);
+  return doc.toString();
 }
 
 /** A gateway config for the demo fraud model on the given runtime URLs (weights in percent). */

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { ModelConfig } from '../../config/schema.js';
+import { decide } from '../../contract/features.js';
 import type { NamedStage, Reply, RequestContext } from '../../pipeline/stage.js';
+import type { ShadowReport } from '../../telemetry/prediction-log/record.js';
 import type { UpstreamLogger } from '../../upstream/logger.js';
 import { BUCKETS, bucketOf } from '../route/assign.js';
 import type { VariantCall } from '../upstream/variant-call.js';
@@ -16,6 +18,8 @@ export interface ShadowDeps {
   metrics: ShadowMetrics;
   logger: UpstreamLogger;
   random?: () => number;
+  /** Told how each mirrored copy went, once known (the prediction log's shadow records). */
+  report?: (report: ShadowReport) => void;
 }
 
 /** At most one logged disagreement per pair and second: a sample, not a flood. */
@@ -46,9 +50,19 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
     const variant = ctx.variant!.name;
     const labels = { model: modelName, variant, shadow: shadow.name };
     const pair = deps.stats.pair(variant, shadow.name);
+    const report = (fields: Pick<ShadowReport, 'outcome'> & Partial<ShadowReport>): void =>
+      deps.report?.({
+        requestId: ctx.requestId,
+        model: modelName,
+        variant,
+        shadow,
+        at: Date.now(),
+        ...fields,
+      });
     if (deps.stats.inFlight >= model.shadow_max_concurrency) {
       pair.dropped++;
       deps.metrics.requests.inc({ ...labels, outcome: 'dropped' });
+      report({ outcome: 'dropped' });
       return;
     }
     deps.stats.inFlight++;
@@ -61,17 +75,30 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
       void deps
         .call(call, shadow)
         .then(async (answer) => {
-          deps.metrics.duration.observe(labels, (performance.now() - started) / 1000);
+          const latencyMs = performance.now() - started;
+          deps.metrics.duration.observe(labels, latencyMs / 1000);
           if (!answer.ok || !answer.response) {
             pair.errors++;
             deps.metrics.requests.inc({ ...labels, outcome: 'error' });
+            report({ outcome: 'error', latencyMs, error: answer.ok ? 'no_response' : answer.error.code });
             return;
           }
           deps.metrics.requests.inc({ ...labels, outcome: 'ok' });
           const first = await primary;
-          if (!first.ok || first.fallback || !first.response) return; // nothing comparable
-          const comparison = compareAnswers(first.response, answer.response, contract);
-          if (!comparison) return;
+          const comparison =
+            first.ok && !first.fallback && first.response
+              ? compareAnswers(first.response, answer.response, contract)
+              : undefined;
+          if (!comparison) {
+            report({ outcome: 'not_comparable', latencyMs }); // the primary failed or was replaced
+            return;
+          }
+          report({
+            outcome: 'compared',
+            latencyMs,
+            comparison,
+            ...(contract ? { shadowDecision: decide(contract, comparison.shadowScore).decision } : {}),
+          });
           pair.compared++;
           pair.deltaSum += comparison.delta;
           deps.metrics.scoreDelta.observe(labels, comparison.delta);

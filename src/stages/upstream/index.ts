@@ -4,6 +4,7 @@ import type { ModelConfig } from '../../config/schema.js';
 import { gatewayError } from '../../errors.js';
 import { refuse, type NamedStage, type Reply } from '../../pipeline/stage.js';
 import type { InferResponse } from '../../protocol/oip.js';
+import { callTracer } from '../../telemetry/tracing.js';
 import type { Endpoint, UpstreamPool } from '../../upstream/index.js';
 import type { VariantBreaker } from './breaker.js';
 import { callEndpoint, type CallResult } from './call.js';
@@ -54,6 +55,8 @@ export function guardedCall(
  */
 export function createVariantCall(modelName: string, model: ModelConfig, deps: UpstreamDeps): VariantCall {
   const { metrics } = deps;
+  // Checked once per config version: without tracing no span is made per attempt.
+  const traceCall = callTracer();
 
   return async (ctx, variant, reserveMs = model.fallback_reserve_ms) => {
     const pool = deps.pools.get(variant.upstream);
@@ -78,7 +81,17 @@ export function createVariantCall(modelName: string, model: ModelConfig, deps: U
       tried.add(endpoint);
       if (attempt > 0) metrics.retries.inc(labels);
       const started = performance.now();
-      const result = await callEndpoint(endpoint, path, body, remaining, forwardHeaders(ctx, remaining));
+      const headers = forwardHeaders(ctx, remaining, traceCall === undefined);
+      const span = traceCall?.({
+        model: modelName,
+        variant: variant.name,
+        version: variant.version,
+        url: `${endpoint.url}${path}`,
+        attempt: attempt + 1,
+      });
+      span?.inject(headers);
+      const result = await callEndpoint(endpoint, path, body, remaining, headers);
+      span?.end(result.status, result.serverTiming, result.timedOut);
       const elapsed = performance.now() - started;
       metrics.duration.observe(labels, elapsed / 1000);
       last = result;
@@ -140,12 +153,22 @@ function answer(result: CallResult, variant: { name: string; version: string }):
   };
 }
 
-function forwardHeaders(ctx: CallContext, remainingMs: number): IncomingHttpHeaders {
+/**
+ * With tracing on, the attempt's span injects its own `traceparent`, so the runtime's spans join
+ * the gateway's trace. With it off the gateway takes no part in the trace and passes the caller's
+ * trace context on unchanged, as W3C trace-context asks of a hop that does not trace.
+ */
+function forwardHeaders(
+  ctx: CallContext,
+  remainingMs: number,
+  passCallerTrace: boolean,
+): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = {
     'content-type': 'application/json',
     'x-request-id': ctx.requestId,
     'x-request-timeout-ms': String(remainingMs),
   };
+  if (!passCallerTrace) return headers;
   const { traceparent, tracestate } = ctx.headers;
   if (traceparent) headers.traceparent = traceparent;
   if (tracestate) headers.tracestate = tracestate;

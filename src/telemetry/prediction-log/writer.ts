@@ -1,0 +1,180 @@
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
+import type { PredictionLogMetrics } from './metrics.js';
+
+/**
+ * Where batches of records go. `write` resolves with the lines it could not store (none when all
+ * went well) and never rejects, so the writer decides what a failure means.
+ */
+export interface RecordSink {
+  /** `redis` or `file`: the `sink` label of the records counter. */
+  readonly name: string;
+  write(lines: readonly string[]): Promise<readonly string[]>;
+  close(): Promise<void>;
+}
+
+export interface WriterLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface WriterOptions {
+  sink: RecordSink;
+  /** Takes what `sink` refused (Redis down → local file). */
+  spill?: RecordSink;
+  /** Records held (waiting or being written) beyond which new ones are dropped. */
+  capacity: number;
+  /** A batch is written once this many records wait... */
+  batchRecords?: number;
+  /** ...or this long after the first of them arrived. */
+  flushMs?: number;
+  metrics: PredictionLogMetrics;
+  logger: WriterLogger;
+}
+
+/** A record, or a function that builds it: building (hashing, copying inputs) then happens off the request path. */
+export type Entry = object | (() => object);
+
+const SERIALIZE_SLICE = 64;
+
+/** One failure log line per this many ms per kind: an outage is reported, not echoed per batch. */
+const COMPLAINT_INTERVAL_MS = 10_000;
+
+/**
+ * Takes records on the request path and writes them in batches behind it. `write` costs an
+ * array push: it never waits, never throws, and when `capacity` records are already held it
+ * drops the new one and counts it, so a slow or dead sink can cost records but never latency.
+ * One batch is in flight at a time; `flush()` and `close()` resolve when everything taken so far
+ * is written (or counted as lost).
+ */
+export class RecordWriter {
+  private queue: Entry[] = [];
+  /** Records taken from the queue whose batch is still being written. */
+  private writing = 0;
+  private running: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private timerDelay = 0;
+  private closed = false;
+  private readonly lastComplaint = new Map<string, number>();
+  private readonly batchRecords: number;
+  private readonly flushMs: number;
+
+  constructor(private readonly options: WriterOptions) {
+    this.batchRecords = options.batchRecords ?? 500;
+    this.flushMs = options.flushMs ?? 50;
+  }
+
+  /** Records taken and not yet written. */
+  get buffered(): number {
+    return this.queue.length + this.writing;
+  }
+
+  write(entry: Entry): void {
+    if (this.closed) {
+      this.options.metrics.dropped.inc({ reason: 'closed' });
+      return;
+    }
+    if (this.buffered >= this.options.capacity) {
+      this.options.metrics.dropped.inc({ reason: 'buffer_full' });
+      return;
+    }
+    this.queue.push(entry);
+    if (this.running) return; // the running loop takes it
+    // Never written on the caller's stack: a full batch goes in the next turn, a partial one soon.
+    this.schedule(this.queue.length >= this.batchRecords ? 0 : this.flushMs);
+  }
+
+  /** Resolves when every record taken before the call has been written or counted as lost. */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.running) await (this.running ?? this.start());
+  }
+
+  /** Stops taking records (later ones are dropped and counted), writes what it holds, closes the sinks. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    await Promise.all([this.options.sink.close(), this.options.spill?.close()]);
+  }
+
+  private start(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+      // Records that arrived during the last batch: a full batch goes at once, a partial one soon.
+      if (this.queue.length > 0 && !this.closed)
+        this.schedule(this.queue.length >= this.batchRecords ? 0 : this.flushMs);
+    });
+    return this.running;
+  }
+
+  /** Starts the loop in `delayMs`, or sooner if it is already due sooner. */
+  private schedule(delayMs: number): void {
+    if (this.timer && (delayMs > 0 || this.timerDelay === 0)) return;
+    clearTimeout(this.timer);
+    this.timerDelay = delayMs;
+    this.timer = setTimeout(() => void this.start(), delayMs).unref();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch =
+        this.queue.length <= this.batchRecords ? this.queue : this.queue.slice(0, this.batchRecords);
+      this.queue = batch === this.queue ? [] : this.queue.slice(this.batchRecords);
+      this.writing = batch.length;
+      try {
+        await this.writeBatch(batch);
+      } finally {
+        this.writing = 0;
+      }
+      // Let a partial batch fill for one more interval instead of writing records a few at a time.
+      if (this.queue.length < this.batchRecords && !this.closed) return;
+    }
+  }
+
+  private async writeBatch(batch: readonly Entry[]): Promise<void> {
+    const { sink, spill, metrics } = this.options;
+    const lines: string[] = [];
+    for (const [index, entry] of batch.entries()) {
+      // Building and serialising takes ~10 µs a record: let requests in between slices, so a full
+      // batch never holds the event loop for more than about a millisecond.
+      if (index > 0 && index % SERIALIZE_SLICE === 0) await setImmediatePromise();
+      try {
+        lines.push(JSON.stringify(typeof entry === 'function' ? entry() : entry));
+      } catch (error) {
+        metrics.records.inc({ sink: sink.name, outcome: 'error' });
+        this.complain('serialize', error, 'a prediction record could not be built; it is lost');
+      }
+    }
+    if (lines.length === 0) return;
+    const refused = await sink.write(lines);
+    if (lines.length > refused.length)
+      metrics.records.inc({ sink: sink.name, outcome: 'ok' }, lines.length - refused.length);
+    if (refused.length === 0) return;
+    if (!spill) {
+      metrics.records.inc({ sink: sink.name, outcome: 'error' }, refused.length);
+      this.complain(sink.name, undefined, `prediction log: ${sink.name} refused records; they are lost`);
+      return;
+    }
+    const lost = await spill.write(refused);
+    const spilled = refused.length - lost.length;
+    if (spilled > 0) {
+      metrics.records.inc({ sink: sink.name, outcome: 'spilled' }, spilled);
+      metrics.records.inc({ sink: spill.name, outcome: 'ok' }, spilled);
+    }
+    if (lost.length > 0) metrics.records.inc({ sink: spill.name, outcome: 'error' }, lost.length);
+    this.complain(
+      `${sink.name}-spill`,
+      undefined,
+      lost.length === 0
+        ? `prediction log: ${sink.name} refused records; they went to the ${spill.name} instead`
+        : `prediction log: ${sink.name} and ${spill.name} both refused records; they are lost`,
+    );
+  }
+
+  private complain(kind: string, error: unknown, message: string): void {
+    const now = Date.now();
+    if (now - (this.lastComplaint.get(kind) ?? -Infinity) < COMPLAINT_INTERVAL_MS) return;
+    this.lastComplaint.set(kind, now);
+    this.options.logger.warn(error === undefined ? {} : { err: error }, message);
+  }
+}

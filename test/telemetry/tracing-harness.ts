@@ -1,0 +1,76 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RUNTIME_DEFAULTS, startRuntime, type RuntimeHandle } from '../../runtimes/onnx/main.js';
+import { startGateway, type GatewayHandle } from '../../src/main.js';
+import { fraudGatewayConfig, writeConfig } from '../harness/gateway.js';
+import { createClient } from '../harness/http.js';
+import { copyRepository } from '../harness/runtime.js';
+import { upstreamHealthy } from './prediction-log-harness.js';
+
+/**
+ * Tracing is decided by the environment; a collector configured where the tests run must not
+ * turn it on (or off) behind a test's back.
+ */
+export function clearOtelEnvironment(): void {
+  for (const name of Object.keys(process.env)) if (name.startsWith('OTEL_')) delete process.env[name];
+}
+
+export interface InProcess {
+  runtime: RuntimeHandle;
+  gateway: GatewayHandle;
+  client: ReturnType<typeof createClient>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A runtime on the fraud model and a gateway in front of it, both in this process (so one
+ * tracer provider sees both), on loopback ports chosen at run time.
+ */
+export async function startInProcess(
+  options: { model?: object; configure?: (config: Record<string, unknown>) => void } = {},
+): Promise<InProcess> {
+  const repository = await copyRepository(['fraud']);
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-tracing-'));
+  const cleanups: (() => Promise<unknown>)[] = [
+    () => rm(dir, { recursive: true, force: true }),
+    () => repository.remove(),
+  ];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  };
+  try {
+    const runtime = await startRuntime({
+      ...RUNTIME_DEFAULTS,
+      repository: repository.dir,
+      port: 0,
+      logLevel: 'silent',
+      graceMs: 5000,
+    });
+    cleanups.push(() => runtime.shutdown());
+    await runtime.state.repository.loaded;
+    const config: Record<string, unknown> = {
+      ...fraudGatewayConfig([runtime.url], options.model ? { model: options.model } : {}),
+      prediction_log: { path: join(dir, 'predictions.jsonl') },
+    };
+    options.configure?.(config);
+    const configPath = join(dir, 'gateway.yaml');
+    await writeConfig(configPath, config);
+    const gateway = await startGateway({
+      config: configPath,
+      host: '127.0.0.1',
+      port: 0,
+      logLevel: 'silent',
+      drainDelayMs: 0,
+      graceMs: 5000,
+    });
+    cleanups.push(() => gateway.shutdown());
+    const client = createClient(8);
+    cleanups.push(() => client.close());
+    await upstreamHealthy(client, gateway.url);
+    return { runtime, gateway, client, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
