@@ -95,8 +95,3 @@ export function matches(
   if (!selector || Object.keys(selector).length === 0) return false;
   return Object.entries(selector).every(([key, value]) => labels?.[key] === value);
 }
-
-/** Used for the placeholder `${VAR}` values of externally made Secrets. */
-export function runQuietly(command: string, args: string[]): string {
-  return execFileSync(command, args, { encoding: 'utf8' });
-}

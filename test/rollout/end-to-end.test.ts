@@ -86,6 +86,13 @@ test(
         return decide();
       };
 
+      await waitFor(
+        'the runtime healthy in the gateway',
+        async () =>
+          /"health":"healthy"/.test((await getJson(client, `${gateway.url}/admin/upstreams`, AUTH)).text),
+        20_000,
+        100,
+      );
       const initial = await decide();
       assert.deepEqual(initial, expectedVariants([90, 10]));
       assert.ok([...initial.values()].includes('v2') && [...initial.values()].includes('v1'));
