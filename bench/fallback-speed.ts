@@ -1,0 +1,4 @@
+import { runScenarios } from './lib/scenario.js';
+import { fallbackSpeed } from './scenarios/fallback-speed.js';
+
+await runScenarios([fallbackSpeed]);

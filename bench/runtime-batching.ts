@@ -1,0 +1,4 @@
+import { runScenarios } from './lib/scenario.js';
+import { runtimeBatching } from './scenarios/runtime-batching.js';
+
+await runScenarios([runtimeBatching]);

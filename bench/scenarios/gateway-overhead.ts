@@ -1,0 +1,317 @@
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { bodyFile, fraudInferBody } from '../lib/bodies.js';
+import { BENCH_AUTH, fraudGatewayConfig } from '../lib/gateway-config.js';
+import {
+  checkTarget,
+  interleaved,
+  measure,
+  progress,
+  type Measurement,
+  type Target,
+} from '../lib/measure.js';
+import { predictionLogTally, type PredictionLogTally } from '../lib/net.js';
+import { summarizeProfile } from '../lib/profile.js';
+import { startHaproxy, startNginx } from '../lib/proxies.js';
+import { startRedis } from '../lib/redis.js';
+import { RESULTS_DIR } from '../lib/results.js';
+import type { Scenario } from '../lib/scenario.js';
+import { gatewayOptions } from '../lib/settings.js';
+import { median, ratio } from '../lib/stats.js';
+import { startGateway, startRuntime, type Server } from '../lib/switchyard.js';
+import { fmt, met, note, pct, printTable } from '../lib/table.js';
+import { ToolMissingError } from '../lib/tools.js';
+import { workDir } from '../lib/workdir.js';
+
+const TARGETS = { throughputShare: 0.6, addedP50Ms: 0.4, addedP99Ms: 1.5, cpuUsPerRequest: 150 };
+const CONNECTIONS = [32, 1] as const;
+
+/** Starts an optional comparison server; a missing program skips it with the reason said. */
+async function optional(name: string, start: () => Promise<Server>): Promise<Server | undefined> {
+  try {
+    return await start();
+  } catch (error) {
+    if (!(error instanceof ToolMissingError)) throw error;
+    process.stdout.write(`  SKIPPED ${name}: ${error.message}\n`);
+    return undefined;
+  }
+}
+
+interface Row {
+  target: string;
+  rps32: number;
+  rpsVsNginx: number;
+  p50At1: number;
+  p99At1: number;
+  p50At32: number;
+  p99At32: number;
+  p50At1VsNginx: number;
+  p99At1VsNginx: number;
+  p50At32VsNginx: number;
+  p99At32VsNginx: number;
+  cpuUsPerRequest: number;
+  extraCpuUsPerRequest?: number;
+  addedP50At1: number;
+  addedP99At1: number;
+  failed: number;
+}
+
+/**
+ * The same runtime reached directly, through nginx, HAProxy, switchyard (memory state) and
+ * switchyard (Redis state): throughput at 32 connections, p50/p99 at 1 and 32, each against nginx
+ * in the same repeat, and the gateway's CPU time per request.
+ */
+export const gatewayOverhead: Scenario = {
+  name: 'gateway-overhead',
+  async run({ settings, machine }) {
+    const body = bodyFile('fraud-infer', fraudInferBody());
+    const runtime = await startRuntime();
+    const nginx = await optional('nginx', () => startNginx(runtime.url));
+    const haproxy = await optional('haproxy', () => startHaproxy(runtime.url));
+
+    const profileDir = process.env.BENCH_CPU_PROF === '1' ? workDir('profile') : undefined;
+    const gateway = await startGateway(fraudGatewayConfig({ upstreams: { onnx: [runtime.url] } }), {
+      ...gatewayOptions(settings),
+      nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+    });
+    const redis = await optional('redis-server', () => startRedis());
+    const gatewayRedis = redis
+      ? await startGateway(
+          fraudGatewayConfig({ upstreams: { onnx: [runtime.url] }, redisUrl: redis.url }),
+          gatewayOptions(settings),
+        )
+      : undefined;
+
+    // Every target gets the same request bytes apart from the path: the key and a user id that
+    // changes per request (the runtime and the proxies ignore both).
+    const common = { bodyFile: body, headers: BENCH_AUTH, userHeader: 'x-user-id' };
+    const runtimePath = '/v2/models/fraud/versions/1/infer';
+    const targets: Target[] = [
+      { name: 'direct', url: `${runtime.url}${runtimePath}`, pids: [runtime.pid], ...common },
+      ...(nginx ? [{ name: 'nginx', url: `${nginx.url}${runtimePath}`, pids: [nginx.pid], ...common }] : []),
+      ...(haproxy
+        ? [{ name: 'haproxy', url: `${haproxy.url}${runtimePath}`, pids: [haproxy.pid], ...common }]
+        : []),
+      { name: 'switchyard', url: `${gateway.url}/v2/models/fraud/infer`, pids: [gateway.pid], ...common },
+      ...(gatewayRedis && redis
+        ? [
+            {
+              name: 'switchyard+redis',
+              url: `${gatewayRedis.url}/v2/models/fraud/infer`,
+              pids: [gatewayRedis.pid, redis.pid],
+              ...common,
+            },
+          ]
+        : []),
+    ];
+    for (const target of targets) {
+      const headers = await checkTarget(target);
+      if (target.name === 'switchyard')
+        note(`switchyard answer: server-timing: ${headers.get('server-timing')}`);
+    }
+
+    if (settings.warmupSeconds > 0)
+      for (const target of targets) await measure(target, 32, settings.warmupSeconds);
+
+    const steps = CONNECTIONS.flatMap((connections) =>
+      targets.map((target) => ({
+        key: `${target.name}@${connections}`,
+        run: () => measure(target, connections, settings.seconds),
+      })),
+    );
+    // The gateways' prediction-log counters over the measured runs show it was on and kept up.
+    const gateways = [
+      { name: 'switchyard', server: gateway },
+      ...(gatewayRedis ? [{ name: 'switchyard+redis', server: gatewayRedis }] : []),
+    ];
+    const tallies = async () => Promise.all(gateways.map(({ server }) => predictionLogTally(server.url)));
+    const logBefore = await tallies();
+    const runs = await interleaved(settings.repeats, steps, progress);
+    await sleep(300); // the log writes in batches at least every 50 ms
+    const logAfter = await tallies();
+    const predictionLog: Record<string, PredictionLogTally & { answered: number }> = Object.fromEntries(
+      gateways.map(({ name }, i) => [
+        name,
+        {
+          stored: logAfter[i]!.stored - logBefore[i]!.stored,
+          spilled: logAfter[i]!.spilled - logBefore[i]!.spilled,
+          lost: logAfter[i]!.lost - logBefore[i]!.lost,
+          answered: [...(runs.get(`${name}@32`) ?? []), ...(runs.get(`${name}@1`) ?? [])].reduce(
+            (sum, m) => sum + m.requests,
+            0,
+          ),
+        },
+      ]),
+    );
+
+    const at = (name: string, connections: number): Measurement[] => runs.get(`${name}@${connections}`) ?? [];
+    // Ratios and differences are taken within each repeat (same minute, same machine state), then
+    // the median over repeats is reported.
+    const perRepeat = (
+      name: string,
+      other: string,
+      connections: number,
+      pick: (m: Measurement) => number,
+      op: (a: number, b: number) => number,
+    ) =>
+      median(
+        at(name, connections).map((m, i) => {
+          const base = at(other, connections)[i];
+          return base ? op(pick(m), pick(base)) : NaN;
+        }),
+      );
+    const diff = (a: number, b: number) => a - b;
+
+    const rows: Row[] = targets.map(({ name }) => ({
+      target: name,
+      rps32: median(at(name, 32).map((m) => m.rps)),
+      rpsVsNginx: perRepeat(name, 'nginx', 32, (m) => m.rps, ratio),
+      p50At1: median(at(name, 1).map((m) => m.p50Ms)),
+      p99At1: median(at(name, 1).map((m) => m.p99Ms)),
+      p50At32: median(at(name, 32).map((m) => m.p50Ms)),
+      p99At32: median(at(name, 32).map((m) => m.p99Ms)),
+      p50At1VsNginx: perRepeat(name, 'nginx', 1, (m) => m.p50Ms, ratio),
+      p99At1VsNginx: perRepeat(name, 'nginx', 1, (m) => m.p99Ms, ratio),
+      p50At32VsNginx: perRepeat(name, 'nginx', 32, (m) => m.p50Ms, ratio),
+      p99At32VsNginx: perRepeat(name, 'nginx', 32, (m) => m.p99Ms, ratio),
+      cpuUsPerRequest: median(at(name, 32).map((m) => m.cpuUsPerRequest[0]!)),
+      ...(name === 'switchyard+redis'
+        ? { extraCpuUsPerRequest: median(at(name, 32).map((m) => m.cpuUsPerRequest[1]!)) }
+        : {}),
+      addedP50At1: perRepeat(name, 'direct', 1, (m) => m.p50Ms, diff),
+      addedP99At1: perRepeat(name, 'direct', 1, (m) => m.p99Ms, diff),
+      failed: [...at(name, 32), ...at(name, 1)].reduce((sum, m) => sum + m.errors + m.non2xx, 0),
+    }));
+
+    printTable(
+      `gateway overhead (medians of ${settings.repeats}; "x nginx" = ratio to nginx in the same repeat; ms)`,
+      [
+        'target',
+        'rps@32',
+        'x nginx',
+        'p50@1',
+        'x nginx',
+        'p99@1',
+        'x nginx',
+        'p50@32',
+        'x nginx',
+        'p99@32',
+        'x nginx',
+        'cpu us/req',
+        'failed',
+      ],
+      rows.map((r) => [
+        r.target,
+        fmt(r.rps32, 0),
+        fmt(r.rpsVsNginx),
+        fmt(r.p50At1, 3),
+        fmt(r.p50At1VsNginx),
+        fmt(r.p99At1, 3),
+        fmt(r.p99At1VsNginx),
+        fmt(r.p50At32, 3),
+        fmt(r.p50At32VsNginx),
+        fmt(r.p99At32, 3),
+        fmt(r.p99At32VsNginx),
+        fmt(r.cpuUsPerRequest, 0),
+        r.failed,
+      ]),
+    );
+    note(
+      'cpu us/req: the process tree of the target (direct: the runtime itself) over the 32-connection runs.',
+    );
+    note(
+      settings.predictionLog
+        ? `prediction log on (file in the temp dir; a Redis stream with Redis state), records over the runs: ${Object.entries(
+            predictionLog,
+          )
+            .map(
+              ([name, t]) =>
+                `${name} ${t.stored} stored (${t.spilled} spilled to the file), ${t.lost} lost, for ${t.answered} answers`,
+            )
+            .join('; ')}`
+        : 'prediction log off (BENCH_PREDICTION_LOG=off): production has it on.',
+    );
+    const redisRow = rows.find((r) => r.target === 'switchyard+redis');
+    if (redisRow)
+      note(
+        `switchyard+redis: redis-server used ${fmt(redisRow.extraCpuUsPerRequest, 0)} us/req besides the gateway.`,
+      );
+    printTable(
+      'added over direct at 1 connection (median of the per-repeat differences; ms)',
+      ['target', '+p50', '+p99'],
+      rows
+        .filter((r) => r.target !== 'direct')
+        .map((r) => [r.target, fmt(r.addedP50At1, 3), fmt(r.addedP99At1, 3)]),
+    );
+
+    const checks = rows
+      .filter((r) => r.target.startsWith('switchyard'))
+      .flatMap((r) => [
+        [
+          r.target,
+          'throughput @32 vs nginx',
+          pct(r.rpsVsNginx),
+          `>= ${pct(TARGETS.throughputShare)}`,
+          met(Number.isFinite(r.rpsVsNginx) ? r.rpsVsNginx >= TARGETS.throughputShare : undefined),
+        ],
+        [
+          r.target,
+          'added p50 @1 vs direct (ms)',
+          fmt(r.addedP50At1, 3),
+          `<= ${TARGETS.addedP50Ms}`,
+          met(r.addedP50At1 <= TARGETS.addedP50Ms),
+        ],
+        [
+          r.target,
+          'added p99 @1 vs direct (ms)',
+          fmt(r.addedP99At1, 3),
+          `<= ${TARGETS.addedP99Ms}`,
+          met(r.addedP99At1 <= TARGETS.addedP99Ms),
+        ],
+        [
+          r.target,
+          'gateway CPU per request (us)',
+          fmt(r.cpuUsPerRequest, 0),
+          `<= ${TARGETS.cpuUsPerRequest}`,
+          met(r.cpuUsPerRequest <= TARGETS.cpuUsPerRequest),
+        ],
+      ]);
+    printTable(
+      'targets (issue 9; they apply to switchyard with memory state, the Redis row is for information)',
+      ['target', 'figure', 'measured', 'target', 'met'],
+      checks,
+    );
+
+    let profile;
+    if (profileDir) {
+      // The profile is written when the gateway exits.
+      await gateway.stop();
+      profile = summarizeProfile(profileDir);
+      // Kept beside the results (and ignored by git like them); DevTools opens it as a .cpuprofile.
+      const kept = join(
+        RESULTS_DIR,
+        `gateway-overhead-${machine.date.replace(/[:.]/g, '-')}.cpuprofile.json`,
+      );
+      copyFileSync(profile.file, kept);
+      profile.file = kept;
+      printTable(
+        `gateway CPU profile, self time (${profile.file})`,
+        ['function', 'where', '%'],
+        profile.functions.map((e) => [e.name, e.where, fmt(e.selfPercent, 1)]),
+      );
+      printTable(
+        'JavaScript only (same percentages)',
+        ['function', 'where', '%'],
+        profile.javascript.map((e) => [e.name, e.where, fmt(e.selfPercent, 1)]),
+      );
+      printTable(
+        'by package',
+        ['package', '%'],
+        profile.owners.map((e) => [e.name, fmt(e.selfPercent, 1)]),
+      );
+    }
+
+    return { targets: TARGETS, rows, predictionLog, runs: Object.fromEntries(runs), profile };
+  },
+};
