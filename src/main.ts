@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { loadConfigFile } from './config/load.js';
 import { watchConfig, type ConfigWatcher } from './config/watch.js';
 import { ActiveGateway } from './gateway/active.js';
@@ -10,6 +9,7 @@ import { ModelStates } from './gateway/model-state.js';
 import { MetadataRegistry } from './stages/validate/metadata.js';
 import { createState } from './state/index.js';
 import { buildGatewayHttp } from './http/server.js';
+import { createLogger, flushLogger } from './telemetry/logger.js';
 import { createGatewayMetrics } from './telemetry/metrics.js';
 import { createPredictionLog } from './telemetry/prediction-log/index.js';
 import { setupTracing } from './telemetry/tracing.js';
@@ -49,7 +49,7 @@ async function shadowsSettled(models: ModelStates, active: ActiveGateway, timeou
 
 /** Loads and freezes the config, builds the pipelines, listens, and follows edits to the file. */
 export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
-  const logger = pino({ level: options.logLevel });
+  const logger = createLogger(options.logLevel);
   const loaded = await loadConfigFile(options.config);
   if (!loaded.ok) {
     const list = loaded.problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n');
@@ -161,6 +161,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await state.close();
     await tracing.shutdown(); // exports the spans still buffered
     logger.info({ finished }, 'gateway stopped');
+    await flushLogger(logger); // the process exits next: nothing logged may stay behind
     return finished;
   }
   let stopping: Promise<boolean> | undefined;

@@ -17,6 +17,7 @@ import {
   roundMs,
   type PredictionLog,
 } from '../telemetry/prediction-log/index.js';
+import { boundLabels } from '../telemetry/bound-labels.js';
 import { formatServerTiming } from '../telemetry/server-timing.js';
 import { requestTracer } from '../telemetry/tracing.js';
 import { registerAdminRoutes } from './admin.js';
@@ -46,6 +47,19 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   const { active, metrics, lifecycle, predictionLog } = options;
   // Undefined unless tracing is set up: decided here, once, so untraced requests pay nothing.
   const traceRequest = requestTracer();
+  const requestCounter = boundLabels((l) => metrics.requests.labels(l), [
+    'model',
+    'variant',
+    'version',
+    'endpoint',
+    'outcome',
+  ] as const);
+  const requestHistogram = boundLabels((l) => metrics.requestDuration.labels(l), [
+    'model',
+    'variant',
+    'version',
+    'outcome',
+  ] as const);
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -158,17 +172,9 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
           : response.status < 500
             ? 'client_error'
             : 'error';
-        metrics.requests.inc({
-          model: ctx.model,
-          variant,
-          version: ctx.variant?.version ?? '',
-          endpoint,
-          outcome,
-        });
-        metrics.requestDuration.observe(
-          { model: ctx.model, variant, version: ctx.variant?.version ?? '', outcome },
-          (finished - receivedAt) / 1000,
-        );
+        const version = ctx.variant?.version ?? '';
+        requestCounter(ctx.model, variant, version, endpoint, outcome).inc();
+        requestHistogram(ctx.model, variant, version, outcome).observe((finished - receivedAt) / 1000);
         metrics.stageDuration.observe(ctx.model, pipeline.stageNames, ctx.stageMs);
         // One line per request; never the key or the raw features.
         request.log.info(

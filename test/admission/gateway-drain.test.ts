@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { request } from 'undici';
 import { fraudRows } from '../harness/fraud.js';
 import { AUTH, decisionBody, fraudGatewayConfig, startGateway } from '../harness/gateway.js';
-import { createClient } from '../harness/http.js';
+import { createClient, getJson } from '../harness/http.js';
+import { waitFor } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
 
 test('gateway SIGTERM: not ready at once, new requests 503, running ones finish with 200, exit 0', async () => {
@@ -30,7 +31,16 @@ test('gateway SIGTERM: not ready at once, new requests 503, running ones finish 
   };
   try {
     const running = Array.from({ length: 10 }, send);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Signalled only once all ten are inside the pipeline: on a busy machine 100 ms may not do.
+    await waitFor(
+      'ten requests running',
+      async () => {
+        const stats = await getJson(client, `${gateway.url}/admin/stats`, AUTH);
+        return (stats.body as { models: { fraud: { in_flight: number } } }).models.fraud.in_flight === 10;
+      },
+      10_000,
+      10,
+    );
     const exit = gateway.stop('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 100));
     const ready = await request(`${gateway.url}/readyz`, { dispatcher: client });

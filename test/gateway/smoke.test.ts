@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fraudRows } from '../harness/fraud.js';
-import { AUTH, decisionBody, fraudGatewayConfig, startGateway } from '../harness/gateway.js';
+import { AUTH, decisionBody, fraudGatewayConfig, startGateway, upstreamHealthy } from '../harness/gateway.js';
 import { createClient, postJson } from '../harness/http.js';
 import { startRuntime } from '../harness/runtime.js';
 
@@ -10,6 +10,7 @@ test('a decision through a real gateway and runtime', async () => {
   const gateway = await startGateway(fraudGatewayConfig([runtime.url]));
   const client = createClient();
   try {
+    await upstreamHealthy(client, gateway.url);
     const response = await postJson(
       client,
       `${gateway.url}/v1/decisions/fraud`,

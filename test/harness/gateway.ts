@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { FRAUD_FEATURES } from '../../scripts/fraud/synthetic.js';
+import type { Agent } from 'undici';
+import { getJson } from './http.js';
 import { startSwitchyard, waitFor, type StartedProcess } from './process.js';
 
 /** The demo key of config/gateway.dev.yaml, and its sha256 for configs that tests write. */
@@ -64,7 +66,8 @@ export async function startGateway(
  */
 function withPredictionLogIn(dir: string, config: object | string): object | string {
   const path = join(dir, 'predictions.jsonl');
-  const inTemp = (given: unknown) => typeof given === 'string' && isAbsolute(given) && given.startsWith(tmpdir());
+  const inTemp = (given: unknown) =>
+    typeof given === 'string' && isAbsolute(given) && given.startsWith(tmpdir());
   if (typeof config !== 'string') {
     const log = (config as { prediction_log?: { path?: string } }).prediction_log;
     return inTemp(log?.path) ? config : { ...config, prediction_log: { ...log, path } };
@@ -128,4 +131,13 @@ export function decisionBody(row: number[], userId?: string) {
     ...(userId === undefined ? {} : { user_id: userId }),
     features: Object.fromEntries(FEATURE_NAMES.map((name, i) => [name, row[i]])),
   };
+}
+
+/** /readyz turns 200 before the first health round passed; wait until the pool has an endpoint in rotation. */
+export async function upstreamHealthy(client: Agent, gatewayUrl: string): Promise<void> {
+  await waitFor('a healthy runtime endpoint', async () => {
+    const response = await getJson(client, `${gatewayUrl}/admin/upstreams`, AUTH);
+    const pools = response.body as Record<string, { health: string; ejected: boolean }[]> | undefined;
+    return Object.values(pools ?? {}).every((pool) => pool.some((e) => e.health === 'healthy' && !e.ejected));
+  });
 }

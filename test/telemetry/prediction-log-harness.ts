@@ -1,10 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import type { Agent } from 'undici';
-import { AUTH } from '../harness/gateway.js';
-import { getJson } from '../harness/http.js';
-import { PROJECT_ROOT, waitFor } from '../harness/process.js';
+import { PROJECT_ROOT } from '../harness/process.js';
 
 export type LoggedRecord = Record<string, unknown> & { kind: string; request_id: string };
 
@@ -15,15 +12,6 @@ export async function readJsonl(path: string): Promise<LoggedRecord[]> {
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as LoggedRecord);
-}
-
-/** /readyz turns 200 before the first health round passed; wait until the pool has an endpoint in rotation. */
-export async function upstreamHealthy(client: Agent, gatewayUrl: string): Promise<void> {
-  await waitFor('a healthy runtime endpoint', async () => {
-    const response = await getJson(client, `${gatewayUrl}/admin/upstreams`, AUTH);
-    const pools = response.body as Record<string, { health: string; ejected: boolean }[]> | undefined;
-    return Object.values(pools ?? {}).every((pool) => pool.some((e) => e.health === 'healthy' && !e.ejected));
-  });
 }
 
 /** Runs `switchyard <args>` from the sources to its exit (bounded), with its output. */

@@ -11,11 +11,12 @@ import {
   decisionBody,
   fraudGatewayConfig,
   startGateway,
+  upstreamHealthy,
 } from '../harness/gateway.js';
 import { createClient, postJson } from '../harness/http.js';
 import { waitFor } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
-import { readJsonl, upstreamHealthy } from './prediction-log-harness.js';
+import { readJsonl } from './prediction-log-harness.js';
 
 test('log_inputs with log_redact: named features (and tensor columns) masked; off by default; keys and features never in the request log', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-plog-'));

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { fraudRows } from '../harness/fraud.js';
-import { AUTH, decisionBody, fraudGatewayConfig, startGateway } from '../harness/gateway.js';
+import { AUTH, decisionBody, fraudGatewayConfig, startGateway, upstreamHealthy } from '../harness/gateway.js';
 import { createClient, getJson, metricValue, postJson } from '../harness/http.js';
 import { runBounded } from '../harness/load.js';
 import { waitFor } from '../harness/process.js';
 import { REDIS_NOT_FOUND, startRedis, type StartedRedis } from '../harness/redis.js';
 import { startRuntime } from '../harness/runtime.js';
-import { readJsonl, upstreamHealthy, type LoggedRecord } from './prediction-log-harness.js';
+import { readJsonl, type LoggedRecord } from './prediction-log-harness.js';
 
 const STREAM = 'test:predictions';
 

@@ -7,12 +7,12 @@ import { runLog } from '../../src/cli/log.js';
 import { RotatingFileSink } from '../../src/telemetry/prediction-log/file-sink.js';
 import { lastLines, logFiles } from '../../src/telemetry/prediction-log/read.js';
 import { fraudRows } from '../harness/fraud.js';
-import { AUTH, decisionBody, fraudGatewayConfig, startGateway } from '../harness/gateway.js';
+import { AUTH, decisionBody, fraudGatewayConfig, startGateway, upstreamHealthy } from '../harness/gateway.js';
 import { createClient, postJson } from '../harness/http.js';
 import { runBounded } from '../harness/load.js';
 import { waitFor } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
-import { readJsonl, runCli, upstreamHealthy } from './prediction-log-harness.js';
+import { readJsonl, runCli } from './prediction-log-harness.js';
 
 const exists = (path: string) =>
   stat(path).then(

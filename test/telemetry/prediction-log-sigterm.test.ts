@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fraudRows } from '../harness/fraud.js';
-import { AUTH, decisionBody, fraudGatewayConfig, startGateway } from '../harness/gateway.js';
+import { AUTH, decisionBody, fraudGatewayConfig, startGateway, upstreamHealthy } from '../harness/gateway.js';
 import { createClient, postJson } from '../harness/http.js';
 import { runBounded } from '../harness/load.js';
 import { startRuntime } from '../harness/runtime.js';
-import { readJsonl, upstreamHealthy } from './prediction-log-harness.js';
+import { readJsonl } from './prediction-log-harness.js';
 
 const MAX_REQUESTS = 6000;
 

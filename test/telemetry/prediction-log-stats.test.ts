@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { FRAUD_EVALUATION_SEED } from '../../scripts/fraud/synthetic.js';
 import { fraudRows } from '../harness/fraud.js';
-import { AUTH, decisionBody, fraudGatewayConfig, startGateway } from '../harness/gateway.js';
+import { AUTH, decisionBody, fraudGatewayConfig, startGateway, upstreamHealthy } from '../harness/gateway.js';
 import { createClient, getJson, postJson } from '../harness/http.js';
 import { runBounded } from '../harness/load.js';
 import { waitFor } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
-import { readJsonl, runCli, upstreamHealthy } from './prediction-log-harness.js';
+import { readJsonl, runCli } from './prediction-log-harness.js';
 
 const ROWS = 1500;
 

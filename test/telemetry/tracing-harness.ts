@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RUNTIME_DEFAULTS, startRuntime, type RuntimeHandle } from '../../runtimes/onnx/main.js';
 import { startGateway, type GatewayHandle } from '../../src/main.js';
-import { fraudGatewayConfig, writeConfig } from '../harness/gateway.js';
+import { fraudGatewayConfig, upstreamHealthy, writeConfig } from '../harness/gateway.js';
 import { createClient } from '../harness/http.js';
 import { copyRepository } from '../harness/runtime.js';
-import { upstreamHealthy } from './prediction-log-harness.js';
 
 /**
  * Tracing is decided by the environment; a collector configured where the tests run must not

@@ -4,6 +4,7 @@ import type { ModelConfig } from '../../config/schema.js';
 import { gatewayError } from '../../errors.js';
 import { refuse, type NamedStage, type Reply } from '../../pipeline/stage.js';
 import type { InferResponse } from '../../protocol/oip.js';
+import { boundLabels } from '../../telemetry/bound-labels.js';
 import { callTracer } from '../../telemetry/tracing.js';
 import type { Endpoint, UpstreamPool } from '../../upstream/index.js';
 import type { VariantBreaker } from './breaker.js';
@@ -57,6 +58,8 @@ export function createVariantCall(modelName: string, model: ModelConfig, deps: U
   const { metrics } = deps;
   // Checked once per config version: without tracing no span is made per attempt.
   const traceCall = callTracer();
+  const attemptCounter = boundLabels((l) => metrics.attempts.labels(l), ['model', 'variant', 'outcome'] as const);
+  const durationHistogram = boundLabels((l) => metrics.duration.labels(l), ['model', 'variant'] as const);
 
   return async (ctx, variant, reserveMs = model.fallback_reserve_ms) => {
     const pool = deps.pools.get(variant.upstream);
@@ -93,25 +96,25 @@ export function createVariantCall(modelName: string, model: ModelConfig, deps: U
       const result = await callEndpoint(endpoint, path, body, remaining, headers);
       span?.end(result.status, result.serverTiming, result.timedOut);
       const elapsed = performance.now() - started;
-      metrics.duration.observe(labels, elapsed / 1000);
+      durationHistogram(modelName, variant.name).observe(elapsed / 1000);
       last = result;
       if (result.status === 200) {
         endpoint.release('ok');
         deps.latency.record(elapsed);
-        metrics.attempts.inc({ ...labels, outcome: 'ok' });
+        attemptCounter(modelName, variant.name, 'ok').inc();
         return answer(result, variant);
       }
       if (result.status === 400 || result.status === 413) {
         // The request is wrong, not the endpoint: tell the caller what the runtime said.
         endpoint.release('ok');
-        metrics.attempts.inc({ ...labels, outcome: 'client_error' });
+        attemptCounter(modelName, variant.name, 'client_error').inc();
         return refuse(gatewayError('INPUT_INVALID', runtimeMessage(result)));
       }
       // 404 (this endpoint lacks the version) and 503 (queue full, not ready) were not processed:
       // another endpoint may serve them. Connection errors and other 5xx count against the endpoint.
       const endpointFault = result.status === 0 || (result.status >= 500 && result.status !== 503);
       endpoint.release(endpointFault ? 'error' : 'ok');
-      metrics.attempts.inc({ ...labels, outcome: result.timedOut ? 'timeout' : 'retryable' });
+      attemptCounter(modelName, variant.name, result.timedOut ? 'timeout' : 'retryable').inc();
       if (result.timedOut) break;
     }
 
