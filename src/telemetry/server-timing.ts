@@ -91,6 +91,7 @@ function formatEntry(entry: TimingEntry): string {
   return text;
 }
 
+/** To the microsecond, without trailing zeros: `toFixed` was half of this header's cost. */
 function round(ms: number): string {
-  return ms.toFixed(3);
+  return String(Math.round(ms * 1000) / 1000);
 }
