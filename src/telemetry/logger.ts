@@ -12,11 +12,29 @@ const LOG_BUFFER_BYTES = 4096;
  * before exiting.
  */
 export function createLogger(level: string): Logger {
+  const destination = pino.destination({
+    dest: 1,
+    sync: true,
+    minLength: LOG_BUFFER_BYTES,
+    periodicFlush: LOG_FLUSH_MS,
+  });
   return pino(
-    { level },
-    pino.destination({ dest: 1, sync: true, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS }),
+    {
+      level,
+      hooks: {
+        // A warning or an error goes out at once, with the lines before it: nobody waits for
+        // the next flush to learn that a model failed to load.
+        logMethod(args, method, levelValue) {
+          method.apply(this, args);
+          if (levelValue >= WARN) destination.flushSync();
+        },
+      },
+    },
+    destination,
   );
 }
+
+const WARN = pino.levels.values.warn!;
 
 /** Writes every line logged so far (or gives up after `timeoutMs`, if stdout is stuck). */
 export function flushLogger(logger: Logger, timeoutMs = 2000): Promise<void> {
