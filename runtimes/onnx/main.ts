@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import { createLogger, flushLogger } from '../../src/telemetry/logger.js';
 import { setupTracing } from '../../src/telemetry/tracing.js';
 import { createRuntimeMetrics } from './metrics.js';
 import { loadRepository } from './repository/load.js';
@@ -40,17 +40,23 @@ export interface RuntimeHandle {
 
 export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHandle> {
   const metrics = createRuntimeMetrics();
-  const logger = pino({ level: options.logLevel });
+  const logger = createLogger(options.logLevel);
   const repository = await loadRepository(options.repository, {
     logger,
-    observer: (model, version) => ({
-      batch(rows, inferMs, queueMs) {
-        metrics.batchSize.observe({ model, version }, rows);
-        metrics.computeDuration.observe({ model, version }, inferMs / 1000);
-        for (const ms of queueMs) metrics.queueDuration.observe({ model, version }, ms / 1000);
-      },
-      refused() {},
-    }),
+    observer: (model, version) => {
+      const labels = { model, version };
+      const batchSize = metrics.batchSize.labels(labels);
+      const computeDuration = metrics.computeDuration.labels(labels);
+      const queueDuration = metrics.queueDuration.labels(labels);
+      return {
+        batch(rows, inferMs, queueMs) {
+          batchSize.observe(rows);
+          computeDuration.observe(inferMs / 1000);
+          for (const ms of queueMs) queueDuration.observe(ms / 1000);
+        },
+        refused() {},
+      };
+    },
   });
   const state: RuntimeState = {
     repository,
@@ -89,6 +95,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHand
     const finished = await Promise.race([closed, expired]);
     await tracing.shutdown(); // exports the spans still buffered
     app.log.info({ accepted: state.accepted, answered: state.answered, finished }, 'runtime stopped');
+    await flushLogger(logger); // the process exits next: nothing logged may stay behind
     return finished;
   }
   return {

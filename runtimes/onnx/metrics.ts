@@ -2,13 +2,57 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 const SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
-export type RequestOutcome = 'ok' | 'bad_request' | 'not_found' | 'queue_full' | 'deadline' | 'error';
+export const REQUEST_OUTCOMES = [
+  'ok',
+  'bad_request',
+  'not_found',
+  'queue_full',
+  'deadline',
+  'error',
+] as const;
+export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
+
+/**
+ * One model version's requests by outcome, counted in plain numbers and added to
+ * `switchyard_runtime_requests_total` when the registry is read: an answer costs an increment
+ * instead of prom-client hashing and validating its labels.
+ */
+export class RequestTally {
+  private readonly pending: Record<RequestOutcome, number> = {
+    ok: 0,
+    bad_request: 0,
+    not_found: 0,
+    queue_full: 0,
+    deadline: 0,
+    error: 0,
+  };
+
+  constructor(
+    readonly model: string,
+    readonly version: string,
+  ) {}
+
+  add(outcome: RequestOutcome): void {
+    this.pending[outcome]++;
+  }
+
+  /** Moves the pending counts into the counter. */
+  flush(counter: Counter<'model' | 'version' | 'outcome'>): void {
+    for (const outcome of REQUEST_OUTCOMES) {
+      const count = this.pending[outcome];
+      if (count === 0) continue;
+      this.pending[outcome] = 0;
+      counter.inc({ model: this.model, version: this.version, outcome }, count);
+    }
+  }
+}
 
 /** The runtime's metrics, declared in one place. Labels stay bounded: model and version only. */
 export function createRuntimeMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_runtime_process_' });
   const labels = ['model', 'version'] as const;
+  const tallies = new Map<string, RequestTally>();
   return {
     registry,
     requests: new Counter({
@@ -16,7 +60,20 @@ export function createRuntimeMetrics() {
       help: 'Inference requests by model, version and outcome.',
       labelNames: [...labels, 'outcome'],
       registers: [registry],
+      collect() {
+        for (const tally of tallies.values()) tally.flush(this);
+      },
     }),
+    /**
+     * The tally of one model and version (version '' for requests refused before one was chosen).
+     * Labels only ever hold names from the repository, so a client cannot grow the series.
+     */
+    requestTally(model: string, version: string): RequestTally {
+      const key = `${model}/${version}`;
+      let tally = tallies.get(key);
+      if (!tally) tallies.set(key, (tally = new RequestTally(model, version)));
+      return tally;
+    },
     queueDuration: new Histogram({
       name: 'switchyard_runtime_queue_duration_seconds',
       help: 'Time a request waited in the batcher before its session.run started.',

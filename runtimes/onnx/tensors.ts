@@ -1,4 +1,4 @@
-import type { Datatype, InferRequest, RequestInput, ResponseOutput } from '../../src/protocol/oip.js';
+import type { Datatype, InferRequest, RequestInput } from '../../src/protocol/oip.js';
 import { badRequest } from './errors.js';
 import type { TensorConfig } from './repository/config.js';
 
@@ -42,8 +42,8 @@ export interface DecodedRequest {
   /** Rows in this request: the first dimension, the same for every input. */
   rows: number;
   inputs: Map<string, Tensor>;
-  /** Output names the caller asked for, or every output of the model. */
-  outputs: string[];
+  /** The outputs the caller asked for, or every output of the model. */
+  outputs: readonly TensorConfig[];
 }
 
 /**
@@ -60,35 +60,39 @@ export function decodeRequest(
     throw badRequest('request body must be a JSON object with "inputs"');
   }
   const request = body as Partial<InferRequest>;
-  if (!Array.isArray(request.inputs)) throw badRequest('"inputs" must be an array of tensors');
+  const given: unknown = request.inputs;
+  if (!Array.isArray(given)) throw badRequest('"inputs" must be an array of tensors');
   if (request.id !== undefined && typeof request.id !== 'string') throw badRequest('"id" must be a string');
 
-  const given = new Map<string, { input: RequestInput; index: number }>();
-  request.inputs.forEach((input: unknown, index) => {
+  // Which given tensor is each of the model's inputs (by index in `inputs`); the loops stay
+  // allocation-free for the usual handful of inputs.
+  const positions = new Array<number>(inputs.length).fill(-1);
+  for (let index = 0; index < given.length; index++) {
+    const input: unknown = given[index];
     if (typeof input !== 'object' || input === null) throw badRequest(`inputs[${index}] must be an object`);
     const name = (input as { name?: unknown }).name;
     if (typeof name !== 'string') throw badRequest(`inputs[${index}].name must be a string`);
-    if (given.has(name)) throw badRequest(`inputs[${index}].name: "${name}" is given twice`);
-    if (!inputs.some((i) => i.name === name)) {
+    const at = indexOfName(inputs, name);
+    if (at === -1) {
       throw badRequest(
         `inputs[${index}].name: the model has no input "${name}" (it takes ${inputs.map((i) => i.name).join(', ')})`,
       );
     }
-    given.set(name, { input: input as RequestInput, index });
-  });
+    if (positions[at] !== -1) throw badRequest(`inputs[${index}].name: "${name}" is given twice`);
+    positions[at] = index;
+  }
 
   let rows = -1;
   const decoded = new Map<string, Tensor>();
-  for (const spec of inputs) {
-    const entry = given.get(spec.name);
-    if (!entry) throw badRequest(`inputs: missing input "${spec.name}"`);
-    const tensor = decodeInput(entry.input, `inputs[${entry.index}]`, spec);
+  for (let at = 0; at < inputs.length; at++) {
+    const spec = inputs[at]!;
+    const index = positions[at]!;
+    if (index === -1) throw badRequest(`inputs: missing input "${spec.name}"`);
+    const tensor = decodeInput(given[index] as RequestInput, `inputs[${index}]`, spec);
     const tensorRows = tensor.dims[0] ?? 0;
     if (rows === -1) rows = tensorRows;
     else if (tensorRows !== rows) {
-      throw badRequest(
-        `inputs[${entry.index}].shape: ${tensorRows} rows where the other inputs have ${rows}`,
-      );
+      throw badRequest(`inputs[${index}].shape: ${tensorRows} rows where the other inputs have ${rows}`);
     }
     decoded.set(spec.name, tensor);
   }
@@ -96,6 +100,11 @@ export function decodeRequest(
     throw badRequest(`inputs: batch of ${rows} rows is above the model's max_batch_size ${maxRows}`);
   }
   return { rows, inputs: decoded, outputs: selectOutputs(request.outputs, outputs) };
+}
+
+function indexOfName(specs: readonly TensorConfig[], name: string): number {
+  for (let i = 0; i < specs.length; i++) if (specs[i]!.name === name) return i;
+  return -1;
 }
 
 function decodeInput(input: RequestInput, path: string, spec: TensorConfig): Tensor {
@@ -107,9 +116,12 @@ function decodeInput(input: RequestInput, path: string, spec: TensorConfig): Ten
     throw badRequest(`${path}.shape must be an array of non-negative integers`);
   }
   const dims = shape as number[];
-  const expected = `[N, ${spec.dims.join(', ')}]`;
-  if (dims.length !== spec.dims.length + 1 || spec.dims.some((d, i) => dims[i + 1] !== d)) {
-    throw badRequest(`${path}.shape: [${dims.join(', ')}] does not fit the model's ${expected}`);
+  let fits = dims.length === spec.dims.length + 1;
+  for (let i = 0; fits && i < spec.dims.length; i++) fits = dims[i + 1] === spec.dims[i];
+  if (!fits) {
+    throw badRequest(
+      `${path}.shape: [${dims.join(', ')}] does not fit the model's [N, ${spec.dims.join(', ')}]`,
+    );
   }
   if (dims[0] === 0) throw badRequest(`${path}.shape: a batch needs at least one row`);
   if (!Array.isArray(input.data)) throw badRequest(`${path}.data must be an array`);
@@ -163,25 +175,47 @@ function convert(value: unknown, datatype: Datatype, path: string, index: number
   throw badRequest(`${path}.data[${index}]: ${JSON.stringify(value)} is not a valid ${datatype} value`);
 }
 
-function selectOutputs(requested: unknown, outputs: readonly TensorConfig[]): string[] {
-  if (requested === undefined) return outputs.map((o) => o.name);
+function selectOutputs(requested: unknown, outputs: readonly TensorConfig[]): readonly TensorConfig[] {
+  if (requested === undefined) return outputs;
   if (!Array.isArray(requested)) throw badRequest('"outputs" must be an array');
   return requested.map((entry: unknown, index) => {
     const name = (entry as { name?: unknown } | null)?.name;
     if (typeof name !== 'string') throw badRequest(`outputs[${index}].name must be a string`);
-    if (!outputs.some((o) => o.name === name)) {
-      throw badRequest(`outputs[${index}].name: the model has no output "${name}"`);
-    }
-    return name;
+    const spec = outputs.find((o) => o.name === name);
+    if (!spec) throw badRequest(`outputs[${index}].name: the model has no output "${name}"`);
+    return spec;
   });
 }
 
-/** Turns a typed array back into the protocol's JSON form. */
-export function encodeOutput(name: string, datatype: Datatype, tensor: Tensor): ResponseOutput {
-  const { data } = tensor;
-  let values: number[] | boolean[];
-  if (data instanceof BigInt64Array) values = Array.from(data, Number);
-  else if (datatype === 'BOOL') values = Array.from(data as Uint8Array, (v) => v !== 0);
-  else values = Array.from(data as Float32Array);
-  return { name, datatype, shape: tensor.dims, data: values };
+/**
+ * One output of a response as JSON text: rows `row` to `row + rows` of a run's tensor that had
+ * `runRows` rows. The text is what JSON.stringify gives for `{name, datatype, shape, data}`
+ * (non-finite numbers as null), written directly: no array of values, no serializer walking it.
+ */
+export function outputJson(
+  spec: TensorConfig,
+  tensor: Tensor,
+  runRows: number,
+  row: number,
+  rows: number,
+): string {
+  const { data, dims } = tensor;
+  const rowSize = data.length / runRows;
+  const start = row * rowSize;
+  const end = start + rows * rowSize;
+  let text = `{"name":${JSON.stringify(spec.name)},"datatype":"${spec.datatype}","shape":[${rows}`;
+  for (let i = 1; i < dims.length; i++) text += `,${dims[i]}`;
+  text += '],"data":[';
+  if (data instanceof BigInt64Array) {
+    for (let i = start; i < end; i++) text += (i > start ? ',' : '') + String(Number(data[i]));
+  } else if (spec.datatype === 'BOOL') {
+    for (let i = start; i < end; i++) text += (i > start ? ',' : '') + (data[i] !== 0 ? 'true' : 'false');
+  } else {
+    const numbers = data as Float32Array;
+    for (let i = start; i < end; i++) {
+      const value = numbers[i]!;
+      text += (i > start ? ',' : '') + (Number.isFinite(value) ? String(value) : 'null');
+    }
+  }
+  return `${text}]}`;
 }

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Datatype } from '../../../src/protocol/oip.js';
 import { RuntimeError } from '../errors.js';
 import { allocate, product, type Tensor } from '../tensors.js';
-import type { BatchMessage, BatchResult } from './message.js';
+import type { BatchMessage, BatchRun, BatchWaiter } from './message.js';
 import { RequestQueue } from './queue.js';
 
 /** Runs one merged batch: inputs with `rows` rows in, outputs with the same rows out. */
@@ -31,8 +31,11 @@ export interface BatcherOptions {
 }
 
 export interface Batcher {
-  /** Queues one request; `deadline` is a performance.now() time, or Infinity. */
-  submit(inputs: Map<string, Tensor>, rows: number, deadline: number): Promise<BatchResult>;
+  /**
+   * Queues one request; `deadline` is a performance.now() time, or Infinity. The answer goes to
+   * `waiter`. A callback rather than a promise: a request then costs no promise or microtask here.
+   */
+  submit(inputs: Map<string, Tensor>, rows: number, deadline: number, waiter: BatchWaiter): void;
   /** Requests queued and not yet running. */
   depth(): number;
 }
@@ -98,27 +101,30 @@ export function createBatcher(options: BatcherOptions): Batcher {
     }
     if (live.length === 0) return;
     running++;
-    const rows = live.reduce((sum, m) => sum + m.rows, 0);
+    let rows = 0;
+    for (const message of live) rows += message.rows;
     options
       .run(merge(live, rows), rows)
       .then(
         (outputs) => {
-          const inferMs = performance.now() - startedAt;
+          const batch: BatchRun = { outputs, rows, inferMs: performance.now() - startedAt };
           options.observer.batch(
             rows,
-            inferMs,
+            batch.inferMs,
             live.map((m) => startedAt - m.enqueuedAt),
           );
-          split(live, outputs, rows, (message, own) => ({
-            outputs: own,
-            queueMs: startedAt - message.enqueuedAt,
-            inferMs,
-            batchRows: rows,
-          }));
+          let row = 0;
+          for (const message of live) {
+            if (message.state !== 'settled') {
+              message.state = 'settled';
+              message.waiter.resolve(batch, row, startedAt - message.enqueuedAt);
+            }
+            row += message.rows;
+          }
         },
         (error: unknown) => {
           const failure = new RuntimeError(500, `inference failed: ${describe(error)}`, { cause: error });
-          for (const message of live) settle(message, () => message.reject(failure));
+          for (const message of live) settle(message, failure);
         },
       )
       .finally(() => {
@@ -144,78 +150,51 @@ export function createBatcher(options: BatcherOptions): Batcher {
     return merged;
   }
 
-  function split(
-    messages: BatchMessage[],
-    outputs: Map<string, Tensor>,
-    rows: number,
-    result: (message: BatchMessage, outputs: Map<string, Tensor>) => BatchResult,
-  ): void {
-    let row = 0;
-    for (const message of messages) {
-      const own = new Map<string, Tensor>();
-      for (const [name, tensor] of outputs) {
-        const rowSize = tensor.data.length / rows;
-        own.set(name, {
-          data: tensor.data.subarray(row * rowSize, (row + message.rows) * rowSize),
-          dims: [message.rows, ...tensor.dims.slice(1)],
-        });
-      }
-      row += message.rows;
-      settle(message, () => message.resolve(result(message, own)));
-    }
-  }
-
   function expire(message: BatchMessage): void {
     options.observer.refused('deadline');
-    settle(message, () =>
-      message.reject(
-        new RuntimeError(504, 'the request deadline passed while it was queued; it did not run'),
-      ),
-    );
+    settle(message, new RuntimeError(504, 'the request deadline passed while it was queued; it did not run'));
   }
 
-  function settle(message: BatchMessage, answer: () => void): void {
+  function settle(message: BatchMessage, error: RuntimeError): void {
     if (message.state === 'settled') return;
     message.state = 'settled';
-    answer();
+    message.waiter.reject(error);
   }
 
   return {
-    submit(inputs, rows, callerDeadline) {
+    submit(inputs, rows, callerDeadline, waiter) {
       if (queue.size >= options.maxQueueSize) {
         options.observer.refused('queue_full');
-        return Promise.reject(
+        waiter.reject(
           new RuntimeError(503, `the model's queue is full (${options.maxQueueSize} requests); retry later`),
         );
+        return;
       }
       const enqueuedAt = performance.now();
       const queueDeadline =
         options.queueTimeoutUs > 0 ? enqueuedAt + options.queueTimeoutUs / 1000 : Number.POSITIVE_INFINITY;
       const deadline = Math.min(queueDeadline, callerDeadline);
-      return new Promise<BatchResult>((resolve, reject) => {
-        const message: BatchMessage = {
-          inputs,
-          rows,
-          enqueuedAt,
-          deadline,
-          state: 'queued',
-          expiry: undefined,
-          resolve,
-          reject,
-        };
-        if (Number.isFinite(deadline)) {
-          message.expiry = setTimeout(
-            () => {
-              if (message.state !== 'queued') return;
-              queue.cancel(message);
-              expire(message);
-            },
-            Math.max(0, deadline - enqueuedAt),
-          );
-        }
-        queue.push(message);
-        schedule();
-      });
+      const message: BatchMessage = {
+        inputs,
+        rows,
+        enqueuedAt,
+        deadline,
+        state: 'queued',
+        expiry: undefined,
+        waiter,
+      };
+      if (Number.isFinite(deadline)) {
+        message.expiry = setTimeout(
+          () => {
+            if (message.state !== 'queued') return;
+            queue.cancel(message);
+            expire(message);
+          },
+          Math.max(0, deadline - enqueuedAt),
+        );
+      }
+      queue.push(message);
+      schedule();
     },
     depth: () => queue.size,
   };

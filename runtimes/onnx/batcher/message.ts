@@ -1,15 +1,24 @@
 import type { RuntimeError } from '../errors.js';
 import type { Tensor } from '../tensors.js';
 
-export interface BatchResult {
-  /** This request's rows of each output. */
+/** One session.run, shared by the requests it served. */
+export interface BatchRun {
+  /** Every output of the run, all rows. */
   outputs: Map<string, Tensor>;
-  /** Milliseconds from enqueue to the start of its session.run. */
-  queueMs: number;
+  /** Rows in the run. */
+  rows: number;
   /** Milliseconds the session.run took. */
   inferMs: number;
-  /** Rows in the session.run this request shared. */
-  batchRows: number;
+}
+
+/**
+ * Who waits for a request: the batcher calls one of these exactly once, possibly from inside
+ * `submit` (a full queue, an expired deadline). Neither may throw.
+ */
+export interface BatchWaiter {
+  /** The request's rows of the run start at `row`; it waited `queueMs` before the run started. */
+  resolve(batch: BatchRun, row: number, queueMs: number): void;
+  reject(error: RuntimeError): void;
 }
 
 /** One request waiting for, or riding in, a batch. */
@@ -23,6 +32,5 @@ export interface BatchMessage {
   state: 'queued' | 'running' | 'settled';
   /** Fires at the deadline while the message is still queued. */
   expiry: NodeJS.Timeout | undefined;
-  resolve(result: BatchResult): void;
-  reject(error: RuntimeError): void;
+  waiter: BatchWaiter;
 }

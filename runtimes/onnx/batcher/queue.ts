@@ -5,7 +5,8 @@ import type { BatchMessage } from './message.js';
  * passed) is only marked settled and skipped later, so cancelling costs O(1).
  */
 export class RequestQueue {
-  private items: BatchMessage[] = [];
+  /** Queued messages from `head` on; the slots before it are emptied. */
+  private items: (BatchMessage | undefined)[] = [];
   private head = 0;
   private liveCount = 0;
   private liveRows = 0;
@@ -36,7 +37,8 @@ export class RequestQueue {
     for (;;) {
       const next = this.oldest();
       if (!next || (batch.length > 0 && rows + next.rows > maxRows)) break;
-      this.head++;
+      // Forget it here: a taken message holds its request's tensors and waiter until answered.
+      this.items[this.head++] = undefined;
       this.liveCount--;
       this.liveRows -= next.rows;
       rows += next.rows;
@@ -53,11 +55,16 @@ export class RequestQueue {
   }
 
   private skipSettled(): void {
-    while (this.head < this.items.length && this.items[this.head]!.state === 'settled') this.head++;
+    while (this.head < this.items.length && this.items[this.head]!.state === 'settled') {
+      this.items[this.head++] = undefined;
+    }
   }
 
   private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }

@@ -219,9 +219,15 @@ function warmUpInputs(config: ModelConfig): Map<string, Tensor> {
   return inputs;
 }
 
+/** Version names in order, numerically where they can be ("10" after "9"). */
+const versionOrder = new Intl.Collator('en', { numeric: true });
+
 /** The version a request without one goes to: the highest ready version, numerically where it can. */
 export function latestReadyVersion(model: RepositoryModel): ModelVersion | undefined {
-  const ready = [...model.versions.values()].filter((v) => v.state === 'ready');
-  ready.sort((a, b) => b.version.localeCompare(a.version, 'en', { numeric: true }));
-  return ready[0];
+  let latest: ModelVersion | undefined;
+  for (const version of model.versions.values()) {
+    if (version.state !== 'ready') continue;
+    if (!latest || versionOrder.compare(version.version, latest.version) > 0) latest = version;
+  }
+  return latest;
 }
