@@ -13,7 +13,10 @@ export function boundLabels<Names extends string, Child>(
     const key = values.join('\u0000');
     let child = children.get(key);
     if (child === undefined) {
-      const labels = Object.fromEntries(names.map((name, i) => [name, values[i] ?? ''])) as Record<Names, string>;
+      const labels = Object.fromEntries(names.map((name, i) => [name, values[i] ?? ''])) as Record<
+        Names,
+        string
+      >;
       child = bind(labels);
       children.set(key, child);
     }

@@ -58,7 +58,11 @@ export function createVariantCall(modelName: string, model: ModelConfig, deps: U
   const { metrics } = deps;
   // Checked once per config version: without tracing no span is made per attempt.
   const traceCall = callTracer();
-  const attemptCounter = boundLabels((l) => metrics.attempts.labels(l), ['model', 'variant', 'outcome'] as const);
+  const attemptCounter = boundLabels((l) => metrics.attempts.labels(l), [
+    'model',
+    'variant',
+    'outcome',
+  ] as const);
   const durationHistogram = boundLabels((l) => metrics.duration.labels(l), ['model', 'variant'] as const);
 
   return async (ctx, variant, reserveMs = model.fallback_reserve_ms) => {
