@@ -7,73 +7,51 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { GatewayError, gatewayError } from '../errors.js';
-import type { ActiveGateway } from '../gateway/active.js';
 import type { ModelStates } from '../gateway/model-state.js';
 import type { EndpointKind } from '../pipeline/stage.js';
-import type { GatewayMetrics } from '../telemetry/metrics.js';
-import {
-  predictionRecord,
-  refusalRecord,
-  roundMs,
-  type PredictionLog,
-} from '../telemetry/prediction-log/index.js';
-import { boundLabels } from '../telemetry/bound-labels.js';
-import { formatServerTiming } from '../telemetry/server-timing.js';
-import { requestTracer } from '../telemetry/tracing.js';
 import { registerAdminRoutes } from './admin.js';
-import { budgetMs, createContext, requestIdFrom } from './context.js';
+import { requestIdFrom } from './context.js';
 import { modelMetadata } from './metadata.js';
+import { createModelRequestHandler, type ModelRequestDeps } from './model-request.js';
+import { createModelServer, JSON_TYPE } from './model-server.js';
 
-export interface GatewayHttpOptions {
-  active: ActiveGateway;
-  metrics: GatewayMetrics;
+export interface GatewayHttpOptions extends ModelRequestDeps {
   /** Per-model live state (breakers, shadows, queue) for the admin stats. */
   models: ModelStates;
   logger: FastifyBaseLogger;
-  /** One record per answered model request, written behind the answer. */
-  predictionLog: PredictionLog;
   bodyLimit: number;
-  /** Set on SIGTERM: not ready, new requests refused, those running finish. */
-  lifecycle: { draining: boolean };
 }
 
 type ModelParams = { model: string };
 
 /**
- * Fastify handles I/O only: parsing, routes, serialisation. What happens to a model request is
- * decided by the model's pipeline of stages (src/pipeline/build.ts).
+ * Model requests are answered by the node:http server in model-server.ts, through the handler in
+ * model-request.ts that runs the model's pipeline of stages (src/pipeline/build.ts). Fastify
+ * handles everything else: metadata, health, metrics, admin, unknown routes, and model URLs in an
+ * unusual form (escaped characters, a query string), which it answers through the same handler.
  */
 export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
-  const { active, metrics, lifecycle, predictionLog } = options;
-  // Undefined unless tracing is set up: decided here, once, so untraced requests pay nothing.
-  const traceRequest = requestTracer();
-  const requestCounter = boundLabels((l) => metrics.requests.labels(l), [
-    'model',
-    'variant',
-    'version',
-    'endpoint',
-    'outcome',
-  ] as const);
-  const requestHistogram = boundLabels((l) => metrics.requestDuration.labels(l), [
-    'model',
-    'variant',
-    'version',
-    'outcome',
-  ] as const);
+  const { active, metrics, lifecycle } = options;
+  const handleModelRequest = createModelRequestHandler(options);
   const app = Fastify({
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit,
     return503OnClosing: false,
-    // Node's default (5 s) is shorter than the keep-alive of most clients' pools, which then
-    // race a closing socket; 65 s outlasts the usual 60 s idle timeout of load balancers.
-    keepAliveTimeout: 65_000,
+    serverFactory: (fastify) =>
+      createModelServer(fastify, {
+        handle: handleModelRequest,
+        bodyLimit: options.bodyLimit,
+        draining: () => lifecycle.draining,
+        logger: options.logger,
+        keepAliveTimeout: 65_000,
+      }),
   });
 
   // Fastify's own text/plain parser would hand the raw string on; every body here is JSON.
   // Every body is JSON, whatever its content type says. Plain JSON.parse rather than Fastify's
   // secure-json-parse: no stage merges a client object into another, so a "__proto__" key
-  // stays an own property and cannot pollute anything, and the prototype scan cost ~1% of CPU.
+  // stays an own property and cannot pollute anything.
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     try {
@@ -112,120 +90,19 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
       reply: FastifyReply,
     ) {
       const receivedAt = performance.now();
-      const modelName = modelOf(request.params);
-      if (modelName === undefined) {
+      const model = modelOf(request.params);
+      if (model === undefined) {
         return sendError(reply, gatewayError('HTTP_NOT_FOUND', `${request.method} ${request.url}`), request);
       }
-      // Refused before any pipeline ran, but still answered: one log line and one record each.
-      const refuse = (error: GatewayError) => {
-        const requestId = requestIdFrom(request.headers);
-        const latencyMs = performance.now() - receivedAt;
-        request.log.info(
-          {
-            request_id: requestId,
-            model: modelName,
-            endpoint,
-            status: error.status,
-            duration_ms: roundMs(latencyMs),
-            fallback: null,
-            code: error.code,
-          },
-          'request',
-        );
-        predictionLog.write(
-          refusalRecord({ requestId, model: modelName, endpoint, error, latencyMs, at: Date.now() }),
-        );
-        return sendError(reply, error, request, requestId);
-      };
-      if (lifecycle.draining) return refuse(gatewayError('GATEWAY_DRAINING'));
-      const gateway = active.enter();
-      try {
-        const model = gateway.models.get(modelName);
-        if (!model) return refuse(gatewayError('MODEL_UNKNOWN', `"${modelName}"`));
-        const { pipeline, config } = model;
-        const ctx = createContext({
-          endpoint,
-          model: modelName,
-          headers: request.headers,
-          body: request.body,
-          receivedAt,
-          budgetMs: budgetMs(request.headers, config.budget_ms),
-          stageCount: pipeline.stageNames.length,
-        });
-        const span = traceRequest?.(request.headers, modelName, endpoint, receivedAt);
-        const ranAt = performance.now();
-        const result = await (span ? span.run(() => pipeline.run(ctx)) : pipeline.run(ctx));
-        const pipelineMs = performance.now() - ranAt;
-        const response = ctx.response ?? { status: 500, body: gatewayError('INTERNAL').toJSON() };
-        if (!result.ok && result.error.status >= 500) {
-          request.log.warn(
-            { request_id: ctx.requestId, model: ctx.model, code: result.error.code, err: result.error.cause },
-            result.error.message,
-          );
-        }
-        const finished = performance.now();
-        const variant = ctx.variant?.name ?? '';
-        const outcome = result.ok
-          ? result.fallback
-            ? 'fallback'
-            : 'ok'
-          : response.status < 500
-            ? 'client_error'
-            : 'error';
-        const version = ctx.variant?.version ?? '';
-        requestCounter(ctx.model, variant, version, endpoint, outcome).inc();
-        requestHistogram(ctx.model, variant, version, outcome).observe((finished - receivedAt) / 1000);
-        metrics.stageDuration.observe(ctx.model, pipeline.stageNames, ctx.stageMs);
-        // One line per request; never the key or the raw features.
-        request.log.info(
-          {
-            request_id: ctx.requestId,
-            model: ctx.model,
-            endpoint,
-            variant,
-            version: ctx.variant?.version,
-            status: response.status,
-            duration_ms: roundMs(finished - receivedAt),
-            fallback:
-              result.ok && result.fallback
-                ? `${result.fallback.kind}; reason=${result.fallback.reason}`
-                : null,
-            ...(result.ok ? {} : { code: result.error.code }),
-          },
-          'request',
-        );
-        // Built later, off the request path: hashing and copying inputs wait for the writer.
-        const answeredAt = Date.now();
-        predictionLog.write(() =>
-          predictionRecord({
-            ctx,
-            reply: result,
-            model: config,
-            latencyMs: finished - receivedAt,
-            at: answeredAt,
-          }),
-        );
-        void reply
-          .code(response.status)
-          .headers(ctx.headersOut)
-          .header('x-request-id', ctx.requestId)
-          .header(
-            'server-timing',
-            formatServerTiming({
-              stageNames: pipeline.stageNames,
-              stageMs: ctx.stageMs,
-              runtimeTiming: ctx.runtimeTiming,
-              reply: result,
-              pipelineMs,
-              totalMs: finished - receivedAt,
-              budgetLeftMs: ctx.deadline - finished,
-            }),
-          );
-        if (span) void reply.header('traceparent', span.end(ctx, result, response.status, finished));
-        return response.body;
-      } finally {
-        active.leave(gateway);
-      }
+      const answer = await handleModelRequest({
+        endpoint,
+        model,
+        headers: request.headers,
+        body: request.body,
+        receivedAt,
+        log: request.log,
+      });
+      return reply.code(answer.status).headers(answer.headers).type(JSON_TYPE).send(answer.json);
     };
 
   const byModelParam = (params: Record<string, string>) => params.model;

@@ -1,0 +1,122 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { FastifyBaseLogger } from 'fastify';
+import { gatewayError, type GatewayError } from '../errors.js';
+import type { EndpointKind } from '../pipeline/stage.js';
+import { requestIdFrom } from './context.js';
+import { errorAnswer, type ModelAnswer, type ModelRequestHandler } from './model-request.js';
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The model endpoints in their plain form (no escapes, no query string); the model name in the
+ * characters the config allows for it. Anything else goes to Fastify, which decodes and answers
+ * through the same handler.
+ */
+const MODEL_PATH =
+  /^\/(?:v2\/models\/([\w.-]{1,128})\/infer|v1\/models\/([\w.-]{1,128}):predict|v1\/decisions\/([\w.-]{1,128}))$/;
+
+export interface ModelServerOptions {
+  handle: ModelRequestHandler;
+  bodyLimit: number;
+  /** Read per request: while draining, every response closes its connection. */
+  draining(): boolean;
+  logger: FastifyBaseLogger;
+  keepAliveTimeout: number;
+}
+
+/**
+ * The gateway's node:http server. The three model endpoints are answered here, without Fastify:
+ * measured under load, Fastify's request and reply objects, hooks, body parsing and serialisation
+ * cost a sizeable share of the gateway's CPU per request, and these routes are the whole hot path.
+ * Every other request (metadata, health, metrics, admin, unknown routes, model URLs in an unusual
+ * form) goes to Fastify (`fastify`).
+ */
+export function createModelServer(
+  fastify: (request: IncomingMessage, response: ServerResponse) => void,
+  options: ModelServerOptions,
+): Server {
+  const { handle, bodyLimit, logger } = options;
+
+  function modelRequest(
+    request: IncomingMessage,
+    response: ServerResponse,
+    endpoint: EndpointKind,
+    model: string,
+  ): void {
+    const receivedAt = performance.now();
+    const fail = (error: GatewayError) => send(response, errorAnswer(error, requestIdFrom(request.headers)));
+    // Answered before the body is read: the connection closes, so what the client still sends
+    // is not read into another request.
+    const tooLarge = () => {
+      response.setHeader('connection', 'close');
+      fail(gatewayError('HTTP_BODY_TOO_LARGE', `over ${bodyLimit} bytes`));
+    };
+    if (Number(request.headers['content-length']) > bodyLimit) {
+      tooLarge();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > bodyLimit) {
+        request.off('data', onData).off('end', onEnd);
+        tooLarge();
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      let body: unknown;
+      if (received > 0 || request.headers['content-type'] !== undefined) {
+        const text = chunks.length === 1 ? chunks[0]!.toString() : Buffer.concat(chunks, received).toString();
+        try {
+          // Plain JSON.parse: no stage merges a client object into another, so a "__proto__" key
+          // stays an own property and pollutes nothing.
+          body = JSON.parse(text);
+        } catch {
+          fail(gatewayError('HTTP_MALFORMED_JSON'));
+          return;
+        }
+      }
+      handle({ endpoint, model, headers: request.headers, body, receivedAt, log: logger }).then(
+        (answer) => send(response, answer),
+        (error: unknown) => {
+          logger.error({ err: error }, 'request failed');
+          fail(gatewayError('INTERNAL'));
+        },
+      );
+    };
+    // An aborted request never ends and has no one to answer; with no 'error' listener, Node
+    // does not emit the abort as an error.
+    request.on('data', onData).on('end', onEnd);
+  }
+
+  const server = createServer((request, response) => {
+    if (options.draining()) response.setHeader('connection', 'close');
+    if (request.method === 'POST') {
+      const match = MODEL_PATH.exec(request.url!);
+      if (match) {
+        if (match[1] !== undefined) modelRequest(request, response, 'infer', match[1]);
+        else if (match[2] !== undefined) modelRequest(request, response, 'predict', match[2]);
+        else modelRequest(request, response, 'decision', match[3]!);
+        return;
+      }
+    }
+    fastify(request, response);
+  });
+  // Node's default (5 s) is shorter than the keep-alive of most clients' pools, which then race
+  // a closing socket; 65 s outlasts the usual 60 s idle timeout of load balancers.
+  server.keepAliveTimeout = options.keepAliveTimeout;
+  return server;
+}
+
+function send(response: ServerResponse, answer: ModelAnswer): void {
+  if (response.headersSent || response.destroyed) return;
+  const headers: Record<string, string | number> = answer.headers;
+  headers['content-type'] = JSON_TYPE;
+  headers['content-length'] = Buffer.byteLength(answer.json);
+  response.writeHead(answer.status, headers);
+  response.end(answer.json);
+}
