@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ModelStates } from '../gateway/model-state.js';
 import { createAdmissionMetrics } from '../stages/admission/metrics.js';
 import { createCacheMetrics } from '../stages/cache/metrics.js';
@@ -8,6 +8,7 @@ import { createStateMetrics } from '../state/metrics.js';
 import { createRouteMetrics } from '../stages/route/metrics.js';
 import { createUpstreamStageMetrics } from '../stages/upstream/metrics.js';
 import { createUpstreamMetrics } from '../upstream/index.js';
+import { LeanHistogram, type HistogramChild } from './lean-histogram.js';
 
 /** Every gateway metric, registered once per process on its own registry. */
 export function createGatewayMetrics(models: ModelStates) {
@@ -41,7 +42,7 @@ export function createGatewayMetrics(models: ModelStates) {
       labelNames: ['model', 'variant', 'version', 'endpoint', 'outcome'] as const,
       registers: [registry],
     }),
-    requestDuration: new Histogram({
+    requestDuration: new LeanHistogram({
       name: 'switchyard_request_duration_seconds',
       help: 'Time from receiving a request to answering it, by model, variant, version and outcome.',
       labelNames: ['model', 'variant', 'version', 'outcome'] as const,
@@ -72,7 +73,7 @@ export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
  * search per stage and no label hashing.
  */
 function createStageDuration(registry: Registry) {
-  const histogram = new Histogram({
+  const histogram = new LeanHistogram({
     name: 'switchyard_stage_duration_seconds',
     help: "Each pipeline stage's own time per request (later stages excluded), by model and stage.",
     labelNames: ['model', 'stage'] as const,
@@ -82,9 +83,8 @@ function createStageDuration(registry: Registry) {
     ],
     registers: [registry],
   });
-  type Child = ReturnType<typeof histogram.labels>;
   // Keyed by the pipeline's own stageNames array: one per model and config version.
-  const bound = new WeakMap<readonly string[], Child[]>();
+  const bound = new WeakMap<readonly string[], HistogramChild[]>();
   return {
     observe(model: string, stageNames: readonly string[], stageMs: Float64Array): void {
       let children = bound.get(stageNames);

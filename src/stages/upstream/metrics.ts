@@ -1,4 +1,5 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
+import { LeanHistogram } from '../../telemetry/lean-histogram.js';
 
 export function createUpstreamStageMetrics(registry: Registry) {
   return {
@@ -14,7 +15,7 @@ export function createUpstreamStageMetrics(registry: Registry) {
       labelNames: ['model', 'variant'] as const,
       registers: [registry],
     }),
-    duration: new Histogram({
+    duration: new LeanHistogram({
       name: 'switchyard_upstream_duration_seconds',
       help: 'Time of each upstream attempt, network and runtime together.',
       labelNames: ['model', 'variant'] as const,
