@@ -8,7 +8,7 @@ import { createStateMetrics } from '../state/metrics.js';
 import { createRouteMetrics } from '../stages/route/metrics.js';
 import { createUpstreamStageMetrics } from '../stages/upstream/metrics.js';
 import { createUpstreamMetrics } from '../upstream/index.js';
-import { LeanHistogram, type HistogramChild } from './lean-histogram.js';
+import { LeanCounter, LeanHistogram, type HistogramChild } from './lean-metrics.js';
 
 /** Every gateway metric, registered once per process on its own registry. */
 export function createGatewayMetrics(models: ModelStates) {
@@ -36,7 +36,7 @@ export function createGatewayMetrics(models: ModelStates) {
     route: createRouteMetrics(registry),
     upstreamStage: createUpstreamStageMetrics(registry),
     upstreamPool: createUpstreamMetrics(registry),
-    requests: new Counter({
+    requests: new LeanCounter({
       name: 'switchyard_requests_total',
       help: 'Requests answered, by model, variant, version, endpoint and outcome (ok | fallback | client_error | error).',
       labelNames: ['model', 'variant', 'version', 'endpoint', 'outcome'] as const,

@@ -1,8 +1,9 @@
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { LeanCounter } from '../../telemetry/lean-metrics.js';
 
 export function createRouteMetrics(registry: Registry) {
   return {
-    assignments: new Counter({
+    assignments: new LeanCounter({
       name: 'switchyard_route_assignments_total',
       help: 'Requests assigned to each variant; source is key (hashed user key), random (no key) or forced (debug header).',
       labelNames: ['model', 'variant', 'source'] as const,

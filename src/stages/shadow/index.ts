@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { ModelConfig } from '../../config/schema.js';
 import { decide } from '../../contract/features.js';
 import type { NamedStage, Reply, RequestContext } from '../../pipeline/stage.js';
+import { boundLabels } from '../../telemetry/bound-labels.js';
 import type { ShadowReport } from '../../telemetry/prediction-log/record.js';
 import type { UpstreamLogger } from '../../upstream/logger.js';
 import { BUCKETS, bucketOf } from '../route/assign.js';
@@ -36,6 +37,19 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
   const { shadows, contract } = model;
   const random = deps.random ?? Math.random;
   const lastLogged = new Map<string, number>();
+  // Every metric of a (variant, shadow) pair, bound once: a mirrored copy updates four of them.
+  const pairMetrics = boundLabels(
+    (labels) => ({
+      ok: deps.metrics.requests.labels({ ...labels, outcome: 'ok' }),
+      error: deps.metrics.requests.labels({ ...labels, outcome: 'error' }),
+      dropped: deps.metrics.requests.labels({ ...labels, outcome: 'dropped' }),
+      agree: deps.metrics.comparisons.labels({ ...labels, agreement: 'agree' }),
+      disagree: deps.metrics.comparisons.labels({ ...labels, agreement: 'disagree' }),
+      scoreDelta: deps.metrics.scoreDelta.labels(labels),
+      duration: deps.metrics.duration.labels(labels),
+    }),
+    ['model', 'variant', 'shadow'] as const,
+  );
 
   function selected(shadow: ShadowConfig, userKey: string | undefined): boolean {
     if (shadow.percent >= 100) return true;
@@ -48,7 +62,7 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
 
   function mirror(ctx: RequestContext, shadow: ShadowConfig, primary: Promise<Reply>): void {
     const variant = ctx.variant!.name;
-    const labels = { model: modelName, variant, shadow: shadow.name };
+    const metrics = pairMetrics(modelName, variant, shadow.name);
     const pair = deps.stats.pair(variant, shadow.name);
     const report = (fields: Pick<ShadowReport, 'outcome'> & Partial<ShadowReport>): void =>
       deps.report?.({
@@ -61,7 +75,7 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
       });
     if (deps.stats.inFlight >= model.shadow_max_concurrency) {
       pair.dropped++;
-      deps.metrics.requests.inc({ ...labels, outcome: 'dropped' });
+      metrics.dropped.inc();
       report({ outcome: 'dropped' });
       return;
     }
@@ -76,14 +90,14 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
         .call(call, shadow)
         .then(async (answer) => {
           const latencyMs = performance.now() - started;
-          deps.metrics.duration.observe(labels, latencyMs / 1000);
+          metrics.duration.observe(latencyMs / 1000);
           if (!answer.ok || !answer.response) {
             pair.errors++;
-            deps.metrics.requests.inc({ ...labels, outcome: 'error' });
+            metrics.error.inc();
             report({ outcome: 'error', latencyMs, error: answer.ok ? 'no_response' : answer.error.code });
             return;
           }
-          deps.metrics.requests.inc({ ...labels, outcome: 'ok' });
+          metrics.ok.inc();
           const first = await primary;
           const comparison =
             first.ok && !first.fallback && first.response
@@ -101,8 +115,8 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
           });
           pair.compared++;
           pair.deltaSum += comparison.delta;
-          deps.metrics.scoreDelta.observe(labels, comparison.delta);
-          deps.metrics.comparisons.inc({ ...labels, agreement: comparison.disagree ? 'disagree' : 'agree' });
+          metrics.scoreDelta.observe(comparison.delta);
+          (comparison.disagree ? metrics.disagree : metrics.agree).inc();
           if (comparison.disagree) {
             pair.disagreements++;
             const key = `${variant}/${shadow.name}`;

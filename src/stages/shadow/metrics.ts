@@ -1,28 +1,29 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { LeanCounter, LeanHistogram } from '../../telemetry/lean-metrics.js';
 
 export function createShadowMetrics(registry: Registry) {
   const labelNames = ['model', 'variant', 'shadow'] as const;
   return {
-    requests: new Counter({
+    requests: new LeanCounter({
       name: 'switchyard_shadow_requests_total',
       help: 'Mirrored requests by model, primary variant, shadow and outcome (ok | error | dropped).',
       labelNames: [...labelNames, 'outcome'] as const,
       registers: [registry],
     }),
-    comparisons: new Counter({
+    comparisons: new LeanCounter({
       name: 'switchyard_shadow_comparisons_total',
       help: 'Primary and shadow answers compared, by agreement (agree | disagree).',
       labelNames: [...labelNames, 'agreement'] as const,
       registers: [registry],
     }),
-    scoreDelta: new Histogram({
+    scoreDelta: new LeanHistogram({
       name: 'switchyard_shadow_score_delta',
       help: 'Absolute difference between the primary and the shadow score.',
       labelNames,
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1],
       registers: [registry],
     }),
-    duration: new Histogram({
+    duration: new LeanHistogram({
       name: 'switchyard_shadow_duration_seconds',
       help: 'Latency of mirrored calls.',
       labelNames,

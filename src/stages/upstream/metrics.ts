@@ -1,9 +1,9 @@
 import { Counter, type Registry } from 'prom-client';
-import { LeanHistogram } from '../../telemetry/lean-histogram.js';
+import { LeanCounter, LeanHistogram } from '../../telemetry/lean-metrics.js';
 
 export function createUpstreamStageMetrics(registry: Registry) {
   return {
-    attempts: new Counter({
+    attempts: new LeanCounter({
       name: 'switchyard_upstream_attempts_total',
       help: 'Calls to runtime endpoints by model, variant and outcome (ok | client_error | retryable | timeout).',
       labelNames: ['model', 'variant', 'outcome'] as const,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Histogram, Registry } from 'prom-client';
-import { LeanHistogram } from './lean-histogram.js';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { LeanCounter, LeanHistogram } from './lean-metrics.js';
 
 const buckets = [0.001, 0.005, 0.01, 0.1];
 const observations: [Record<'model' | 'variant', string>, number][] = [
@@ -28,6 +28,22 @@ test('exposes the same text as prom-client’s Histogram for the same observatio
     theirs.observe(labels, value);
     ours.labels(labels).observe(value);
   }
+  assert.equal(await lean.metrics(), await reference.metrics());
+});
+
+test('a counter exposes the same text as prom-client’s Counter for the same increments', async () => {
+  const reference = new Registry();
+  const lean = new Registry();
+  const options = { name: 'c_total', help: 'A counter.', labelNames: ['model', 'variant'] as const };
+  const theirs = new Counter({ ...options, registers: [reference] });
+  const ours = new LeanCounter({ ...options, registers: [lean] });
+  for (const [labels, value] of observations) {
+    const by = Math.round(value * 1000);
+    theirs.inc(labels, by);
+    ours.labels(labels).inc(by);
+  }
+  theirs.inc({ model: 'fraud', variant: 'v1' });
+  ours.labels({ model: 'fraud', variant: 'v1' }).inc();
   assert.equal(await lean.metrics(), await reference.metrics());
 });
 
