@@ -80,13 +80,14 @@ export function createModelServer(
           return;
         }
       }
-      handle({ endpoint, model, headers: request.headers, body, receivedAt, log: logger }).then(
-        (answer) => send(response, answer),
-        (error: unknown) => {
+      // A failure in the handler or in writing its answer (a header Node refuses) is logged and
+      // answered as an internal error, never left as an unhandled rejection.
+      handle({ endpoint, model, headers: request.headers, body, receivedAt, log: logger })
+        .then((answer) => send(response, answer))
+        .catch((error: unknown) => {
           logger.error({ err: error }, 'request failed');
           fail(gatewayError('INTERNAL'));
-        },
-      );
+        });
     };
     // An aborted request never ends and has no one to answer; with no 'error' listener, Node
     // does not emit the abort as an error.
