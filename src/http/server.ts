@@ -48,8 +48,8 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
       }),
   });
 
-  // Fastify's own text/plain parser would hand the raw string on; every body here is JSON.
-  // Every body is JSON, whatever its content type says. Plain JSON.parse rather than Fastify's
+  // Every body is JSON, whatever its content type says (as on the node:http path): Fastify's own
+  // text/plain parser would hand the raw string on. Plain JSON.parse rather than Fastify's
   // secure-json-parse: no stage merges a client object into another, so a "__proto__" key
   // stays an own property and cannot pollute anything.
   app.removeContentTypeParser(['application/json', 'text/plain']);
