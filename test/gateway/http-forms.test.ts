@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import { fraudRows } from '../harness/fraud.js';
@@ -61,7 +62,7 @@ test('a body over the limit sent in chunks is refused with 413 and its connectio
   const response = await request(`${gateway.url}/v1/decisions/fraud`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...AUTH, 'x-request-id': 'forms-413' },
-    body: chunks(),
+    body: Readable.from(chunks()),
   });
   const text = await response.body.text();
   assert.equal(response.statusCode, 413, text);
