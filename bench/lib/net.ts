@@ -1,6 +1,10 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { metricValue } from '../../test/harness/http.js';
+
+/** Sum of every sample of `name` on a Prometheus page whose labels include `labels` (the tests' own). */
+export { metricValue };
 
 /**
  * A loopback port that was free a moment ago, for servers that cannot listen on port 0 and say
@@ -61,20 +65,6 @@ export async function postJson(
     signal: AbortSignal.timeout(timeoutMs),
   });
   return { status: response.status, headers: response.headers, text: await response.text() };
-}
-
-/** Sum of every sample of `name` on a Prometheus page whose labels include `labels`. */
-export function metricValue(exposition: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of exposition.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const labelText = match[2] ?? '';
-    if (Object.entries(labels).every(([key, value]) => labelText.includes(`${key}="${value}"`)))
-      total += Number(match[3]);
-  }
-  return total;
 }
 
 /** A server's /metrics page. */

@@ -121,8 +121,8 @@ async function spawnRedis(binary: string, port: number): Promise<ChildProcess> {
   throw new Error(`redis-server on port ${port} did not answer PING in ${STARTUP_TIMEOUT_MS} ms`);
 }
 
-/** A raw RESP PING, so the harness does not depend on the client under test. */
-function answersPing(port: number): Promise<boolean> {
+/** A raw RESP PING, so the harness (and the benchmarks) do not depend on the client under test. */
+export function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     let reply = '';
