@@ -46,12 +46,15 @@ export function createModelServer(
   ): void {
     const receivedAt = performance.now();
     const fail = (error: GatewayError) => send(response, errorAnswer(error, requestIdFrom(request.headers)));
-    // Answered before the body is read: the connection closes, so what the client still sends
-    // is not read into another request.
-    const tooLarge = () => {
-      response.setHeader('connection', 'close');
-      fail(gatewayError('HTTP_BODY_TOO_LARGE', `over ${bodyLimit} bytes`));
-    };
+    const tooLarge = () =>
+      answerThenLinger(
+        request,
+        response,
+        errorAnswer(
+          gatewayError('HTTP_BODY_TOO_LARGE', `over ${bodyLimit} bytes`),
+          requestIdFrom(request.headers),
+        ),
+      );
     if (Number(request.headers['content-length']) > bodyLimit) {
       tooLarge();
       return;
@@ -113,11 +116,45 @@ export function createModelServer(
   return server;
 }
 
-function send(response: ServerResponse, answer: ModelAnswer): void {
-  if (response.headersSent || response.destroyed) return;
+/** How long, and how much more of a refused body, is read and dropped before the connection closes. */
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 1 << 20;
+
+/**
+ * Answers a request whose body will not be read (413) and closes its connection, but like nginx's
+ * lingering close, goes on reading and dropping what the client still sends for a moment first:
+ * closing at once resets a connection the client is still writing to, and the client then sees
+ * a broken pipe instead of the 413. The answer is whole (content-length) when written; ending the
+ * response is what closes the connection, once the body has ended or the bound is reached.
+ */
+function answerThenLinger(request: IncomingMessage, response: ServerResponse, answer: ModelAnswer): void {
+  answer.headers.connection = 'close';
+  if (!writeHead(response, answer)) return;
+  response.write(answer.json);
+  let dropped = 0;
+  const close = (): void => {
+    clearTimeout(timer);
+    request.off('data', drop).off('end', close).off('close', close);
+    response.end();
+  };
+  const drop = (chunk: Buffer): void => {
+    dropped += chunk.length;
+    if (dropped > LINGER_BYTES) close();
+  };
+  const timer = setTimeout(close, LINGER_MS);
+  request.on('data', drop).once('end', close).once('close', close);
+}
+
+/** Writes the status and headers of `answer`; false when the response can no longer be written. */
+function writeHead(response: ServerResponse, answer: ModelAnswer): boolean {
+  if (response.headersSent || response.destroyed) return false;
   const headers: Record<string, string | number> = answer.headers;
   headers['content-type'] = JSON_TYPE;
   headers['content-length'] = Buffer.byteLength(answer.json);
   response.writeHead(answer.status, headers);
-  response.end(answer.json);
+  return true;
+}
+
+function send(response: ServerResponse, answer: ModelAnswer): void {
+  if (writeHead(response, answer)) response.end(answer.json);
 }
