@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readBody } from '../../src/http/read-body.js';
 import { RuntimeError } from './errors.js';
 import type { Infer, InferReply } from './infer.js';
 
@@ -37,36 +38,19 @@ export function createRuntimeServer(
     const model = match[1]!;
     const version = match[2];
     const reply = new HttpReply(response, options);
-    if (Number(request.headers['content-length']) > bodyLimit) {
-      reply.fail(new RuntimeError(413, 'request body too large'));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const onData = (chunk: Buffer): void => {
-      received += chunk.length;
-      if (received > bodyLimit) {
-        request.off('data', onData).off('end', onEnd);
-        reply.fail(new RuntimeError(413, 'request body too large'));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      let body: unknown;
-      try {
-        body = parseBody(
-          chunks.length === 1 ? chunks[0]!.toString() : Buffer.concat(chunks, received).toString(),
-        );
-      } catch (error) {
-        reply.fail(error);
-        return;
-      }
-      infer(model, version, body, request.headers, reply);
-    };
-    // An aborted request never ends and has no one to answer; with no 'error' listener, Node
-    // does not emit the abort as an error.
-    request.on('data', onData).on('end', onEnd);
+    readBody(request, bodyLimit, {
+      onTooLarge: () => reply.fail(new RuntimeError(413, 'request body too large')),
+      onBody(text) {
+        let body: unknown;
+        try {
+          body = parseBody(text);
+        } catch (error) {
+          reply.fail(error);
+          return;
+        }
+        infer(model, version, body, request.headers, reply);
+      },
+    });
   }
 
   const server = createServer((request, response) => {

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { gatewayError, type GatewayError } from '../errors.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import { requestIdFrom } from './context.js';
+import { readBody } from './read-body.js';
 import { errorAnswer, type ModelAnswer, type ModelRequestHandler } from './model-request.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -55,46 +56,30 @@ export function createModelServer(
           requestIdFrom(request.headers),
         ),
       );
-    if (Number(request.headers['content-length']) > bodyLimit) {
-      tooLarge();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const onData = (chunk: Buffer): void => {
-      received += chunk.length;
-      if (received > bodyLimit) {
-        request.off('data', onData).off('end', onEnd);
-        tooLarge();
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      let body: unknown;
-      if (received > 0 || request.headers['content-type'] !== undefined) {
-        const text = chunks.length === 1 ? chunks[0]!.toString() : Buffer.concat(chunks, received).toString();
-        try {
-          // Plain JSON.parse: no stage merges a client object into another, so a "__proto__" key
-          // stays an own property and pollutes nothing.
-          body = JSON.parse(text);
-        } catch {
-          fail(gatewayError('HTTP_MALFORMED_JSON'));
-          return;
+    readBody(request, bodyLimit, {
+      onTooLarge: tooLarge,
+      onBody(text, bytes) {
+        let body: unknown;
+        if (bytes > 0 || request.headers['content-type'] !== undefined) {
+          try {
+            // Plain JSON.parse: no stage merges a client object into another, so a "__proto__" key
+            // stays an own property and pollutes nothing.
+            body = JSON.parse(text);
+          } catch {
+            fail(gatewayError('HTTP_MALFORMED_JSON'));
+            return;
+          }
         }
-      }
-      // A failure in the handler or in writing its answer (a header Node refuses) is logged and
-      // answered as an internal error, never left as an unhandled rejection.
-      handle({ endpoint, model, headers: request.headers, body, receivedAt, log: logger })
-        .then((answer) => send(response, answer))
-        .catch((error: unknown) => {
-          logger.error({ err: error }, 'request failed');
-          fail(gatewayError('INTERNAL'));
-        });
-    };
-    // An aborted request never ends and has no one to answer; with no 'error' listener, Node
-    // does not emit the abort as an error.
-    request.on('data', onData).on('end', onEnd);
+        // A failure in the handler or in writing its answer (a header Node refuses) is logged and
+        // answered as an internal error, never left as an unhandled rejection.
+        handle({ endpoint, model, headers: request.headers, body, receivedAt, log: logger })
+          .then((answer) => send(response, answer))
+          .catch((error: unknown) => {
+            logger.error({ err: error }, 'request failed');
+            fail(gatewayError('INTERNAL'));
+          });
+      },
+    });
   }
 
   const server = createServer((request, response) => {
