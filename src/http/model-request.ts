@@ -13,6 +13,7 @@ import {
   roundMs,
   type PredictionLog,
 } from '../telemetry/prediction-log/index.js';
+import { createRequestLog, type RequestLogFields } from '../telemetry/request-log.js';
 import { formatServerTiming } from '../telemetry/server-timing.js';
 import { requestTracer } from '../telemetry/tracing.js';
 import { budgetMs, createContext, requestIdFrom } from './context.js';
@@ -44,6 +45,8 @@ export interface ModelRequestDeps {
   predictionLog: PredictionLog;
   /** Set on SIGTERM: new requests are refused, those running finish. */
   lifecycle: { draining: boolean };
+  /** The gateway's logger: the request lines go to it whichever front door took the request. */
+  logger: FastifyBaseLogger;
 }
 
 export type ModelRequestHandler = (request: ModelRequest) => Promise<ModelAnswer>;
@@ -55,6 +58,7 @@ export type ModelRequestHandler = (request: ModelRequest) => Promise<ModelAnswer
  */
 export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestHandler {
   const { active, metrics, lifecycle, predictionLog } = deps;
+  const requestLog = createRequestLog(deps.logger);
   // Undefined unless tracing is set up: decided here, once, so untraced requests pay nothing.
   const traceRequest = requestTracer();
   const requestCounter = boundLabels((l) => metrics.requests.labels(l), [
@@ -76,18 +80,15 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
     const requestId = requestIdFrom(request.headers);
     const latencyMs = performance.now() - request.receivedAt;
     const { model, endpoint } = request;
-    request.log.info(
-      {
-        request_id: requestId,
-        model,
-        endpoint,
-        status: error.status,
-        duration_ms: roundMs(latencyMs),
-        fallback: null,
-        code: error.code,
-      },
-      'request',
-    );
+    requestLog({
+      request_id: requestId,
+      model,
+      endpoint,
+      status: error.status,
+      duration_ms: roundMs(latencyMs),
+      fallback: null,
+      code: error.code,
+    });
     predictionLog.write(refusalRecord({ requestId, model, endpoint, error, latencyMs, at: Date.now() }));
     return errorAnswer(error, requestId);
   }
@@ -134,21 +135,19 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
       requestHistogram(ctx.model, variant, version, outcome).observe((finished - receivedAt) / 1000);
       metrics.stageDuration.observe(ctx.model, pipeline.stageNames, ctx.stageMs);
       // One line per request; never the key or the raw features.
-      request.log.info(
-        {
-          request_id: ctx.requestId,
-          model: ctx.model,
-          endpoint,
-          variant,
-          version: ctx.variant?.version,
-          status: response.status,
-          duration_ms: roundMs(finished - receivedAt),
-          fallback:
-            result.ok && result.fallback ? `${result.fallback.kind}; reason=${result.fallback.reason}` : null,
-          ...(result.ok ? {} : { code: result.error.code }),
-        },
-        'request',
-      );
+      const logged: RequestLogFields = {
+        request_id: ctx.requestId,
+        model: ctx.model,
+        endpoint,
+        variant,
+        version: ctx.variant?.version,
+        status: response.status,
+        duration_ms: roundMs(finished - receivedAt),
+        fallback:
+          result.ok && result.fallback ? `${result.fallback.kind}; reason=${result.fallback.reason}` : null,
+      };
+      if (!result.ok) logged.code = result.error.code;
+      requestLog(logged);
       // Built later, off the request path: hashing and copying inputs wait for the writer.
       const answeredAt = Date.now();
       predictionLog.write(() =>

@@ -18,7 +18,6 @@ import { createModelServer, JSON_TYPE } from './model-server.js';
 export interface GatewayHttpOptions extends ModelRequestDeps {
   /** Per-model live state (breakers, shadows, queue) for the admin stats. */
   models: ModelStates;
-  logger: FastifyBaseLogger;
   bodyLimit: number;
 }
 

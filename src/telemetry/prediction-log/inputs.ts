@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ContractConfig } from '../../contract/config.js';
 import type { RequestInput } from '../../protocol/oip.js';
 
@@ -10,7 +10,7 @@ export const REDACTED = '[redacted]';
  * (The cache key also hashes the outputs asked for and the version, which would split them.)
  */
 export function inputHash(inputs: readonly RequestInput[]): string {
-  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex');
+  return hash('sha256', JSON.stringify(inputs), 'hex');
 }
 
 /** The decision endpoint's named features, in contract order, with redacted names masked. */
