@@ -40,6 +40,7 @@ export function createContext(fields: {
     userKey: undefined,
     variant: undefined,
     inference: undefined,
+    inferenceText: undefined,
     stageMs: new Float64Array(fields.stageCount),
     runtimeTiming: undefined,
     headersOut: {},

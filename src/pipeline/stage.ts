@@ -24,6 +24,11 @@ export interface RequestContext {
   variant: VariantConfig | undefined;
   /** The Open Inference Protocol request sent upstream (validate builds it for every endpoint). */
   inference: InferRequest | undefined;
+  /**
+   * `inference` as JSON, once the first runtime call wrote it: a fallback variant and the
+   * shadows' mirrored copies send the same text instead of serialising it again.
+   */
+  inferenceText: string | undefined;
   /** Each stage's own milliseconds (time spent in later stages excluded), by position. */
   readonly stageMs: Float64Array;
   /** The runtime's `server-timing` on the answer that was used. */

@@ -2,10 +2,10 @@ import { pino, type Logger } from 'pino';
 
 /** How long a logged line may wait in the buffer when fewer than LOG_BUFFER_BYTES are waiting. */
 const LOG_FLUSH_MS = 100;
-const LOG_BUFFER_BYTES = 4096;
+const LOG_BUFFER_BYTES = 8192; // below sonic-boom's maxWrite (16 KiB)
 
 /**
- * The process's JSON logger on stdout, buffered: lines are written together once 4 KiB are
+ * The process's JSON logger on stdout, buffered: lines are written together once 8 KiB are
  * waiting, or 100 ms after they were logged. pino's default, one synchronous write(2) per line,
  * put a syscall on every request's path (the request log line): ~9% of the gateway's CPU under
  * load; asynchronous writes cost about as much in thread-pool hand-offs. Call `flushLogger`

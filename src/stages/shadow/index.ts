@@ -6,7 +6,7 @@ import { boundLabels } from '../../telemetry/bound-labels.js';
 import type { ShadowReport } from '../../telemetry/prediction-log/record.js';
 import type { UpstreamLogger } from '../../upstream/logger.js';
 import { BUCKETS, bucketOf } from '../route/assign.js';
-import type { VariantCall } from '../upstream/variant-call.js';
+import type { CallContext, VariantCall } from '../upstream/variant-call.js';
 import type { ShadowConfig } from './config.js';
 import { compareAnswers } from './compare.js';
 import type { ShadowMetrics } from './metrics.js';
@@ -61,18 +61,14 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
   }
 
   function mirror(ctx: RequestContext, shadow: ShadowConfig, primary: Promise<Reply>): void {
+    // The copy lives as long as the shadow takes to answer; it keeps what it needs, not the
+    // request's context (held for a slow shadow's 20 ms, contexts outlived young-generation GCs).
+    const { requestId } = ctx;
     const variant = ctx.variant!.name;
     const metrics = pairMetrics(modelName, variant, shadow.name);
     const pair = deps.stats.pair(variant, shadow.name);
     const report = (fields: Pick<ShadowReport, 'outcome'> & Partial<ShadowReport>): void =>
-      deps.report?.({
-        requestId: ctx.requestId,
-        model: modelName,
-        variant,
-        shadow,
-        at: Date.now(),
-        ...fields,
-      });
+      deps.report?.({ requestId, model: modelName, variant, shadow, at: Date.now(), ...fields });
     if (deps.stats.inFlight >= model.shadow_max_concurrency) {
       pair.dropped++;
       metrics.dropped.inc();
@@ -81,7 +77,15 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
     }
     deps.stats.inFlight++;
     pair.sent++;
-    const call = { inference: ctx.inference, requestId: ctx.requestId, headers: {}, deadline: 0 };
+    // The primary's call has usually written the request's JSON by now: the copy sends that text.
+    const text = ctx.inferenceText;
+    const call: CallContext = {
+      inference: text === undefined ? ctx.inference : undefined,
+      inferenceText: text,
+      requestId,
+      headers: {},
+      deadline: 0,
+    };
     // Started after the primary's request is on its way, in a later turn of the event loop.
     setImmediate(() => {
       const started = performance.now();
@@ -125,7 +129,7 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
               lastLogged.set(key, now);
               deps.logger.info(
                 {
-                  request_id: ctx.requestId,
+                  request_id: requestId,
                   model: modelName,
                   variant,
                   shadow: shadow.name,

@@ -69,7 +69,7 @@ export function createVariantCall(modelName: string, model: ModelConfig, deps: U
     const pool = deps.pools.get(variant.upstream);
     if (!pool) return refuse(gatewayError('INTERNAL', `no pool for upstream "${variant.upstream}"`));
     const path = `/v2/models/${encodeURIComponent(variant.model)}/versions/${encodeURIComponent(variant.version)}/infer`;
-    const body = JSON.stringify(ctx.inference);
+    const body = (ctx.inferenceText ??= JSON.stringify(ctx.inference));
     const tried = new Set<Endpoint>();
     const labels = { model: modelName, variant: variant.name };
     const budget = deps.retryBudget();

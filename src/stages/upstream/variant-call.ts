@@ -2,7 +2,10 @@ import type { Reply, RequestContext } from '../../pipeline/stage.js';
 import type { VariantConfig } from '../route/config.js';
 
 /** What a call to one variant reads from the request. */
-export type CallContext = Pick<RequestContext, 'inference' | 'deadline' | 'requestId' | 'headers'>;
+export type CallContext = Pick<
+  RequestContext,
+  'inference' | 'inferenceText' | 'deadline' | 'requestId' | 'headers'
+>;
 
 /**
  * Calls one variant (a primary, fallback or shadow) for a request; never throws. `reserveMs` is
