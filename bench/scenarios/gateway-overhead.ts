@@ -19,13 +19,31 @@ import { RESULTS_DIR } from '../lib/results.js';
 import type { Scenario } from '../lib/scenario.js';
 import { gatewayOptions } from '../lib/settings.js';
 import { median, ratio } from '../lib/stats.js';
-import { startGateway, startRuntime, type Server } from '../lib/switchyard.js';
+import {
+  listeningUrl,
+  PROJECT_ROOT,
+  startGateway,
+  startLogged,
+  startRuntime,
+  type Server,
+} from '../lib/switchyard.js';
 import { fmt, met, note, pct, printTable } from '../lib/table.js';
 import { ToolMissingError } from '../lib/tools.js';
 import { workDir } from '../lib/workdir.js';
 
 const TARGETS = { throughputShare: 0.6, addedP50Ms: 0.4, addedP99Ms: 1.5, cpuUsPerRequest: 150 };
 const CONNECTIONS = [32, 1] as const;
+
+/** The Node floor (bench/lib/node-floor-proxy.ts) in front of `upstream`. */
+function startNodeFloor(upstream: string): Promise<Server> {
+  return startLogged(
+    'node-floor',
+    process.execPath,
+    ['--import', 'tsx', join('bench', 'lib', 'node-floor-proxy.ts'), upstream],
+    (log) => listeningUrl(log, 'node-floor'),
+    { cwd: PROJECT_ROOT }, // from the project, where --import finds tsx
+  );
+}
 
 /** Starts an optional comparison server; a missing program skips it with the reason said. */
 async function optional(name: string, start: () => Promise<Server>): Promise<Server | undefined> {
@@ -69,6 +87,7 @@ export const gatewayOverhead: Scenario = {
     const runtime = await startRuntime();
     const nginx = await optional('nginx', () => startNginx(runtime.url));
     const haproxy = await optional('haproxy', () => startHaproxy(runtime.url));
+    const floor = await startNodeFloor(runtime.url);
 
     const profileDir = process.env.BENCH_CPU_PROF === '1' ? workDir('profile') : undefined;
     const gateway = await startGateway(fraudGatewayConfig({ upstreams: { onnx: [runtime.url] } }), {
@@ -93,6 +112,7 @@ export const gatewayOverhead: Scenario = {
       ...(haproxy
         ? [{ name: 'haproxy', url: `${haproxy.url}${runtimePath}`, pids: [haproxy.pid], ...common }]
         : []),
+      { name: 'node-floor', url: `${floor.url}${runtimePath}`, pids: [floor.pid], ...common },
       { name: 'switchyard', url: `${gateway.url}/v2/models/fraud/infer`, pids: [gateway.pid], ...common },
       ...(gatewayRedis && redis
         ? [
@@ -231,6 +251,9 @@ export const gatewayOverhead: Scenario = {
             )
             .join('; ')}`
         : 'prediction log off (BENCH_PREDICTION_LOG=off): production has it on.',
+    );
+    note(
+      'node-floor: node:http in, undici dispatch out, bytes passed through (bench/lib/node-floor-proxy.ts): no gateway feature, what Node itself costs.',
     );
     const redisRow = rows.find((r) => r.target === 'switchyard+redis');
     if (redisRow)
