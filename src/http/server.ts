@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import Fastify, {
   LogController,
-  type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
