@@ -62,7 +62,8 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
 
   function mirror(ctx: RequestContext, shadow: ShadowConfig, primary: Promise<Reply>): void {
     // The copy lives as long as the shadow takes to answer; it keeps what it needs, not the
-    // request's context (held for a slow shadow's 20 ms, contexts outlived young-generation GCs).
+    // request's whole context, which would otherwise outlive young-generation GCs behind a slow
+    // shadow (as the prediction log's entries did; src/telemetry/prediction-log/writer.ts).
     const { requestId } = ctx;
     const variant = ctx.variant!.name;
     const metrics = pairMetrics(modelName, variant, shadow.name);
