@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
+import { listenAndAnnounce } from './listen.js';
 
 /**
  * The HTTP ceiling of the runtime-batching scenario: a plain node:http server that reads the whole
@@ -34,11 +35,5 @@ const server = createServer((request, response) => {
 });
 // The same keep-alive window as Fastify's default in the runtime.
 server.keepAliveTimeout = 72_000;
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  process.stdout.write(
-    `${JSON.stringify({ msg: 'switchyard listening', role: 'http-ceiling', url: `http://127.0.0.1:${port}` })}\n`,
-  );
-});
+listenAndAnnounce(server, 'http-ceiling');
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
+import { listenAndAnnounce } from './listen.js';
 
 /**
  * The Node floor of the gateway-overhead scenario: the least a Node proxy can do per request with
@@ -57,11 +58,5 @@ const server = createServer((request, response) => {
 });
 // As the gateway's: longer than the load generator's keep-alive.
 server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  process.stdout.write(
-    `${JSON.stringify({ msg: 'switchyard listening', role: 'node-floor', url: `http://127.0.0.1:${port}` })}\n`,
-  );
-});
+listenAndAnnounce(server, 'node-floor');
 process.on('SIGTERM', () => server.close(() => void pool.close().then(() => process.exit(0))));
