@@ -102,6 +102,10 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): BuiltGa
           stats: state.shadows,
           metrics: deps.metrics.shadow,
           logger: deps.logger,
+          metadataOf: (shadow) => {
+            const pool = pools.get(shadow.upstream);
+            return pool ? deps.metadata.source(pool, shadow.model, shadow.version) : undefined;
+          },
           ...(predictionLog ? { report: (report) => predictionLog.write(() => shadowRecord(report)) } : {}),
         },
         cache: cacheStore ? { store: cacheStore, metrics: deps.metrics.cache } : undefined,

@@ -20,6 +20,11 @@ export const ShadowModelFields = {
   shadows: Type.Array(ShadowConfigSchema, { default: [] }),
   /** Mirrored calls in flight per model beyond which copies are dropped, so shadows can't pile up. */
   shadow_max_concurrency: Type.Integer({ minimum: 1, default: 64 }),
+  /**
+   * Most rows one mirrored call carries: copies of one event-loop turn bound for a shadow share a
+   * call when its runtime states a batch size (src/stages/shadow/batch.ts). 1 sends each alone.
+   */
+  shadow_batch_max_rows: Type.Integer({ minimum: 1, maximum: 4096, default: 32 }),
 };
 
 export type ShadowConfig = Static<typeof ShadowConfigSchema>;

@@ -6,10 +6,13 @@ import { boundLabels } from '../../telemetry/bound-labels.js';
 import type { ShadowReport } from '../../telemetry/prediction-log/record.js';
 import type { UpstreamLogger } from '../../upstream/logger.js';
 import { BUCKETS, bucketOf } from '../route/assign.js';
-import type { CallContext, VariantCall } from '../upstream/variant-call.js';
+import type { MetadataSource } from '../validate/metadata.js';
+import type { VariantCall } from '../upstream/variant-call.js';
 import type { ShadowConfig } from './config.js';
-import { compareAnswers } from './compare.js';
+import { batchRowsFor } from './batch.js';
+import { compareAnswers, type Comparison } from './compare.js';
 import type { ShadowMetrics } from './metrics.js';
+import { createMirrorSender } from './sender.js';
 import type { ShadowStats } from './stats.js';
 
 export interface ShadowDeps {
@@ -19,6 +22,8 @@ export interface ShadowDeps {
   metrics: ShadowMetrics;
   logger: UpstreamLogger;
   random?: () => number;
+  /** The shadow model's metadata, which says whether copies can share a call (see batch.ts). */
+  metadataOf?: (shadow: ShadowConfig) => MetadataSource | undefined;
   /** Told how each mirrored copy went, once known (the prediction log's shadow records). */
   report?: (report: ShadowReport) => void;
 }
@@ -30,6 +35,8 @@ const LOG_INTERVAL_MS = 1000;
  * Mirrors a share of requests to each shadow after the primary call has started, off the
  * critical path: the caller's answer, status, headers and latency never depend on a shadow. When
  * both answers are in, compares them (score delta, decision agreement) and counts the result.
+ * Copies bound for a shadow in the same turn of the event loop share one call when the shadow's
+ * runtime batches (src/stages/shadow/sender.ts): a copy then costs its rows, not an exchange.
  * A user is consistently in or out of a shadow: selection hashes the user key with a salt of
  * the shadow's own, so it does not follow the variant split.
  */
@@ -60,6 +67,22 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
     return bucket < Math.round(shadow.percent * 100);
   }
 
+  // One sender per shadow: the copies of one turn of the event loop leave together.
+  const senders = new Map(
+    shadows.map((shadow) => {
+      const metadata = deps.metadataOf?.(shadow);
+      const rows = deps.metrics.batchRows.labels({ model: modelName, shadow: shadow.name });
+      const sender = createMirrorSender(modelName, shadow, {
+        call: deps.call,
+        budgetMs: model.budget_ms,
+        maxRows: () => batchRowsFor(metadata?.current(), model.shadow_batch_max_rows),
+        observeRows: (n) => rows.observe(n),
+        logger: deps.logger,
+      });
+      return [shadow, sender] as const;
+    }),
+  );
+
   function mirror(ctx: RequestContext, shadow: ShadowConfig, primary: Promise<Reply>): void {
     // The copy lives as long as the shadow takes to answer; it keeps what it needs, not the
     // request's whole context, which would otherwise outlive young-generation GCs behind a slow
@@ -78,72 +101,64 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
     }
     deps.stats.inFlight++;
     pair.sent++;
-    // The primary's call has usually written the request's JSON by now: the copy sends that text.
-    const text = ctx.inferenceText;
-    const call: CallContext = {
-      inference: text === undefined ? ctx.inference : undefined,
-      inferenceText: text,
-      requestId,
-      headers: {},
-      deadline: 0,
+    const settled = async (answer: Reply, latencyMs: number): Promise<void> => {
+      metrics.duration.observe(latencyMs / 1000);
+      if (!answer.ok || !answer.response) {
+        pair.errors++;
+        metrics.error.inc();
+        report({ outcome: 'error', latencyMs, error: answer.ok ? 'no_response' : answer.error.code });
+        return;
+      }
+      metrics.ok.inc();
+      const first = await primary;
+      const comparison =
+        first.ok && !first.fallback && first.response
+          ? compareAnswers(first.response, answer.response, contract)
+          : undefined;
+      if (!comparison) {
+        report({ outcome: 'not_comparable', latencyMs }); // the primary failed or was replaced
+        return;
+      }
+      report({
+        outcome: 'compared',
+        latencyMs,
+        comparison,
+        ...(contract ? { shadowDecision: decide(contract, comparison.shadowScore).decision } : {}),
+      });
+      pair.compared++;
+      pair.deltaSum += comparison.delta;
+      metrics.scoreDelta.observe(comparison.delta);
+      (comparison.disagree ? metrics.disagree : metrics.agree).inc();
+      if (comparison.disagree) {
+        pair.disagreements++;
+        logDisagreement(requestId, variant, shadow.name, comparison);
+      }
     };
-    // Started after the primary's request is on its way, in a later turn of the event loop.
-    setImmediate(() => {
-      const started = performance.now();
-      call.deadline = started + model.budget_ms;
-      void deps
-        .call(call, shadow)
-        .then(async (answer) => {
-          const latencyMs = performance.now() - started;
-          metrics.duration.observe(latencyMs / 1000);
-          if (!answer.ok || !answer.response) {
-            pair.errors++;
-            metrics.error.inc();
-            report({ outcome: 'error', latencyMs, error: answer.ok ? 'no_response' : answer.error.code });
-            return;
-          }
-          metrics.ok.inc();
-          const first = await primary;
-          const comparison =
-            first.ok && !first.fallback && first.response
-              ? compareAnswers(first.response, answer.response, contract)
-              : undefined;
-          if (!comparison) {
-            report({ outcome: 'not_comparable', latencyMs }); // the primary failed or was replaced
-            return;
-          }
-          report({
-            outcome: 'compared',
-            latencyMs,
-            comparison,
-            ...(contract ? { shadowDecision: decide(contract, comparison.shadowScore).decision } : {}),
-          });
-          pair.compared++;
-          pair.deltaSum += comparison.delta;
-          metrics.scoreDelta.observe(comparison.delta);
-          (comparison.disagree ? metrics.disagree : metrics.agree).inc();
-          if (comparison.disagree) {
-            pair.disagreements++;
-            const key = `${variant}/${shadow.name}`;
-            const now = performance.now();
-            if (now - (lastLogged.get(key) ?? -Infinity) >= LOG_INTERVAL_MS) {
-              lastLogged.set(key, now);
-              deps.logger.info(
-                {
-                  request_id: requestId,
-                  model: modelName,
-                  variant,
-                  shadow: shadow.name,
-                  primary_score: comparison.primaryScore,
-                  shadow_score: comparison.shadowScore,
-                },
-                'shadow disagrees',
-              );
-            }
-          }
-        })
-        .finally(() => deps.stats.inFlight--);
+    senders.get(shadow)!({
+      requestId,
+      inference: ctx.inference!,
+      // The primary's call has usually written the request's JSON by now: a copy alone sends it.
+      inferenceText: ctx.inferenceText,
+      settle: (answer, latencyMs) => void settled(answer, latencyMs).finally(() => deps.stats.inFlight--),
     });
+  }
+
+  function logDisagreement(requestId: string, variant: string, shadow: string, comparison: Comparison): void {
+    const key = `${variant}/${shadow}`;
+    const now = performance.now();
+    if (now - (lastLogged.get(key) ?? -Infinity) < LOG_INTERVAL_MS) return;
+    lastLogged.set(key, now);
+    deps.logger.info(
+      {
+        request_id: requestId,
+        model: modelName,
+        variant,
+        shadow,
+        primary_score: comparison.primaryScore,
+        shadow_score: comparison.shadowScore,
+      },
+      'shadow disagrees',
+    );
   }
 
   return {

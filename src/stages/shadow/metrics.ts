@@ -30,6 +30,13 @@ export function createShadowMetrics(registry: Registry) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    batchRows: new LeanHistogram({
+      name: 'switchyard_shadow_batch_rows',
+      help: 'Rows per mirrored call: copies that shared a call, or one copy alone.',
+      labelNames: ['model', 'shadow'] as const,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: [registry],
+    }),
   };
 }
 

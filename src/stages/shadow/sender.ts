@@ -1,0 +1,120 @@
+import { performance } from 'node:perf_hooks';
+import { gatewayError } from '../../errors.js';
+import { refuse, type Reply } from '../../pipeline/stage.js';
+import type { InferRequest } from '../../protocol/oip.js';
+import type { UpstreamLogger } from '../../upstream/logger.js';
+import type { VariantCall } from '../upstream/variant-call.js';
+import { batchKey, mergeRequests, splitResponse } from './batch.js';
+import type { ShadowConfig } from './config.js';
+
+/** One request's copy, on its way to one shadow. */
+export interface MirroredCopy {
+  readonly requestId: string;
+  readonly inference: InferRequest;
+  /** The request's JSON, when the primary call had written it: sent as is when the copy goes alone. */
+  readonly inferenceText: string | undefined;
+  /** Told the shadow's answer to this copy's rows, and how long the call that carried them took. */
+  settle(reply: Reply, latencyMs: number): void;
+}
+
+export interface MirrorSenderOptions {
+  /** Calls the shadow through its own breaker. */
+  call: VariantCall;
+  /** The time a mirrored call may take. */
+  budgetMs: number;
+  /** Rows one call may carry now (1: every copy alone), read at each send. */
+  maxRows(): number;
+  /** Told the rows of each call sent. */
+  observeRows(rows: number): void;
+  logger: UpstreamLogger;
+}
+
+/**
+ * Sends the copies bound for one shadow. Copies queued during one turn of the event loop leave
+ * together at its end: those that can share a call (same inputs and row shapes) go as one request
+ * of up to `maxRows()` rows, the others alone. A shadow that answers a batch with outputs it can't
+ * cut back into rows gets every later copy alone: its copies then still compare.
+ */
+export function createMirrorSender(
+  modelName: string,
+  shadow: ShadowConfig,
+  options: MirrorSenderOptions,
+): (copy: MirroredCopy) => void {
+  let queue: MirroredCopy[] = [];
+  let batchesRefused = false;
+
+  function callShadow(inference: InferRequest | undefined, text: string | undefined, requestId: string) {
+    const started = performance.now();
+    const reply = options.call(
+      { inference, inferenceText: text, requestId, headers: {}, deadline: started + options.budgetMs },
+      shadow,
+    );
+    return reply.then((answer) => ({ answer, latencyMs: performance.now() - started }));
+  }
+
+  function alone(copy: MirroredCopy, rows: number): void {
+    options.observeRows(rows);
+    void callShadow(copy.inference, copy.inferenceText, copy.requestId).then(({ answer, latencyMs }) =>
+      copy.settle(answer, latencyMs),
+    );
+  }
+
+  function together(copies: MirroredCopy[], rows: number[], total: number): void {
+    options.observeRows(total);
+    const merged = mergeRequests(copies.map((copy) => copy.inference));
+    // The runtime logs the call under the first copy's request id.
+    void callShadow(merged, undefined, copies[0]!.requestId).then(({ answer, latencyMs }) => {
+      const parts = answer.ok && answer.response ? splitResponse(answer.response, rows) : undefined;
+      if (answer.ok && answer.response && !parts) {
+        if (!batchesRefused) {
+          batchesRefused = true;
+          options.logger.warn(
+            { model: modelName, shadow: shadow.name, rows: total },
+            'shadow answered a batch of copies without a row per copy: copies now go one at a time',
+          );
+        }
+        const failed = refuse(gatewayError('UPSTREAM_FAILED', 'the answer to a batch could not be split'));
+        for (const copy of copies) copy.settle(failed, latencyMs);
+        return;
+      }
+      copies.forEach((copy, i) =>
+        copy.settle(parts && answer.ok ? { ...answer, response: parts[i] } : answer, latencyMs),
+      );
+    });
+  }
+
+  function flush(): void {
+    const copies = queue;
+    queue = [];
+    const maxRows = batchesRefused ? 1 : options.maxRows();
+    const groups = new Map<string, { copies: MirroredCopy[]; rows: number[]; total: number }>();
+    for (const copy of copies) {
+      const batch = maxRows > 1 && copies.length > 1 ? batchKey(copy.inference) : undefined;
+      if (!batch || batch.rows >= maxRows) {
+        alone(copy, batch?.rows ?? copy.inference.inputs[0]?.shape[0] ?? 1);
+        continue;
+      }
+      let group = groups.get(batch.key);
+      if (group && group.total + batch.rows > maxRows) {
+        sendGroup(group);
+        group = undefined;
+      }
+      if (!group) groups.set(batch.key, (group = { copies: [], rows: [], total: 0 }));
+      group.copies.push(copy);
+      group.rows.push(batch.rows);
+      group.total += batch.rows;
+    }
+    for (const group of groups.values()) sendGroup(group);
+  }
+
+  function sendGroup(group: { copies: MirroredCopy[]; rows: number[]; total: number }): void {
+    if (group.copies.length === 1) alone(group.copies[0]!, group.total);
+    else together(group.copies, group.rows, group.total);
+  }
+
+  return (copy) => {
+    queue.push(copy);
+    // After the primary's request is on its way: the copies leave at the end of this turn.
+    if (queue.length === 1) setImmediate(flush);
+  };
+}
