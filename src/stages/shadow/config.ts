@@ -18,7 +18,7 @@ export const ShadowConfigSchema = Type.Object(
 /** The shadow stage's fields of a model. */
 export const ShadowModelFields = {
   shadows: Type.Array(ShadowConfigSchema, { default: [] }),
-  /** Mirrored calls in flight per model beyond which copies are dropped, so shadows can't pile up. */
+  /** Mirrored copies in flight per model beyond which new ones are dropped, so shadows can't pile up. */
   shadow_max_concurrency: Type.Integer({ minimum: 1, default: 64 }),
   /**
    * Most rows one mirrored call carries: copies of one event-loop turn bound for a shadow share a
