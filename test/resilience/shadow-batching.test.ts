@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Agent } from 'undici';
 import { FRAUD_EVALUATION_SEED } from '../../scripts/fraud/synthetic.js';
-import { fraudRequest, fraudRows } from '../harness/fraud.js';
+import { fraudRows, fraudScores } from '../harness/fraud.js';
 import {
   AUTH,
   decisionBody,
@@ -31,21 +31,6 @@ function mirroredConfig(runtimeUrl: string) {
       shadow_max_concurrency: 4096,
     },
   });
-}
-
-/** Scores of `rows` from the runtime itself, 64 rows a request. */
-async function scores(client: Agent, runtimeUrl: string, version: string, rows: number[][]) {
-  const out: number[] = [];
-  for (let i = 0; i < rows.length; i += 64) {
-    const response = await postJson(
-      client,
-      `${runtimeUrl}/v2/models/fraud/versions/${version}/infer`,
-      fraudRequest(rows.slice(i, i + 64)),
-    );
-    assert.equal(response.status, 200, response.text);
-    out.push(...((response.body as { outputs: { data: number[] }[] }).outputs[0]!.data as number[]));
-  }
-  return out;
 }
 
 interface ShadowLine {
@@ -123,8 +108,8 @@ test(
       runtime = await startRuntime();
       gateway = await startGateway(mirroredConfig(runtime.url));
       const [v1, v3] = [
-        await scores(client, runtime.url, '1', rows),
-        await scores(client, runtime.url, '3', rows),
+        await fraudScores(client, runtime.url, '1', rows),
+        await fraudScores(client, runtime.url, '3', rows),
       ];
       const { rowOf, records } = await mirrorAll(client, gateway, rows);
       const batches = await batchRows(client, gateway.url);

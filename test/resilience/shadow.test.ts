@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Agent } from 'undici';
 import { FRAUD_EVALUATION_SEED, fraudDecision } from '../../scripts/fraud/synthetic.js';
 import { bucketOf } from '../../src/stages/route/assign.js';
-import { fraudRequest, fraudRows } from '../harness/fraud.js';
+import { fraudRows, fraudScores } from '../harness/fraud.js';
 import {
   AUTH,
   decisionBody,
@@ -36,7 +36,6 @@ const SHADOW_LATENCY_MS = 50;
 const LATENCY_ROWS = 400;
 const LATENCY_RATE = 200;
 const SALT = 'fraud-test'; // fraudGatewayConfig's routing salt
-const BATCH = 64; // the fraud model's max_batch_size
 
 /** v1 takes every user; shadow v3 on its own (slow) upstream, mirrored at `percent`. */
 function shadowConfig(primary: string, shadow: string, percent: number) {
@@ -53,26 +52,6 @@ function shadowConfig(primary: string, shadow: string, percent: number) {
     ...config,
     upstreams: { ...config.upstreams, shadow: { ...config.upstreams.onnx, endpoints: [shadow] } },
   };
-}
-
-/** Scores of `rows` from the runtime itself, `BATCH` rows a request. */
-async function scores(
-  client: Agent,
-  runtimeUrl: string,
-  version: string,
-  rows: number[][],
-): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < rows.length; i += BATCH) {
-    const response = await postJson(
-      client,
-      `${runtimeUrl}/v2/models/fraud/versions/${version}/infer`,
-      fraudRequest(rows.slice(i, i + BATCH)),
-    );
-    assert.equal(response.status, 200, response.text);
-    out.push(...((response.body as { outputs: { data: number[] }[] }).outputs[0]!.data as number[]));
-  }
-  return out;
 }
 
 /**
@@ -135,8 +114,8 @@ test(
 
       // What v1 and v3 decide on exactly these rows, asked of the runtime directly.
       const [v1, v3] = [
-        await scores(client, primary.url, '1', rows),
-        await scores(client, primary.url, '3', rows),
+        await fraudScores(client, primary.url, '1', rows),
+        await fraudScores(client, primary.url, '3', rows),
       ];
       const expected = v1.filter((score, i) => fraudDecision(score) !== fraudDecision(v3[i]!)).length / ROWS;
       const report = JSON.parse(
