@@ -49,6 +49,23 @@ export interface InferResponse {
   outputs: ResponseOutput[];
 }
 
+/**
+ * Whether a parsed runtime answer has the shape the gateway reads: an `outputs` array of tensors
+ * with a name, a shape and flat data. A 200 carrying any other JSON is a failed call, not an
+ * answer: the stages after it index into the outputs.
+ */
+export function isInferResponse(value: unknown): value is InferResponse {
+  if (typeof value !== 'object' || value === null) return false;
+  const { outputs } = value as { outputs?: unknown };
+  if (!Array.isArray(outputs)) return false;
+  for (const output of outputs as unknown[]) {
+    if (typeof output !== 'object' || output === null) return false;
+    const { name, shape, data } = output as { name?: unknown; shape?: unknown; data?: unknown };
+    if (typeof name !== 'string' || !Array.isArray(shape) || !Array.isArray(data)) return false;
+  }
+  return true;
+}
+
 export interface TensorMetadata {
   name: string;
   datatype: Datatype;

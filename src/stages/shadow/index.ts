@@ -139,7 +139,15 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
       inference: ctx.inference!,
       // The primary's call has usually written the request's JSON by now: a copy alone sends it.
       inferenceText: ctx.inferenceText,
-      settle: (answer, latencyMs) => void settled(answer, latencyMs).finally(() => deps.stats.inFlight--),
+      settle: (answer, latencyMs) =>
+        void settled(answer, latencyMs)
+          .catch((error: unknown) =>
+            deps.logger.error(
+              { err: error, request_id: requestId, shadow: shadow.name },
+              'shadow comparison failed',
+            ),
+          )
+          .finally(() => deps.stats.inFlight--),
     });
   }
 

@@ -49,7 +49,13 @@ export function createMirrorSender(
       { inference, inferenceText: text, requestId, headers: {}, deadline: started + options.budgetMs },
       shadow,
     );
-    return reply.then((answer) => ({ answer, latencyMs: performance.now() - started }));
+    // A call never rejects by contract; were it to, the copies still settle (and leave the count
+    // of copies in flight) instead of waiting forever.
+    return reply
+      .catch((error: unknown) =>
+        refuse(gatewayError('INTERNAL', 'the mirrored call failed', { cause: error })),
+      )
+      .then((answer) => ({ answer, latencyMs: performance.now() - started }));
   }
 
   // While a call is out (the shadow may be slow) only the copies' settle functions are held: their

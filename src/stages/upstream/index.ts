@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ModelConfig } from '../../config/schema.js';
 import { gatewayError } from '../../errors.js';
 import { refuse, type NamedStage, type Reply } from '../../pipeline/stage.js';
-import type { InferResponse } from '../../protocol/oip.js';
+import { isInferResponse } from '../../protocol/oip.js';
 import { boundLabels } from '../../telemetry/bound-labels.js';
 import { callTracer } from '../../telemetry/tracing.js';
 import type { Endpoint, UpstreamPool } from '../../upstream/index.js';
@@ -141,14 +141,19 @@ export function createVariantCall(modelName: string, model: ModelConfig, deps: U
 }
 
 function answer(result: CallResult, variant: { name: string; version: string }): Reply {
-  let response: InferResponse;
+  let response: unknown;
   try {
-    response = JSON.parse(result.text) as InferResponse;
+    response = JSON.parse(result.text);
   } catch (error) {
     return refuse(
       gatewayError('UPSTREAM_FAILED', 'the runtime answered 200 with a body that is not JSON', {
         cause: error,
       }),
+    );
+  }
+  if (!isInferResponse(response)) {
+    return refuse(
+      gatewayError('UPSTREAM_FAILED', 'the runtime answered 200 with JSON that is not an inference response'),
     );
   }
   return {
