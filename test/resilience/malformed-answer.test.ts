@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { createClient, getJson, postJson } from '../harness/http.js';
 import { runBounded } from '../harness/load.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
 import { shadowPair } from '../harness/resilience.js';
+import { readJsonl, type LoggedRecord } from '../telemetry/prediction-log-harness.js';
 import { startRuntime } from '../harness/runtime.js';
 
 /**
@@ -99,12 +99,9 @@ test('a shadow answering 200 with JSON that is no inference response: copies cou
     }
     assert.equal((await getJson(client, `${gateway.url}/readyz`)).status, 200, 'the gateway is still up');
     const records = await waitFor('shadow records', async () => {
-      const text = await readFile(join(gateway!.dir, 'predictions.jsonl'), 'utf8').catch(() => '');
-      const shadows = text
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as { kind: string; outcome: string; error?: string })
-        .filter((record) => record.kind === 'shadow');
+      const shadows = (await readJsonl(join(gateway!.dir, 'predictions.jsonl'))).filter(
+        (record): record is LoggedRecord & { outcome: string; error?: string } => record.kind === 'shadow',
+      );
       return shadows.length >= rows.length * MALFORMED.length ? shadows : undefined;
     });
     // Each copy failed: on the malformed answer, or, once the shadow's breaker opened on those

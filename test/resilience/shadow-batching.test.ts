@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Agent } from 'undici';
@@ -18,6 +17,7 @@ import { waitFor, type StartedProcess } from '../harness/process.js';
 import { editModelConfig } from '../harness/repository.js';
 import { gatewayMetrics, type DecisionAnswer } from '../harness/resilience.js';
 import { copyRepository, startRuntime } from '../harness/runtime.js';
+import { readJsonl, type LoggedRecord } from '../telemetry/prediction-log-harness.js';
 
 /** Callers at once: enough that several copies are queued in one turn of the gateway's loop. */
 const CONCURRENCY = 32;
@@ -33,9 +33,8 @@ function mirroredConfig(runtimeUrl: string) {
   });
 }
 
+/** The fields of a shadow record the test reads, besides `kind` and `request_id`. */
 interface ShadowLine {
-  kind: string;
-  request_id: string;
   outcome: string;
   primary_score: number | null;
   shadow_score: number | null;
@@ -70,12 +69,9 @@ async function mirrorAll(client: Agent, gateway: GatewayUnderTest, rows: number[
   const records = await waitFor(
     'a shadow record per request',
     async () => {
-      const text = await readFile(join(gateway.dir, 'predictions.jsonl'), 'utf8').catch(() => '');
-      const shadows = text
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as ShadowLine)
-        .filter((record) => record.kind === 'shadow');
+      const shadows = (await readJsonl(join(gateway.dir, 'predictions.jsonl'))).filter(
+        (record): record is LoggedRecord & ShadowLine => record.kind === 'shadow',
+      );
       return shadows.length >= rows.length ? shadows : undefined;
     },
     20_000,
