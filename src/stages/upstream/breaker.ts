@@ -44,6 +44,12 @@ export class VariantBreaker {
         resetTimeout: config.reset_ms,
         rollingCountTimeout: config.rolling_window_ms,
         rollingCountBuckets: 10,
+        // Off, because nothing reads them and they stall the event loop: with both on, every
+        // bucket interval (a tenth of the window: 1 s) opossum gathers every call's latency of
+        // the window into one array and sorts it, ~4 ms per breaker at 3000 calls/s, all breakers
+        // in the same tick. The model's latency comes from our own window (latency.ts).
+        rollingPercentilesEnabled: false,
+        enableSnapshots: false,
       },
     );
   }
