@@ -36,16 +36,17 @@ export function createAdmission(modelName: string, model: ModelConfig, deps: Adm
     return counter;
   };
 
+  // Each tenant's buckets for this model, worked out on its first request rather than on every one.
+  const bucketsOf = new WeakMap<TenantConfig, readonly Bucket[]>();
+  const tenantBuckets = (tenant: TenantConfig): readonly Bucket[] => {
+    let buckets = bucketsOf.get(tenant);
+    if (!buckets) bucketsOf.set(tenant, (buckets = limitBuckets(tenant, modelName)));
+    return buckets;
+  };
+
   async function checkLimits(ctx: RequestContext, tenant: TenantConfig): Promise<Refusal | undefined> {
     let tightest: LimitDecision | undefined;
-    // The narrower bucket first: a call its model's limit refuses then spends none of the
-    // tenant-wide tokens, which the tenant's other models need (a token is taken, never returned).
-    const limits: [string, 'tenant' | 'tenant_model', { rps: number; burst: number } | undefined][] = [
-      [`tenant:${tenant.name}:model:${modelName}`, 'tenant_model', tenant.model_rate_limits?.[modelName]],
-      [`tenant:${tenant.name}`, 'tenant', tenant.rate_limit],
-    ];
-    for (const [key, kind, limit] of limits) {
-      if (!limit) continue;
+    for (const { key, kind, limit } of tenantBuckets(tenant)) {
       const decision = await limiter.take(key, limit.rps, limit.burst);
       if (!tightest || decision.remaining < tightest.remaining || !decision.allowed) tightest = decision;
       if (!decision.allowed) {
@@ -93,6 +94,31 @@ export function createAdmission(modelName: string, model: ModelConfig, deps: Adm
       }
     },
   };
+}
+
+interface Bucket {
+  key: string;
+  kind: 'tenant' | 'tenant_model';
+  limit: { rps: number; burst: number };
+}
+
+/**
+ * The rate-limit buckets a tenant's request for `modelName` takes from, in order. The narrower
+ * bucket first: a call its model's limit refuses then spends none of the tenant-wide tokens, which
+ * the tenant's other models need (a token is taken, never returned).
+ */
+function limitBuckets(tenant: TenantConfig, modelName: string): Bucket[] {
+  const buckets: Bucket[] = [];
+  const modelLimit = tenant.model_rate_limits?.[modelName];
+  if (modelLimit)
+    buckets.push({
+      key: `tenant:${tenant.name}:model:${modelName}`,
+      kind: 'tenant_model',
+      limit: modelLimit,
+    });
+  if (tenant.rate_limit)
+    buckets.push({ key: `tenant:${tenant.name}`, kind: 'tenant', limit: tenant.rate_limit });
+  return buckets;
 }
 
 function setRateLimitHeaders(ctx: RequestContext, decision: LimitDecision): void {

@@ -64,14 +64,24 @@ export function createVariantCall(modelName: string, model: ModelConfig, deps: U
     'outcome',
   ] as const);
   const durationHistogram = boundLabels((l) => metrics.duration.labels(l), ['model', 'variant'] as const);
+  // Each variant's runtime path, built on its first call rather than on every one (variants are
+  // the config's objects, the same on every request).
+  const paths = new WeakMap<{ model: string; version: string }, string>();
+  const pathOf = (variant: { model: string; version: string }): string => {
+    let path = paths.get(variant);
+    if (path === undefined) {
+      path = `/v2/models/${encodeURIComponent(variant.model)}/versions/${encodeURIComponent(variant.version)}/infer`;
+      paths.set(variant, path);
+    }
+    return path;
+  };
 
   return async (ctx, variant, reserveMs = model.fallback_reserve_ms) => {
     const pool = deps.pools.get(variant.upstream);
     if (!pool) return refuse(gatewayError('INTERNAL', `no pool for upstream "${variant.upstream}"`));
-    const path = `/v2/models/${encodeURIComponent(variant.model)}/versions/${encodeURIComponent(variant.version)}/infer`;
+    const path = pathOf(variant);
     const body = (ctx.inferenceText ??= JSON.stringify(ctx.inference));
     const tried = new Set<Endpoint>();
-    const labels = { model: modelName, variant: variant.name };
     const budget = deps.retryBudget();
     budget.deposit();
     let last: CallResult | undefined;
@@ -86,7 +96,7 @@ export function createVariantCall(modelName: string, model: ModelConfig, deps: U
         break;
       }
       tried.add(endpoint);
-      if (attempt > 0) metrics.retries.inc(labels);
+      if (attempt > 0) metrics.retries.inc({ model: modelName, variant: variant.name });
       const started = performance.now();
       const headers = forwardHeaders(ctx, remaining, traceCall === undefined);
       const span = traceCall?.({
