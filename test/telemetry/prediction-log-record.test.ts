@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { ContractConfig } from '../../src/contract/config.js';
 import { gatewayError } from '../../src/errors.js';
 import { inputHash, loggedTensors } from '../../src/telemetry/prediction-log/inputs.js';
-import { predictionRecord } from '../../src/telemetry/prediction-log/record.js';
+import { isoTime, predictionRecord } from '../../src/telemetry/prediction-log/record.js';
 
 const contract: ContractConfig = {
   input: 'features',
@@ -96,4 +96,11 @@ test('a record keeps small outputs by name and leaves large ones out; errors car
     [failed.status, failed.code, failed.outputs, failed.decision],
     [504, 'SWY_ERR_BUDGET_EXHAUSTED', null, null],
   );
+});
+
+test('a record time is its millisecond in ISO 8601, repeated, new or earlier alike', () => {
+  const base = Date.UTC(2026, 10, 24, 0, 59, 59, 998);
+  for (const at of [base, base, base + 1, base + 2, base + 2, base - 86_400_000, base, 0]) {
+    assert.equal(isoTime(at), new Date(at).toISOString());
+  }
 });

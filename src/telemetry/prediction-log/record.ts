@@ -78,7 +78,7 @@ export function predictionRecord({ ctx, reply, model, latencyMs, at }: AnsweredR
     ctx.endpoint === 'decision' && status === 200 ? (ctx.response?.body as DecisionBody) : undefined;
   const record: PredictionRecord = {
     kind: 'prediction',
-    time: new Date(at).toISOString(),
+    time: isoTime(at),
     request_id: ctx.requestId,
     decision_id: decided?.decision_id ?? null,
     tenant: ctx.tenant?.name ?? null,
@@ -113,7 +113,7 @@ export function refusalRecord(fields: {
 }): PredictionRecord {
   return {
     kind: 'prediction',
-    time: new Date(fields.at).toISOString(),
+    time: isoTime(fields.at),
     request_id: fields.requestId,
     decision_id: null,
     tenant: null,
@@ -158,6 +158,21 @@ function errorCode(body: unknown): string | null {
 
 export const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
 
+let lastAt = NaN;
+let lastIso = '';
+
+/**
+ * A record's `time`: the millisecond as ISO 8601. Under load several records a millisecond share
+ * it (primary and shadow records alike), and formatting a Date costs ~0.5 µs: the last one is kept.
+ */
+export function isoTime(at: number): string {
+  if (at !== lastAt) {
+    lastIso = new Date(at).toISOString();
+    lastAt = at;
+  }
+  return lastIso;
+}
+
 /** What the shadow stage reports about one mirrored copy (src/stages/shadow). */
 export interface ShadowReport {
   requestId: string;
@@ -177,7 +192,7 @@ export function shadowRecord(report: ShadowReport): ShadowRecord {
   const { comparison } = report;
   const record: ShadowRecord = {
     kind: 'shadow',
-    time: new Date(report.at).toISOString(),
+    time: isoTime(report.at),
     request_id: report.requestId,
     model: report.model,
     variant: report.variant,
