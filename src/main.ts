@@ -92,7 +92,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await tracing.shutdown();
     throw new ConfigInvalidError(`${options.config} cannot be served: ${(error as Error).message}`);
   }
-  const active = new ActiveGateway(first, metrics);
+  first.apply();
+  const active = new ActiveGateway(first.gateway, metrics);
   const lifecycle = { draining: false };
   const app = buildGatewayHttp({
     active,
@@ -123,7 +124,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
           if (!isDeepStrictEqual(snapshot.config.prediction_log, config.prediction_log)) {
             logger.warn({}, 'prediction_log changed: it takes effect at the next restart');
           }
-          active.swap(buildGateway(snapshot, { ...shared, previous: active.version }));
+          // Built without touching what serves now; applied and swapped in one synchronous step.
+          const next = buildGateway(snapshot, { ...shared, previous: active.version });
+          next.apply();
+          active.swap(next.gateway);
           metrics.configReloads.inc({ outcome: 'ok' });
           logger.info({ config: snapshot.hash }, 'config reloaded');
         } catch (error) {

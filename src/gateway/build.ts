@@ -1,18 +1,19 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ConfigSnapshot } from '../config/load.js';
 import type { ModelConfig } from '../config/schema.js';
+import { createOutboundCall } from '../outbound/stack.js';
 import type { Pipeline } from '../pipeline/compose.js';
 import { buildPipeline } from '../pipeline/build.js';
 import { createAuthenticator, type Authenticator } from '../stages/auth/authenticate.js';
 import { createJwtVerifier } from '../stages/auth/jwt.js';
 import { RedisCacheStore } from '../stages/cache/redis-store.js';
-import { createVariantCall, guardedCall } from '../stages/upstream/index.js';
-import type { MetadataRegistry } from '../stages/validate/metadata.js';
+import type { MetadataRegistry, MetadataSource } from '../stages/validate/metadata.js';
 import type { Limiter } from '../state/limiter.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { shadowRecord, type PredictionLog } from '../telemetry/prediction-log/index.js';
-import { createUpstreamPool, type UpstreamLogger, type UpstreamPool } from '../upstream/index.js';
-import type { ModelStates } from './model-state.js';
+import { createUpstreamPool, type UpstreamPool } from '../upstream/index.js';
+import type { ModelStates, PreparedModelState } from './model-state.js';
 
 export interface BuiltModel {
   config: ModelConfig;
@@ -29,24 +30,38 @@ export interface BuiltGateway {
   inFlight: number;
 }
 
+/**
+ * A built version not yet serving. Building changed nothing the running version uses; `apply`
+ * does, all at once, right before the version is swapped in: each model's limits, retry budget,
+ * cache and breakers take the new config, and the new pools start. A version that is never
+ * applied is `discard`ed: its new pools close.
+ */
+export interface GatewayBuild {
+  readonly gateway: BuiltGateway;
+  apply(): void;
+  discard(): Promise<void>;
+}
+
 /** What outlives config versions: built once per process. */
 export interface BuildDeps {
   metrics: GatewayMetrics;
-  logger: UpstreamLogger;
+  logger: FastifyBaseLogger;
   models: ModelStates;
   limiter: Limiter;
   metadata: MetadataRegistry;
   /** Set when state.redis_url is: the result cache is then shared by every replica. */
   redis: Redis | undefined;
-  /** Where shadow outcomes are recorded (prediction records are written by the HTTP handler). */
-  predictionLog?: PredictionLog;
+  /** One record per answered request, and the shadows' outcomes. */
+  predictionLog: PredictionLog;
   /** The running version, whose pools are kept when their upstream's config is unchanged. */
   previous?: BuiltGateway;
 }
 
-export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): BuiltGateway {
+/** Builds a config version; throws when it cannot be served, having changed nothing. */
+export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): GatewayBuild {
   const { config } = snapshot;
   const pools = new Map<string, UpstreamPool>();
+  const newPools: UpstreamPool[] = [];
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     const kept = deps.previous?.pools.get(name);
     if (kept?.sameConfig(upstream)) {
@@ -56,33 +71,81 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): BuiltGa
         logger: deps.logger,
         metrics: deps.metrics.upstreamPool,
       });
-      void pool.start();
       pools.set(name, pool);
+      newPools.push(pool);
     }
   }
+  const discard = async (): Promise<void> => {
+    await Promise.all(newPools.map((pool) => pool.close()));
+  };
+  try {
+    const prepared: PreparedModelState[] = [];
+    const onApply: (() => void)[] = [];
+    const models = buildModels(config.models, pools, prepared, onApply, {
+      ...deps,
+      authenticate: createAuthenticator(
+        config.tenants,
+        config.auth.jwt ? createJwtVerifier(config.auth.jwt, config.tenants) : undefined,
+      ),
+    });
+    const gateway: BuiltGateway = {
+      snapshot,
+      authenticate: models.authenticate,
+      models: models.built,
+      pools,
+      inFlight: 0,
+    };
+    return {
+      gateway,
+      apply() {
+        for (const state of prepared) state.apply();
+        for (const pool of newPools) void pool.start();
+        for (const step of onApply) step();
+      },
+      discard,
+    };
+  } catch (error) {
+    void discard();
+    throw error;
+  }
+}
+
+function buildModels(
+  models: Record<string, ModelConfig>,
+  pools: ReadonlyMap<string, UpstreamPool>,
+  prepared: PreparedModelState[],
+  onApply: (() => void)[],
+  deps: BuildDeps & { authenticate: Authenticator },
+): { authenticate: Authenticator; built: Map<string, BuiltModel> } {
+  const { predictionLog, authenticate } = deps;
   const redisCache = deps.redis
     ? new RedisCacheStore(deps.redis, (error) =>
         deps.logger.warn({ err: error }, 'result cache in Redis failed'),
       )
     : undefined;
-  const authenticate = createAuthenticator(
-    config.tenants,
-    config.auth.jwt ? createJwtVerifier(config.auth.jwt, config.tenants) : undefined,
-  );
-  const models = new Map<string, BuiltModel>();
-  const { predictionLog } = deps;
-  for (const [name, model] of Object.entries(config.models)) {
-    const state = deps.models.get(name, model);
-    const call = createVariantCall(name, model, {
+  // The runtime's metadata is fetched through the pool, once the version is applied.
+  const metadataSource = (pool: UpstreamPool, model: string, version: string): MetadataSource => {
+    let source: MetadataSource | undefined;
+    onApply.push(() => {
+      source = deps.metadata.source(pool, model, version);
+    });
+    return { current: () => source?.current() };
+  };
+  const built = new Map<string, BuiltModel>();
+  for (const [name, model] of Object.entries(models)) {
+    const state = deps.models.prepare(name, model);
+    prepared.push(state);
+    const call = createOutboundCall(name, model, {
       pools,
-      metrics: deps.metrics.upstreamStage,
+      metrics: deps.metrics.outbound,
       latency: state.latency,
-      retryBudget: () => state.retryBudget,
+      retryBudget: state.retryBudget,
+      breakerOf: state.breakerOf,
     });
     const first = model.variants[0]!;
     const firstPool = pools.get(first.upstream);
     const cacheStore = redisCache ?? state.cache;
-    models.set(name, {
+    built.set(name, {
       config: model,
       pipeline: buildPipeline(name, model, {
         authenticate,
@@ -93,26 +156,26 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): BuiltGa
           metrics: deps.metrics.admission,
         },
         validate: {
-          metadata: firstPool ? deps.metadata.source(firstPool, first.model, first.version) : undefined,
+          metadata: firstPool ? metadataSource(firstPool, first.model, first.version) : undefined,
           logger: deps.logger,
         },
         route: { metrics: deps.metrics.route },
         shadow: {
-          call: guardedCall(call, (variant) => state.breakers.get(variant)),
           stats: state.shadows,
           metrics: deps.metrics.shadow,
           logger: deps.logger,
           metadataOf: (shadow) => {
             const pool = pools.get(shadow.upstream);
-            return pool ? deps.metadata.source(pool, shadow.model, shadow.version) : undefined;
+            return pool ? metadataSource(pool, shadow.model, shadow.version) : undefined;
           },
-          ...(predictionLog ? { report: (report) => predictionLog.write(() => shadowRecord(report)) } : {}),
+          report: (report) => predictionLog.write(() => shadowRecord(report)),
         },
         cache: cacheStore ? { store: cacheStore, metrics: deps.metrics.cache } : undefined,
         fallback: { metrics: deps.metrics.fallback },
-        call: guardedCall(call, (variant) => state.breakers.get(variant)),
+        call,
+        after: { metrics: deps.metrics, logger: deps.logger, predictionLog },
       }),
     });
   }
-  return { snapshot, authenticate, models, pools, inFlight: 0 };
+  return { authenticate, built };
 }

@@ -1,12 +1,12 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ModelConfig } from '../config/schema.js';
+import { VariantBreaker, type BreakerState } from '../outbound/breaker.js';
+import { LatencyWindow } from '../outbound/latency.js';
+import { RetryBudget } from '../outbound/retry-budget.js';
 import { AdmissionGate } from '../stages/admission/gate.js';
 import { MemoryCacheStore } from '../stages/cache/store.js';
 import { ShadowStats } from '../stages/shadow/stats.js';
-import { VariantBreaker, type BreakerState } from '../stages/upstream/breaker.js';
 import type { BreakerConfig, RetryConfig } from '../stages/upstream/config.js';
-import { LatencyWindow } from '../stages/upstream/latency.js';
-import { RetryBudget } from '../stages/upstream/retry-budget.js';
 
 /** What a model keeps across config versions. */
 export interface ModelState {
@@ -22,38 +22,74 @@ export interface ModelState {
   cache: MemoryCacheStore | undefined;
 }
 
-/** Per-model state for the life of the process, updated in place by each config version. */
+/**
+ * A model's state as a config version will have it, worked out without changing the state that
+ * serves now. The new version's pipeline is built from it; `apply` makes it the model's state
+ * (limits, retry budget, cache, breakers) when the version is swapped in, and not before: a
+ * build that fails later leaves every model as it was.
+ */
+export interface PreparedModelState {
+  readonly gate: AdmissionGate;
+  readonly latency: LatencyWindow;
+  readonly shadows: ShadowStats;
+  /** The result cache the version will use (undefined: no in-memory cache). */
+  readonly cache: MemoryCacheStore | undefined;
+  /** The budget in force when a call is made (a later reload may replace it). */
+  retryBudget(): RetryBudget;
+  /** The variant's breaker when a call is made (a later reload may replace it). */
+  breakerOf(variant: string): VariantBreaker | undefined;
+  apply(): void;
+}
+
+/** Per-model state for the life of the process; each config version prepares, then applies, its part. */
 export class ModelStates {
   private readonly states = new Map<string, ModelState>();
 
-  /** The model's state, adjusted to `config`: limits, retry budget, one breaker per variant and shadow. */
-  get(model: string, config: ModelConfig): ModelState {
-    let state = this.states.get(model);
-    if (!state) {
-      state = {
-        gate: new AdmissionGate(config.admission.max_concurrency, config.admission.max_queue),
-        latency: new LatencyWindow(),
-        retryBudget: new RetryBudget(config.retry.budget_percent, config.retry.min_per_second),
-        retryConfig: config.retry,
-        breakers: new Map(),
-        shadows: new ShadowStats(),
-        cache: undefined,
-      };
-      this.states.set(model, state);
-    }
-    if (!isDeepStrictEqual(state.retryConfig, config.retry)) {
-      state.retryBudget = new RetryBudget(config.retry.budget_percent, config.retry.min_per_second);
-      state.retryConfig = config.retry;
-    }
+  /** The model's state as `config` wants it; nothing changes until `apply()`. */
+  prepare(model: string, config: ModelConfig): PreparedModelState {
+    const current = this.states.get(model);
+    const gate =
+      current?.gate ?? new AdmissionGate(config.admission.max_concurrency, config.admission.max_queue);
+    const latency = current?.latency ?? new LatencyWindow();
+    const shadows = current?.shadows ?? new ShadowStats();
+    const retryBudget =
+      current && isDeepStrictEqual(current.retryConfig, config.retry)
+        ? current.retryBudget
+        : new RetryBudget(config.retry.budget_percent, config.retry.min_per_second);
     const maxEntries = config.cache?.max_entries;
-    if (maxEntries === undefined) state.cache = undefined;
-    else if (state.cache?.maxEntries !== maxEntries) state.cache = new MemoryCacheStore(maxEntries);
-    syncBreakers(
-      state.breakers,
-      [...config.variants, ...config.shadows].map((v) => v.name),
-      config.breaker,
-    );
-    return state;
+    const cache =
+      maxEntries === undefined
+        ? undefined
+        : current?.cache?.maxEntries === maxEntries
+          ? current.cache
+          : new MemoryCacheStore(maxEntries);
+    const breakerNames = [...config.variants, ...config.shadows].map((v) => v.name);
+    const live = (): ModelState | undefined => this.states.get(model);
+    return {
+      gate,
+      latency,
+      shadows,
+      cache,
+      retryBudget: () => live()?.retryBudget ?? retryBudget,
+      breakerOf: (variant) => live()?.breakers.get(variant),
+      apply: () => {
+        const state: ModelState = current ?? {
+          gate,
+          latency,
+          retryBudget,
+          retryConfig: config.retry,
+          breakers: new Map(),
+          shadows,
+          cache,
+        };
+        this.states.set(model, state);
+        gate.setLimits(config.admission.max_concurrency, config.admission.max_queue);
+        state.retryBudget = retryBudget;
+        state.retryConfig = config.retry;
+        state.cache = cache;
+        syncBreakers(state.breakers, breakerNames, config.breaker);
+      },
+    };
   }
 
   *gates(): Iterable<[string, AdmissionGate]> {

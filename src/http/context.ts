@@ -42,10 +42,7 @@ export function createContext(fields: {
     inference: undefined,
     inferenceText: undefined,
     stageMs: new Float64Array(fields.stageCount),
-    runtimeTiming: undefined,
     headersOut: {},
-    response: undefined,
-    cacheKeys: undefined,
   };
 }
 

@@ -5,16 +5,8 @@ import type { GatewayError } from '../errors.js';
 import { gatewayError } from '../errors.js';
 import type { ActiveGateway } from '../gateway/active.js';
 import type { EndpointKind } from '../pipeline/stage.js';
-import { boundLabels } from '../telemetry/bound-labels.js';
-import type { GatewayMetrics } from '../telemetry/metrics.js';
-import {
-  predictionRecord,
-  refusalRecord,
-  roundMs,
-  type PredictionLog,
-} from '../telemetry/prediction-log/index.js';
-import { createRequestLog, type RequestLogFields } from '../telemetry/request-log.js';
-import { formatServerTiming } from '../telemetry/server-timing.js';
+import { refusalRecord, roundMs, type PredictionLog } from '../telemetry/prediction-log/index.js';
+import { createRequestLog } from '../telemetry/request-log.js';
 import { requestTracer } from '../telemetry/tracing.js';
 import { budgetMs, createContext, requestIdFrom } from './context.js';
 
@@ -40,8 +32,7 @@ export interface ModelAnswer {
 
 export interface ModelRequestDeps {
   active: ActiveGateway;
-  metrics: GatewayMetrics;
-  /** One record per answered model request, written behind the answer. */
+  /** Where a request refused before its pipeline ran is recorded. */
   predictionLog: PredictionLog;
   /** Set on SIGTERM: new requests are refused, those running finish. */
   lifecycle: { draining: boolean };
@@ -52,28 +43,16 @@ export interface ModelRequestDeps {
 export type ModelRequestHandler = (request: ModelRequest) => Promise<ModelAnswer>;
 
 /**
- * Runs a model request through its model's pipeline of stages and turns the outcome into an
- * answer, with its metrics, its request log line and its prediction record. It knows nothing of
- * HTTP framing: reading the body and writing the answer belong to the front doors.
+ * Runs a model request through its model's pipeline (stages, answer, after-phase: see
+ * src/pipeline/build.ts) and hands the answer to the front door. A request refused before any
+ * pipeline runs (draining, unknown model) still gets its log line and record here. It knows
+ * nothing of HTTP framing: reading the body and writing the answer belong to the front doors.
  */
 export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestHandler {
-  const { active, metrics, lifecycle, predictionLog } = deps;
+  const { active, lifecycle, predictionLog } = deps;
   const requestLog = createRequestLog(deps.logger);
   // Undefined unless tracing is set up: decided here, once, so untraced requests pay nothing.
   const traceRequest = requestTracer();
-  const requestCounter = boundLabels((l) => metrics.requests.labels(l), [
-    'model',
-    'variant',
-    'version',
-    'endpoint',
-    'outcome',
-  ] as const);
-  const requestHistogram = boundLabels((l) => metrics.requestDuration.labels(l), [
-    'model',
-    'variant',
-    'version',
-    'outcome',
-  ] as const);
 
   // Refused before any pipeline ran, but still answered: one log line and one record each.
   function refuse(request: ModelRequest, error: GatewayError): ModelAnswer {
@@ -111,66 +90,12 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
         stageCount: pipeline.stageNames.length,
       });
       const span = traceRequest?.(request.headers, request.model, endpoint, receivedAt);
-      const ranAt = performance.now();
-      const result = await (span ? span.run(() => pipeline.run(ctx)) : pipeline.run(ctx));
-      const pipelineMs = performance.now() - ranAt;
-      const response = ctx.response ?? { status: 500, body: gatewayError('INTERNAL').toJSON() };
-      if (!result.ok && result.error.status >= 500) {
-        request.log.warn(
-          { request_id: ctx.requestId, model: ctx.model, code: result.error.code, err: result.error.cause },
-          result.error.message,
-        );
-      }
-      const finished = performance.now();
-      const variant = ctx.variant?.name ?? '';
-      const outcome = result.ok
-        ? result.fallback
-          ? 'fallback'
-          : 'ok'
-        : response.status < 500
-          ? 'client_error'
-          : 'error';
-      const version = ctx.variant?.version ?? '';
-      requestCounter(ctx.model, variant, version, endpoint, outcome).inc();
-      requestHistogram(ctx.model, variant, version, outcome).observe((finished - receivedAt) / 1000);
-      metrics.stageDuration.observe(ctx.model, pipeline.stageNames, ctx.stageMs);
-      // One line per request; never the key or the raw features.
-      const logged: RequestLogFields = {
-        request_id: ctx.requestId,
-        model: ctx.model,
-        endpoint,
-        variant,
-        version: ctx.variant?.version,
-        status: response.status,
-        duration_ms: roundMs(finished - receivedAt),
-        fallback:
-          result.ok && result.fallback ? `${result.fallback.kind}; reason=${result.fallback.reason}` : null,
-      };
-      if (!result.ok) logged.code = result.error.code;
-      requestLog(logged);
-      // Built later, off the request path: hashing and copying inputs wait for the writer.
-      const answeredAt = Date.now();
-      predictionLog.write(() =>
-        predictionRecord({
-          ctx,
-          reply: result,
-          model: config,
-          latencyMs: finished - receivedAt,
-          at: answeredAt,
-        }),
-      );
+      // The stages, the answer, then the after-phase (server-timing, metrics, log line, record).
+      const finished = await (span ? span.run(() => pipeline.run(ctx)) : pipeline.run(ctx));
+      const { response, reply } = finished;
       const headers = ctx.headersOut;
       headers['x-request-id'] = ctx.requestId;
-      headers['server-timing'] = formatServerTiming({
-        stageNames: pipeline.stageNames,
-        stageMs: ctx.stageMs,
-        runtimeTiming: ctx.runtimeTiming,
-        reply: result,
-        pipelineMs,
-        totalMs: finished - receivedAt,
-        budgetLeftMs: ctx.deadline - finished,
-      });
-      if (span) headers.traceparent = span.end(ctx, result, response.status, finished);
+      if (span) headers.traceparent = span.end(ctx, reply, response.status, finished.finishedAt);
       return { status: response.status, headers, json: JSON.stringify(response.body) };
     } finally {
       active.leave(gateway);

@@ -8,6 +8,7 @@ import Fastify, {
 import { GatewayError, gatewayError } from '../errors.js';
 import type { ModelStates } from '../gateway/model-state.js';
 import type { EndpointKind } from '../pipeline/stage.js';
+import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { registerAdminRoutes } from './admin.js';
 import { requestIdFrom } from './context.js';
 import { modelMetadata } from './metadata.js';
@@ -15,6 +16,7 @@ import { createModelRequestHandler, type ModelRequestDeps } from './model-reques
 import { createModelServer, JSON_TYPE } from './model-server.js';
 
 export interface GatewayHttpOptions extends ModelRequestDeps {
+  metrics: GatewayMetrics;
   /** Per-model live state (breakers, shadows, queue) for the admin stats. */
   models: ModelStates;
   bodyLimit: number;

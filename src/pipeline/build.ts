@@ -1,8 +1,10 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { ModelConfig } from '../config/schema.js';
+import type { VariantCall } from '../outbound/variant-call.js';
 import { createAdmission, type AdmissionDeps } from '../stages/admission/index.js';
 import type { Authenticator } from '../stages/auth/authenticate.js';
 import { createAuth } from '../stages/auth/index.js';
-import { createCache } from '../stages/cache/index.js';
+import { createCache, createCacheLookup } from '../stages/cache/index.js';
 import type { CacheMetrics } from '../stages/cache/metrics.js';
 import type { CacheStore } from '../stages/cache/store.js';
 import { createFallback } from '../stages/fallback/index.js';
@@ -12,39 +14,52 @@ import { createRoute } from '../stages/route/index.js';
 import type { RouteMetrics } from '../stages/route/metrics.js';
 import { createShadow, type ShadowDeps } from '../stages/shadow/index.js';
 import { createUpstream } from '../stages/upstream/index.js';
-import type { VariantCall } from '../stages/upstream/variant-call.js';
 import { createValidate, type ValidateDeps } from '../stages/validate/index.js';
+import type { GatewayMetrics } from '../telemetry/metrics.js';
+import type { PredictionLog } from '../telemetry/prediction-log/index.js';
+import { predictionLogRecord, requestLogLine, requestMetrics, serverTimingHeader } from './after.js';
 import { compose, type Pipeline } from './compose.js';
-import type { NamedStage } from './stage.js';
 
 export interface PipelineDeps {
   authenticate: Authenticator;
   admission: AdmissionDeps;
   validate: ValidateDeps;
   route: { metrics: RouteMetrics };
-  shadow: ShadowDeps;
+  /** Shadows call through `call`, the model's outbound stack, like the primary. */
+  shadow: Omit<ShadowDeps, 'call'>;
   cache: { store: CacheStore; metrics: CacheMetrics } | undefined;
   fallback: { metrics: FallbackMetrics };
-  /** Calls a variant through its breaker; the primary call and the variant fallback share it. */
+  /** The model's outbound stack (src/outbound/stack.ts): primary, fallback variant and shadows share it. */
   call: VariantCall;
+  after: { metrics: GatewayMetrics; logger: FastifyBaseLogger; predictionLog: PredictionLog };
 }
 
-/** One model's stages, in the order a request meets them. */
+/** One model's request lifecycle, in the order a request meets it. */
 export function buildPipeline(modelName: string, model: ModelConfig, deps: PipelineDeps): Pipeline {
-  const stages: (NamedStage | undefined)[] = [
-    createRespond(modelName, model), // on the way out: the endpoint's answer and x-switchyard-* headers
-    createAuth(deps.authenticate), // who is calling: API key → tenant with the infer scope
-    createAdmission(modelName, model, deps.admission), // may it run now: rate limits, concurrency, queue, shed
-    createValidate(modelName, model, deps.validate), // is the input well-formed: builds and checks the OIP request
-    createRoute(modelName, model, deps.route), // which variant: murmur3 of the salted user key → weights
-    model.shadows.length > 0 ? createShadow(modelName, model, deps.shadow) : undefined, // mirror copies, compare later
-    model.cache && deps.cache ? createCache(modelName, model.cache, deps.cache) : undefined, // keep good answers
-    createFallback(modelName, model, {
-      call: deps.call,
-      cache: deps.cache?.store,
-      metrics: deps.fallback.metrics,
-    }), // when the model path fails
-    createUpstream(deps.call), // the runtime pool: breaker, deadline passed on, budgeted retries
-  ];
-  return compose(stages.filter((stage): stage is NamedStage => stage !== undefined));
+  const cache = model.cache && deps.cache ? { config: model.cache, ...deps.cache } : undefined;
+  return compose({
+    stages: [
+      createAuth(deps.authenticate), // who is calling: API key → tenant with the infer scope
+      createAdmission(modelName, model, deps.admission), // may it run now: rate limits, concurrency, queue, shed
+      createValidate(modelName, model, deps.validate), // is the input well-formed: builds and checks the OIP request
+      createRoute(modelName, model, deps.route), // which variant: murmur3 of the salted user key → weights
+      ...(model.shadows.length > 0
+        ? [createShadow(modelName, model, { ...deps.shadow, call: deps.call })] // mirror copies, compare later
+        : []),
+      ...(cache ? [createCache(modelName, cache.config, cache)] : []), // keep good answers (serve them, with serve_hits)
+      createFallback(modelName, model, {
+        call: deps.call,
+        cacheLookup: cache && createCacheLookup(modelName, cache.config, cache.store),
+        metrics: deps.fallback.metrics,
+      }), // when the model path fails: cache, another variant, a default decision
+      createUpstream(deps.call), // the runtime pool: breaker, deadline passed on, budgeted retries
+    ],
+    respond: createRespond(modelName, model), // the reply as the endpoint's answer, x-switchyard-* headers
+    after: [
+      serverTimingHeader(), // where the milliseconds went
+      requestMetrics(deps.after.metrics), // requests and latency by outcome, each stage's time
+      requestLogLine(deps.after.logger), // one line per request
+      predictionLogRecord(deps.after.predictionLog, model), // one record per answer, built off the path
+    ],
+  });
 }

@@ -31,14 +31,8 @@ export interface RequestContext {
   inferenceText: string | undefined;
   /** Each stage's own milliseconds (time spent in later stages excluded), by position. */
   readonly stageMs: Float64Array;
-  /** The runtime's `server-timing` on the answer that was used. */
-  runtimeTiming: string | undefined;
   /** Response headers a stage wants sent whatever the outcome (RateLimit-*, x-switchyard-*). */
   readonly headersOut: Record<string, string>;
-  /** What the client gets, set by the respond stage on the way out. */
-  response: HttpResponse | undefined;
-  /** Where this request's answer is cached (set by the cache stage, read by the cache fallback). */
-  cacheKeys: { input: string; entity: string | undefined } | undefined;
 }
 
 export interface HttpResponse {
@@ -74,6 +68,25 @@ export interface Refusal {
 export type Reply = Answer | Refusal;
 
 export type Next = () => Promise<Reply>;
+
+/** Turns the stages' reply into what the client gets, shaped for the endpoint it called. */
+export type Respond = (ctx: RequestContext, reply: Reply) => HttpResponse;
+
+/** A request the pipeline has answered: what the after-phase is given. */
+export interface Finished {
+  readonly ctx: RequestContext;
+  readonly reply: Reply;
+  readonly response: HttpResponse;
+  /** The pipeline's stage names, in the order of `ctx.stageMs` (one array per pipeline). */
+  readonly stageNames: readonly string[];
+  /** From calling the pipeline to its answer, in ms. */
+  readonly pipelineMs: number;
+  /** performance.now() when the answer was ready. */
+  readonly finishedAt: number;
+}
+
+/** Runs once the answer is ready (metrics, log line, prediction record); must not throw. */
+export type AfterStep = (finished: Finished) => void;
 
 /** Acts before (returns a Refusal or calls next), wraps (calls next and inspects), or acts after. */
 export type Stage = (ctx: RequestContext, next: Next) => Promise<Reply>;

@@ -6,7 +6,7 @@ import { createFallbackMetrics } from '../stages/fallback/metrics.js';
 import { createShadowMetrics } from '../stages/shadow/metrics.js';
 import { createStateMetrics } from '../state/metrics.js';
 import { createRouteMetrics } from '../stages/route/metrics.js';
-import { createUpstreamStageMetrics } from '../stages/upstream/metrics.js';
+import { createOutboundMetrics } from '../outbound/metrics.js';
 import { createUpstreamMetrics } from '../upstream/index.js';
 import { LeanCounter, LeanHistogram, type HistogramChild } from './lean-metrics.js';
 
@@ -34,7 +34,7 @@ export function createGatewayMetrics(models: ModelStates) {
       },
     }),
     route: createRouteMetrics(registry),
-    upstreamStage: createUpstreamStageMetrics(registry),
+    outbound: createOutboundMetrics(registry),
     upstreamPool: createUpstreamMetrics(registry),
     requests: new LeanCounter({
       name: 'switchyard_requests_total',

@@ -1,4 +1,10 @@
-export { createUpstreamPool, type UpstreamPool, type UpstreamPoolDeps, type DrainResult } from './pool.js';
+export {
+  createUpstreamPool,
+  type UpstreamPool,
+  type UpstreamPoolDeps,
+  type DrainResult,
+  type Leased,
+} from './pool.js';
 export type { Endpoint, EndpointStatus, Outcome, HealthState, DrainReason } from './endpoint.js';
 export { createP2cBalancer, type Balancer, type RandomSource } from './balancer.js';
 export { createUpstreamMetrics, type UpstreamMetrics } from './metrics.js';

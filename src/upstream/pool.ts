@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { createP2cBalancer, type Balancer } from './balancer.js';
 import type { UpstreamConfig } from './config.js';
 import { createDiscovery, type Discovery } from './discovery.js';
-import { EndpointState, type Endpoint, type EndpointStatus } from './endpoint.js';
+import { EndpointState, type Endpoint, type EndpointStatus, type Outcome } from './endpoint.js';
 import { createHealthCheck, type HealthCheck } from './health.js';
 import { silentLogger, type UpstreamLogger } from './logger.js';
 import type { UpstreamMetrics } from './metrics.js';
@@ -17,6 +17,11 @@ export interface UpstreamPoolDeps {
   balancer?: Balancer;
   /** How long close() lets in-flight requests finish before it aborts them. */
   closeGraceMs?: number;
+}
+
+/** What a leased endpoint's work reports: how the endpoint did, for outlier detection. */
+export interface Leased {
+  readonly outcome: Outcome;
 }
 
 export interface DrainResult {
@@ -41,6 +46,16 @@ export interface UpstreamPool {
    * is eligible.
    */
   pick(exclude?: ReadonlySet<Endpoint>): Endpoint | undefined;
+  /**
+   * Runs `use` on one endpoint for one request and owns its lease: picks an endpoint outside
+   * `exclude`, counts it in flight, and releases it with the outcome `use` reports (a throw
+   * counts as 'error'). Undefined, and `use` is not called, when every eligible endpoint is in
+   * `exclude` or none is eligible.
+   */
+  lease<T extends Leased>(
+    exclude: ReadonlySet<Endpoint> | undefined,
+    use: (endpoint: Endpoint) => Promise<T>,
+  ): Promise<T> | undefined;
   endpoints(): readonly Endpoint[];
   /** Takes the endpoint (by URL or host:port) out of rotation until undrain. */
   drain(url: string): DrainResult;
@@ -193,6 +208,14 @@ export function createUpstreamPool(
     if (result === 'timeout') await endpoint.dispatcher.destroy();
   }
 
+  function pick(exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
+    const at = now();
+    const eligible = list.filter((e) => e.isEligible(at));
+    const endpoint = balancer.pick(eligible, exclude);
+    endpoint?.acquire();
+    return endpoint;
+  }
+
   return {
     name,
     config,
@@ -201,12 +224,32 @@ export function createUpstreamPool(
       return isDeepStrictEqual(config, other);
     },
 
-    pick(exclude) {
-      const at = now();
-      const eligible = list.filter((e) => e.isEligible(at));
-      const endpoint = balancer.pick(eligible, exclude);
-      endpoint?.acquire();
-      return endpoint;
+    pick,
+
+    lease(exclude, use) {
+      const endpoint = pick(exclude);
+      if (!endpoint) return undefined;
+      if (exclude?.has(endpoint)) {
+        endpoint.abandon(); // only endpoints already tried are left: nothing new to try
+        return undefined;
+      }
+      let used: ReturnType<typeof use>;
+      try {
+        used = use(endpoint);
+      } catch (error) {
+        endpoint.release('error');
+        throw error;
+      }
+      return used.then(
+        (result) => {
+          endpoint.release(result.outcome);
+          return result;
+        },
+        (error: unknown) => {
+          endpoint.release('error');
+          throw error;
+        },
+      );
     },
 
     endpoints() {

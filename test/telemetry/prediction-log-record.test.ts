@@ -66,7 +66,8 @@ test('a record keeps small outputs by name and leaves large ones out; errors car
   });
   const model = { log_inputs: false, log_redact: [], contract: undefined };
   const small = predictionRecord({
-    ctx: { ...base, response: { status: 200, body: {} } },
+    ctx: base,
+    response: { status: 200, body: {} },
     reply: answer(64),
     model,
     latencyMs: 1.23456,
@@ -77,7 +78,8 @@ test('a record keeps small outputs by name and leaves large ones out; errors car
   assert.equal(small.time, '1970-01-01T00:00:00.000Z');
   assert.ok(!('inputs' in small));
   const large = predictionRecord({
-    ctx: { ...base, response: { status: 200, body: {} } },
+    ctx: base,
+    response: { status: 200, body: {} },
     reply: answer(65),
     model,
     latencyMs: 1,
@@ -86,7 +88,8 @@ test('a record keeps small outputs by name and leaves large ones out; errors car
   assert.equal(large.outputs, null);
   const error = gatewayError('BUDGET_EXHAUSTED');
   const failed = predictionRecord({
-    ctx: { ...base, response: { status: error.status, body: error.toJSON() } },
+    ctx: base,
+    response: { status: error.status, body: error.toJSON() },
     reply: { ok: false, error },
     model,
     latencyMs: 250,

@@ -38,7 +38,11 @@ test('without an OTLP endpoint nothing is registered and no pipeline makes spans
     assert.equal(span.isRecording(), false);
     assert.equal(span.spanContext().traceId, INVALID_TRACEID);
     span.end();
-    const pipeline = compose([{ name: 'only', run: async () => refuse(gatewayError('INTERNAL')) }]);
+    const pipeline = compose({
+      stages: [{ name: 'only', run: async () => refuse(gatewayError('INTERNAL')) }],
+      respond: () => ({ status: 500, body: {} }),
+      after: [],
+    });
     assert.equal(pipeline.traced, false);
   });
 

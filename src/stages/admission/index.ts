@@ -4,7 +4,7 @@ import { gatewayError } from '../../errors.js';
 import { refuse, type NamedStage, type Refusal, type RequestContext } from '../../pipeline/stage.js';
 import type { LimitDecision, Limiter } from '../../state/limiter.js';
 import type { TenantConfig } from '../auth/config.js';
-import type { LatencyWindow } from '../upstream/latency.js';
+import type { LatencyWindow } from '../../outbound/latency.js';
 import type { AdmissionGate } from './gate.js';
 import type { AdmissionMetrics } from './metrics.js';
 

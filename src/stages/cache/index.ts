@@ -1,34 +1,28 @@
+import type { Answer, NamedStage, RequestContext } from '../../pipeline/stage.js';
 import type { CacheConfig } from './config.js';
-import type { NamedStage } from '../../pipeline/stage.js';
-import { createKeyReader } from '../route/request-key.js';
-import { entityKey, inputKey } from './keys.js';
+import { createCacheKeys } from './keys.js';
 import type { CacheMetrics } from './metrics.js';
 import type { CacheStore } from './store.js';
 
 /**
  * Keeps the last good answer of a deterministic model per version and input (and per entity,
  * e.g. the user, when `entity_key` is set): written after every successful model call, read by
- * the `cache` fallback, and — with `serve_hits` — answering before the model is called.
+ * the `cache` fallback (createCacheLookup), and — with `serve_hits` — answering before the model
+ * is called.
  */
 export function createCache(
   modelName: string,
   cache: CacheConfig,
   deps: { store: CacheStore; metrics: CacheMetrics },
 ): NamedStage {
-  const readEntity = cache.entity_key ? createKeyReader(cache.entity_key) : undefined;
+  const keysOf = createCacheKeys(modelName, cache);
   const hits = deps.metrics.lookups.labels({ model: modelName, outcome: 'hit' });
   const misses = deps.metrics.lookups.labels({ model: modelName, outcome: 'miss' });
   const stores = deps.metrics.stores.labels({ model: modelName });
   return {
     name: 'cache',
     async run(ctx, next) {
-      const version = ctx.variant!.version;
-      const entity = readEntity?.(ctx);
-      const keys = {
-        input: inputKey(modelName, version, ctx.inference!),
-        entity: entity === undefined ? undefined : entityKey(modelName, version, entity),
-      };
-      ctx.cacheKeys = keys;
+      const keys = keysOf(ctx);
       if (cache.serve_hits) {
         const hit = await deps.store.get(keys.input);
         (hit ? hits : misses).inc();
@@ -51,5 +45,17 @@ export function createCache(
       }
       return reply;
     },
+  };
+}
+
+/** The cache fallback's read: the answer kept for this input, else for this entity. */
+export type CacheLookup = (ctx: RequestContext) => Promise<Answer | undefined>;
+
+export function createCacheLookup(modelName: string, cache: CacheConfig, store: CacheStore): CacheLookup {
+  const keysOf = createCacheKeys(modelName, cache);
+  return async (ctx) => {
+    const keys = keysOf(ctx);
+    const hit = (await store.get(keys.input)) ?? (keys.entity ? await store.get(keys.entity) : undefined);
+    return hit && { ok: true, response: hit.response, variant: hit.variant, version: hit.version };
   };
 }

@@ -1,15 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import type { ModelConfig } from '../../config/schema.js';
 import type { Answer, FallbackUsed, NamedStage, Reply, RequestContext } from '../../pipeline/stage.js';
-import type { CacheStore } from '../cache/store.js';
-import { fallbackReason } from '../upstream/breaker.js';
-import type { VariantCall } from '../upstream/variant-call.js';
+import type { CacheLookup } from '../cache/index.js';
+import { fallbackReason } from './reason.js';
+import type { VariantCall } from '../../outbound/variant-call.js';
 import type { FallbackMetrics } from './metrics.js';
 
 export interface FallbackDeps {
-  /** Calls a variant through its breaker. */
+  /** The model's outbound call (src/outbound/stack.ts), the one the upstream stage makes. */
   call: VariantCall;
-  cache: CacheStore | undefined;
+  /** Reads the result cache; undefined when the model keeps none. */
+  cacheLookup: CacheLookup | undefined;
   metrics: FallbackMetrics;
 }
 
@@ -22,23 +23,14 @@ export function createFallback(modelName: string, model: ModelConfig, deps: Fall
   const chain = model.fallback;
   const variants = new Map(model.variants.map((v) => [v.name, v]));
 
-  async function fromCache(ctx: RequestContext): Promise<Answer | undefined> {
-    const keys = ctx.cacheKeys;
-    if (!deps.cache || !keys) return undefined;
-    const hit =
-      (await deps.cache.get(keys.input)) ?? (keys.entity ? await deps.cache.get(keys.entity) : undefined);
-    return hit && { ok: true, response: hit.response, variant: hit.variant, version: hit.version };
-  }
-
   async function step(ctx: RequestContext, index: number): Promise<Answer | undefined> {
     const entry = chain[index]!;
-    if (entry === 'cache') return fromCache(ctx);
+    if (entry === 'cache') return deps.cacheLookup?.(ctx);
     if ('variant' in entry) {
       const variant = variants.get(entry.variant);
       if (!variant || variant.name === ctx.variant!.name || ctx.deadline <= performance.now())
         return undefined;
       const reply = await deps.call(ctx, variant, 0); // the reserve was kept for this
-      if (reply.ok && reply.runtimeTiming) ctx.runtimeTiming = reply.runtimeTiming;
       return reply.ok ? reply : undefined;
     }
     return {

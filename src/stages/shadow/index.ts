@@ -7,7 +7,7 @@ import type { ShadowReport } from '../../telemetry/prediction-log/record.js';
 import type { UpstreamLogger } from '../../upstream/logger.js';
 import { BUCKETS, bucketOf } from '../route/assign.js';
 import type { MetadataSource } from '../validate/metadata.js';
-import type { VariantCall } from '../upstream/variant-call.js';
+import type { VariantCall } from '../../outbound/variant-call.js';
 import type { ShadowConfig } from './config.js';
 import { batchRowsFor } from './batch.js';
 import { compareAnswers, type Comparison } from './compare.js';

@@ -3,7 +3,7 @@ import { gatewayError } from '../../errors.js';
 import { refuse, type Reply } from '../../pipeline/stage.js';
 import type { InferRequest } from '../../protocol/oip.js';
 import type { UpstreamLogger } from '../../upstream/logger.js';
-import type { VariantCall } from '../upstream/variant-call.js';
+import type { VariantCall } from '../../outbound/variant-call.js';
 import { batchKey, mergeRequests, splitResponse } from './batch.js';
 import type { ShadowConfig } from './config.js';
 

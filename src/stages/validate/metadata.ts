@@ -53,24 +53,26 @@ async function fetchMetadata(
   model: string,
   version: string,
 ): Promise<ModelMetadata | undefined> {
-  const endpoint = pool.pick();
-  if (!endpoint) return undefined;
-  let status: number;
-  let text: string;
-  try {
-    const response = await endpoint.dispatcher.request({
-      method: 'GET',
-      path: `/v2/models/${encodeURIComponent(model)}/versions/${encodeURIComponent(version)}`,
-      headersTimeout: 2000,
-      bodyTimeout: 2000,
-    });
-    status = response.statusCode;
-    text = await response.body.text();
-  } catch {
-    endpoint.release('error');
-    return undefined;
-  }
-  endpoint.release(status >= 500 ? 'error' : 'ok');
+  const fetched = pool.lease(undefined, async (endpoint) => {
+    try {
+      const response = await endpoint.dispatcher.request({
+        method: 'GET',
+        path: `/v2/models/${encodeURIComponent(model)}/versions/${encodeURIComponent(version)}`,
+        headersTimeout: 2000,
+        bodyTimeout: 2000,
+      });
+      const text = await response.body.text();
+      return {
+        outcome: response.statusCode >= 500 ? 'error' : 'ok',
+        status: response.statusCode,
+        text,
+      } as const;
+    } catch {
+      return { outcome: 'error', status: 0, text: '' } as const;
+    }
+  });
+  if (!fetched) return undefined;
+  const { status, text } = await fetched;
   if (status !== 200) return undefined;
   try {
     const metadata = JSON.parse(text) as ModelMetadata;

@@ -1,6 +1,6 @@
 import type { ModelConfig } from '../../config/schema.js';
 import type { GatewayError } from '../../errors.js';
-import type { EndpointKind, Reply, RequestContext } from '../../pipeline/stage.js';
+import type { EndpointKind, HttpResponse, Reply, RequestContext } from '../../pipeline/stage.js';
 import type { InferResponse } from '../../protocol/oip.js';
 import type { DecisionBody } from '../../stages/respond/render.js';
 import { inputHash, loggedFeatures, loggedTensors } from './inputs.js';
@@ -61,21 +61,26 @@ export type LogRecord = PredictionRecord | ShadowRecord;
 export const OUTPUT_VALUES_LOGGED = 64;
 
 export interface AnsweredRequest {
-  ctx: Pick<
-    RequestContext,
-    'requestId' | 'endpoint' | 'model' | 'tenant' | 'variant' | 'inference' | 'body' | 'response'
-  >;
+  ctx: Pick<RequestContext, 'requestId' | 'endpoint' | 'model' | 'tenant' | 'variant' | 'inference' | 'body'>;
   reply: Reply;
+  /** What the client was answered. */
+  response: HttpResponse;
   model: Pick<ModelConfig, 'log_inputs' | 'log_redact' | 'contract'>;
   latencyMs: number;
   /** Date.now() when the answer was ready; the record may be built later, off the request path. */
   at: number;
 }
 
-export function predictionRecord({ ctx, reply, model, latencyMs, at }: AnsweredRequest): PredictionRecord {
-  const status = ctx.response?.status ?? 500;
-  const decided =
-    ctx.endpoint === 'decision' && status === 200 ? (ctx.response?.body as DecisionBody) : undefined;
+export function predictionRecord({
+  ctx,
+  reply,
+  response,
+  model,
+  latencyMs,
+  at,
+}: AnsweredRequest): PredictionRecord {
+  const { status } = response;
+  const decided = ctx.endpoint === 'decision' && status === 200 ? (response.body as DecisionBody) : undefined;
   const record: PredictionRecord = {
     kind: 'prediction',
     time: isoTime(at),
@@ -91,7 +96,7 @@ export function predictionRecord({ ctx, reply, model, latencyMs, at }: AnsweredR
     decision: decided?.decision ?? null,
     score: decided?.score ?? null,
     status,
-    code: reply.ok ? errorCode(ctx.response?.body) : reply.error.code,
+    code: reply.ok ? errorCode(response.body) : reply.error.code,
     latency_ms: roundMs(latencyMs),
     fallback:
       reply.ok && reply.fallback

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gatewayError } from '../../errors.js';
-import { refuse, type Reply } from '../../pipeline/stage.js';
+import { gatewayError } from '../errors.js';
+import { refuse, type Reply } from '../pipeline/stage.js';
 import { VariantBreaker } from './breaker.js';
 
 const failed = (): Promise<Reply> => Promise.resolve(refuse(gatewayError('UPSTREAM_FAILED')));

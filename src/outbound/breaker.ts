@@ -1,7 +1,8 @@
 import CircuitBreaker from 'opossum';
-import { gatewayError, type GatewayError } from '../../errors.js';
-import { refuse, type Reply } from '../../pipeline/stage.js';
-import type { BreakerConfig } from './config.js';
+import { gatewayError } from '../errors.js';
+import { refuse, type Reply } from '../pipeline/stage.js';
+import type { BreakerConfig } from '../stages/upstream/config.js';
+import type { VariantCall } from './variant-call.js';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
@@ -85,19 +86,16 @@ export class VariantBreaker {
   }
 }
 
-/** Why the model path failed, as fallback metrics and headers name it; undefined: no fallback. */
-export function fallbackReason(error: GatewayError): string | undefined {
-  switch (error.code) {
-    case 'SWY_ERR_UPSTREAM_CIRCUIT_OPEN':
-      return 'circuit_open';
-    case 'SWY_ERR_BUDGET_EXHAUSTED':
-      return 'budget_exhausted';
-    case 'SWY_ERR_UPSTREAM_NO_ENDPOINT':
-      return 'no_endpoint';
-    case 'SWY_ERR_UPSTREAM_FAILED':
-    case 'SWY_ERR_UPSTREAM_REFUSED':
-      return 'upstream_error';
-    default:
-      return undefined;
-  }
+/**
+ * The outermost layer: a call through the variant's breaker, looked up per call so that a
+ * reload's new breaker applies at once, also to requests still running on the old version.
+ */
+export function withBreaker(
+  inner: VariantCall,
+  breakerOf: (variant: string) => VariantBreaker | undefined,
+): VariantCall {
+  return (ctx, variant, reserveMs) => {
+    const breaker = breakerOf(variant.name);
+    return breaker ? breaker.call(() => inner(ctx, variant, reserveMs)) : inner(ctx, variant, reserveMs);
+  };
 }

@@ -1,5 +1,5 @@
-import type { Reply, RequestContext } from '../../pipeline/stage.js';
-import type { VariantConfig } from '../route/config.js';
+import type { Reply, RequestContext } from '../pipeline/stage.js';
+import type { VariantConfig } from '../stages/route/config.js';
 
 /** What a call to one variant reads from the request. */
 export type CallContext = Pick<
@@ -7,13 +7,12 @@ export type CallContext = Pick<
   'inference' | 'inferenceText' | 'deadline' | 'requestId' | 'headers'
 >;
 
+/** The variant (a primary, a fallback or a shadow) a call goes to. */
+export type CallTarget = Pick<VariantConfig, 'name' | 'upstream' | 'model' | 'version'>;
+
 /**
  * Calls one variant (a primary, fallback or shadow) for a request; never throws. `reserveMs` is
  * the time kept back from the budget for a fallback: the model's `fallback_reserve_ms` for a
  * first call, 0 for the fallback itself, which may spend what was kept for it.
  */
-export type VariantCall = (
-  ctx: CallContext,
-  variant: Pick<VariantConfig, 'name' | 'upstream' | 'model' | 'version'>,
-  reserveMs?: number,
-) => Promise<Reply>;
+export type VariantCall = (ctx: CallContext, variant: CallTarget, reserveMs?: number) => Promise<Reply>;

@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { Endpoint } from '../../upstream/index.js';
+import type { Endpoint } from '../upstream/index.js';
 
-export interface CallResult {
+export interface ExchangeResult {
   /** HTTP status, or 0 when no response came (connection error or timeout). */
   status: number;
   text: string;
@@ -24,14 +24,14 @@ class DeadlineError extends Error {
  * cost more per call than the rest of the exchange here. The deadline is a native timer of our
  * own: undici's headersTimeout runs on coarse "fast timers" (about half a second).
  */
-export function callEndpoint(
+export function exchange(
   endpoint: Endpoint,
   path: string,
   body: string,
   timeoutMs: number,
   headers: IncomingHttpHeaders,
-): Promise<CallResult> {
-  return new Promise<CallResult>((resolve) => {
+): Promise<ExchangeResult> {
+  return new Promise<ExchangeResult>((resolve) => {
     let controller: Dispatcher.DispatchController | undefined;
     let timedOut = false;
     let status = 0;
@@ -41,7 +41,7 @@ export function callEndpoint(
       timedOut = true;
       controller?.abort(new DeadlineError(timeoutMs));
     }, timeoutMs);
-    const finish = (result: CallResult): void => {
+    const finish = (result: ExchangeResult): void => {
       clearTimeout(timer);
       resolve(result);
     };

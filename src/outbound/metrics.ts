@@ -1,7 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
-import { LeanCounter, LeanHistogram } from '../../telemetry/lean-metrics.js';
+import { LeanCounter, LeanHistogram } from '../telemetry/lean-metrics.js';
 
-export function createUpstreamStageMetrics(registry: Registry) {
+export function createOutboundMetrics(registry: Registry) {
   return {
     attempts: new LeanCounter({
       name: 'switchyard_upstream_attempts_total',
@@ -25,4 +25,4 @@ export function createUpstreamStageMetrics(registry: Registry) {
   };
 }
 
-export type UpstreamStageMetrics = ReturnType<typeof createUpstreamStageMetrics>;
+export type OutboundMetrics = ReturnType<typeof createOutboundMetrics>;
