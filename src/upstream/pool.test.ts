@@ -172,3 +172,49 @@ describe('upstream pool', () => {
     }
   });
 });
+
+describe('upstream pool lease', () => {
+  it('releases the endpoint with the outcome the work reports, or as an error when it throws', async () => {
+    const runtimes = await Promise.all([startRuntime(), startRuntime()]);
+    const pool = createUpstreamPool('onnx', testConfig({ endpoints: runtimes.map((r) => r.url) }));
+    try {
+      await pool.start();
+      const inFlight = () => pool.status().reduce((n, s) => n + s.inFlight, 0);
+      let during = -1;
+      const leased = pool.lease(undefined, async (endpoint) => {
+        during = inFlight();
+        return { outcome: 'error' as const, url: endpoint.url };
+      });
+      const result = await leased!;
+      assert.equal(during, 1, 'counted in flight while the work runs');
+      assert.equal(inFlight(), 0);
+      assert.equal(pool.status().find((s) => s.url === result.url)!.errors, 1);
+
+      await assert.rejects(
+        pool.lease(undefined, async () => {
+          throw new Error('work failed');
+        })!,
+        /work failed/,
+      );
+      assert.equal(inFlight(), 0);
+      assert.equal(
+        pool.status().reduce((n, s) => n + s.errors, 0),
+        2,
+      );
+
+      // Every endpoint already tried: nothing is leased and the work is not called.
+      const tried = new Set<Endpoint>(pool.endpoints());
+      let called = false;
+      const none = pool.lease(tried, async () => {
+        called = true;
+        return { outcome: 'ok' as const };
+      });
+      assert.equal(none, undefined);
+      assert.equal(called, false);
+      assert.equal(inFlight(), 0, 'the pick that found only tried endpoints was given back');
+    } finally {
+      await pool.close();
+      await Promise.all(runtimes.map((r) => r.close()));
+    }
+  });
+});

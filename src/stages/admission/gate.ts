@@ -32,6 +32,11 @@ export class AdmissionGate {
     this.admitWaiters();
   }
 
+  /** The limits in force (what setLimits last set). */
+  get limits(): { maxConcurrency: number; maxQueue: number } {
+    return { maxConcurrency: this.maxConcurrency, maxQueue: this.maxQueue };
+  }
+
   get inFlight(): number {
     return this.running;
   }

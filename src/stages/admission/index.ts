@@ -10,7 +10,7 @@ import type { AdmissionMetrics } from './metrics.js';
 
 export interface AdmissionDeps {
   limiter: Limiter;
-  /** The model's gate and latency, which outlive config versions. */
+  /** The model's gate and latency, which outlive config versions (the gate's limits are set when a version is applied). */
   gate: AdmissionGate;
   latency: LatencyWindow;
   metrics: AdmissionMetrics;
@@ -26,7 +26,6 @@ const SHED_RETRY_AFTER_S = '1';
  */
 export function createAdmission(modelName: string, model: ModelConfig, deps: AdmissionDeps): NamedStage {
   const { limiter, gate, latency, metrics } = deps;
-  gate.setLimits(model.admission.max_concurrency, model.admission.max_queue);
   const shedCounters = new Map<string, ReturnType<typeof metrics.shed.labels>>();
   const shedCounter = (priority: string, reason: string) => {
     const key = `${priority}/${reason}`;
