@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import type { EndpointKind, RequestContext } from '../pipeline/stage.js';
 
 const SAFE_REQUEST_ID = /^[\w.:@-]{1,128}$/;
@@ -48,5 +47,3 @@ export function createContext(fields: {
     cacheKeys: undefined,
   };
 }
-
-export const now = (): number => performance.now();
