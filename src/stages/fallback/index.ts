@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { ModelConfig } from '../../config/schema.js';
 import type { Answer, FallbackUsed, NamedStage, Reply, RequestContext } from '../../pipeline/stage.js';
+import { boundLabels } from '../../telemetry/bound-labels.js';
 import type { CacheStore } from '../cache/store.js';
 import { fallbackReason } from '../upstream/breaker.js';
 import type { VariantCall } from '../upstream/variant-call.js';
@@ -21,6 +22,10 @@ export interface FallbackDeps {
 export function createFallback(modelName: string, model: ModelConfig, deps: FallbackDeps): NamedStage {
   const chain = model.fallback;
   const variants = new Map(model.variants.map((v) => [v.name, v]));
+  const fallbackCounter = boundLabels(
+    (labels) => deps.metrics.fallbacks.labels({ model: modelName, ...labels }),
+    ['variant', 'kind', 'reason'] as const,
+  );
 
   async function fromCache(ctx: RequestContext): Promise<Answer | undefined> {
     const keys = ctx.cacheKeys;
@@ -63,7 +68,7 @@ export function createFallback(modelName: string, model: ModelConfig, deps: Fall
         const entry = chain[i]!;
         const kind: FallbackUsed['kind'] =
           entry === 'cache' ? 'cache' : 'variant' in entry ? 'variant' : 'default';
-        deps.metrics.fallbacks.inc({ model: modelName, variant: ctx.variant!.name, kind, reason });
+        fallbackCounter(ctx.variant!.name, kind, reason).inc();
         return { ...answer, fallback: { kind, reason } };
       }
       return reply;
