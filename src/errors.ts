@@ -30,13 +30,19 @@ export const ERRORS = {
 
 export type ErrorName = keyof typeof ERRORS;
 
+/**
+ * The code on the wire. Typed, so code that compares against one (a Set of codes, a switch, a
+ * test) stops compiling when an entry of the table is renamed or removed.
+ */
+export type ErrorCode = `SWY_ERR_${ErrorName}`;
+
 export interface Problem {
   path: string;
   message: string;
 }
 
 export class GatewayError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
 
   constructor(
@@ -54,7 +60,7 @@ export class GatewayError extends Error {
     this.status = status;
   }
 
-  toJSON(): { error: { code: string; message: string; problems?: Problem[] } } {
+  toJSON(): { error: { code: ErrorCode; message: string; problems?: Problem[] } } {
     return {
       error: {
         code: this.code,

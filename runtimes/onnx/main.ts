@@ -54,7 +54,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHand
           computeDuration.observe(inferMs / 1000);
           for (const ms of queueMs) queueDuration.observe(ms / 1000);
         },
-        refused() {},
       };
     },
   });

@@ -13,8 +13,8 @@ import { UpstreamConfigSchema } from '../upstream/config.js';
 import { NAME_PATTERN } from './common.js';
 
 /**
- * One model as clients see it. Each stage owns its fields (in its own config.ts); they are listed
- * here in request order, so this reads like the pipeline.
+ * One model as clients see it. Each stage owns its fields (in its own config.ts). The order here
+ * is not the order a request meets the stages: that is written once, in src/pipeline/build.ts.
  */
 export const ModelConfigSchema = Type.Object(
   {
@@ -65,7 +65,7 @@ export const StateConfigSchema = Type.Object(
 
 export const AdminConfigSchema = Type.Object(
   {
-    /** How long a drain (or SIGTERM) waits for in-flight requests; match the pod's termination grace. */
+    /** How long `POST /admin/upstreams/{upstream}/drain?wait=true` waits for the endpoint's in-flight requests. */
     drain_timeout_ms: Type.Integer({ minimum: 0, default: 30000 }),
   },
   { additionalProperties: false, default: {} },

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import type { EndpointKind, RequestContext } from '../pipeline/stage.js';
 
 const SAFE_REQUEST_ID = /^[\w.:@-]{1,128}$/;
@@ -45,5 +44,3 @@ export function createContext(fields: {
     headersOut: {},
   };
 }
-
-export const now = (): number => performance.now();

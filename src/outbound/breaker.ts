@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum';
-import { gatewayError } from '../errors.js';
+import { gatewayError, type ErrorCode } from '../errors.js';
 import { refuse, type Reply } from '../pipeline/stage.js';
 import type { BreakerConfig } from '../stages/upstream/config.js';
 import type { VariantCall } from './variant-call.js';
@@ -7,7 +7,7 @@ import type { VariantCall } from './variant-call.js';
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
 /** Refusals that say the variant is unwell; a bad request is the caller's problem, not the model's. */
-const VARIANT_FAILURES = new Set([
+const VARIANT_FAILURES = new Set<ErrorCode>([
   'SWY_ERR_UPSTREAM_FAILED',
   'SWY_ERR_UPSTREAM_NO_ENDPOINT',
   'SWY_ERR_BUDGET_EXHAUSTED',

@@ -7,10 +7,6 @@
 export const DATATYPES = ['BOOL', 'INT32', 'INT64', 'FP32', 'FP64'] as const;
 export type Datatype = (typeof DATATYPES)[number];
 
-export function isDatatype(value: unknown): value is Datatype {
-  return typeof value === 'string' && (DATATYPES as readonly string[]).includes(value);
-}
-
 export type TensorData = number[] | boolean[] | NestedData;
 export type NestedData = Array<number | boolean | NestedData>;
 
@@ -87,9 +83,4 @@ export interface ServerMetadata {
   name: string;
   version: string;
   extensions: string[];
-}
-
-/** The protocol's error body: `{"error": "<message>"}`. */
-export interface ProtocolError {
-  error: string;
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { createRequestLog, type RequestLogFields } from './request-log.js';
+import type { ErrorCode } from '../errors.js';
 
 /** A pino logger writing into an array, and the lines without their `time` (which may differ by a ms). */
 function capture(level: string) {
@@ -40,7 +41,7 @@ const CASES: RequestLogFields[] = [
     status: 404,
     duration_ms: 0.05,
     fallback: null,
-    code: 'SWY_ERR_MODEL_UNKNOWN',
+    code: 'SWY_ERR_MODEL_UNKNOWN' satisfies ErrorCode,
   },
 ];
 

@@ -15,6 +15,7 @@ import { createClient } from '../harness/http.js';
 import { tenantWithKey } from '../harness/load.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
+import type { ErrorName } from '../../src/errors.js';
 
 /**
  * Who may call what: a key in `Authorization: Bearer` or `x-api-key`, looked up by its sha256;
@@ -29,7 +30,7 @@ interface Case {
   headers: Record<string, string>;
   status: number;
   /** SWY_ERR_… of an error answer. */
-  code?: string;
+  code?: ErrorName;
   body?: unknown;
 }
 
@@ -131,7 +132,7 @@ test('auth: missing, unknown and malformed keys, both headers, scopes, and no ke
         body: drainBody,
       })),
       // Keys nobody issued.
-      ...[bearer(unknownKey), apiKey(unknownKey)].flatMap((headers) => [
+      ...[bearer(unknownKey), apiKey(unknownKey)].flatMap((headers): Case[] => [
         {
           what: `unknown key in ${Object.keys(headers)[0]}: decision`,
           method: 'POST' as const,
@@ -207,7 +208,7 @@ test('auth: missing, unknown and malformed keys, both headers, scopes, and no ke
         code: 'AUTH_MISSING_KEY',
       },
       // Both headers work, on every model endpoint; the scheme is case-insensitive (RFC 6750).
-      ...modelPaths.flatMap((path) => [
+      ...modelPaths.flatMap((path): Case[] => [
         {
           what: `Bearer: ${path}`,
           method: 'POST' as const,

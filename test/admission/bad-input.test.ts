@@ -14,6 +14,7 @@ import { createClient, getJson, postJson } from '../harness/http.js';
 import type { StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
 import { waitFor } from '../harness/process.js';
+import type { ErrorName } from '../../src/errors.js';
 
 const client = createClient();
 let runtime: StartedProcess;
@@ -49,7 +50,7 @@ type Case = {
   path: string;
   body: unknown;
   status: number;
-  code: string;
+  code: ErrorName;
   problem?: string;
   headers?: Record<string, string>;
 };

@@ -14,6 +14,7 @@ import { createClient, getJson, metricValue, postJson } from '../harness/http.js
 import { tenantWithKey } from '../harness/load.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 /**
  * One gateway, buckets in memory. A tenant's token bucket admits `burst` at once and then `rps`
@@ -108,7 +109,7 @@ test('local rate limits: burst + rps admitted under load, 429 with headers, tena
       assert.ok(refused > admitted * 3, `the load (${shots.length}) was well above the limit`);
 
       for (const shot of shots.filter((s) => s.status === 429)) {
-        assert.equal(shot.code, 'SWY_ERR_RATELIMIT_EXCEEDED', shot.text);
+        assert.equal(shot.code, 'SWY_ERR_RATELIMIT_EXCEEDED' satisfies ErrorCode, shot.text);
         assert.match(shot.headers['retry-after'] ?? '', /^[1-9]\d*$/, 'Retry-After in whole seconds');
         assert.equal(shot.headers['ratelimit-limit'], String(limited.burst));
         assert.equal(shot.headers['ratelimit-remaining'], '0');
@@ -174,7 +175,7 @@ test('local rate limits: burst + rps admitted under load, 429 with headers, tena
         );
         const refused = fraud.filter((s) => s.status === 429);
         for (const shot of refused) {
-          assert.equal(shot.code, 'SWY_ERR_RATELIMIT_EXCEEDED');
+          assert.equal(shot.code, 'SWY_ERR_RATELIMIT_EXCEEDED' satisfies ErrorCode);
           assert.match(shot.message ?? '', /for model fraud/);
           assert.equal(shot.headers['ratelimit-limit'], String(perModel.burst));
           assert.match(shot.headers['retry-after'] ?? '', /^[1-9]\d*$/);

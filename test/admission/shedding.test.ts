@@ -5,6 +5,7 @@ import { fraudRows } from '../harness/fraud.js';
 import { decisionBody, fraudGatewayConfig, startGateway } from '../harness/gateway.js';
 import { createClient, getJson, metricValue, postJson } from '../harness/http.js';
 import { startRuntime } from '../harness/runtime.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 const tenant = (name: string, priority: string) => {
   const key = `sk-${randomBytes(12).toString('hex')}`;
@@ -58,7 +59,7 @@ test('overload: low is shed before high, high displaces queued low, and a shed a
     const shed = lowAnswers.filter((a) => a.status === 503);
     assert.ok(shed.length >= 4, `only ${shed.length} low requests shed`);
     for (const answer of shed) {
-      assert.equal(answer.code, 'SWY_ERR_ADMISSION_SHED');
+      assert.equal(answer.code, 'SWY_ERR_ADMISSION_SHED' satisfies ErrorCode);
       assert.equal(answer.retryAfter, '1');
     }
     const metrics = (await getJson(client, `${gateway.url}/metrics`)).text;

@@ -14,6 +14,7 @@ import { createClient, getJson, postJson, type JsonResponse } from '../harness/h
 import { runBounded, runtimeRequests, tenantWithKey } from '../harness/load.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 /**
  * Two runtimes behind one upstream: the admin API shows the effective config and the endpoints,
@@ -204,15 +205,15 @@ test('admin: config and its hash, upstream endpoints, drain and undrain', async 
         for (const endpoint of ['http://127.0.0.1:1', '127.0.0.1:1', 'not a url']) {
           const response = await admin(path, { endpoint });
           assert.equal(response.status, 404, `${path} ${endpoint}: ${response.text}`);
-          assert.equal(errorCode(response), 'SWY_ERR_ADMIN_UNKNOWN_ENDPOINT');
+          assert.equal(errorCode(response), 'SWY_ERR_ADMIN_UNKNOWN_ENDPOINT' satisfies ErrorCode);
         }
       }
       const noUpstream = await admin('/admin/upstreams/nope/drain', { endpoint: kept.url });
       assert.equal(noUpstream.status, 404, noUpstream.text);
-      assert.equal(errorCode(noUpstream), 'SWY_ERR_ADMIN_UNKNOWN_ENDPOINT');
+      assert.equal(errorCode(noUpstream), 'SWY_ERR_ADMIN_UNKNOWN_ENDPOINT' satisfies ErrorCode);
       const noEndpoint = await admin('/admin/upstreams/onnx/drain', {});
       assert.equal(noEndpoint.status, 400, noEndpoint.text);
-      assert.equal(errorCode(noEndpoint), 'SWY_ERR_INPUT_INVALID');
+      assert.equal(errorCode(noEndpoint), 'SWY_ERR_INPUT_INVALID' satisfies ErrorCode);
       for (const status of await upstreams()) assert.equal(status.draining, false, status.url);
     });
 
@@ -227,10 +228,10 @@ test('admin: config and its hash, upstream endpoints, drain and undrain', async 
       for (const [path, body] of calls) {
         const forbidden = await admin(path, body, checkout.auth);
         assert.equal(forbidden.status, 403, `${path}: ${forbidden.text}`);
-        assert.equal(errorCode(forbidden), 'SWY_ERR_AUTH_FORBIDDEN');
+        assert.equal(errorCode(forbidden), 'SWY_ERR_AUTH_FORBIDDEN' satisfies ErrorCode);
         const anonymous = await admin(path, body, {});
         assert.equal(anonymous.status, 401, `${path}: ${anonymous.text}`);
-        assert.equal(errorCode(anonymous), 'SWY_ERR_AUTH_MISSING_KEY');
+        assert.equal(errorCode(anonymous), 'SWY_ERR_AUTH_MISSING_KEY' satisfies ErrorCode);
       }
       for (const status of await upstreams()) assert.equal(status.draining, false, status.url);
     });

@@ -14,6 +14,7 @@ import {
 import { createClient, getJson, metricValue, postJson, type JsonResponse } from '../harness/http.js';
 import { tenantWithKey } from '../harness/load.js';
 import { startRuntime } from '../harness/runtime.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 /**
  * One runtime and one gateway: every client-facing endpoint of the gateway, its probes and
@@ -77,7 +78,7 @@ function parseServerTiming(text: string): Map<string, { dur?: number; desc?: str
   return entries;
 }
 
-function assertError(response: JsonResponse, status: number, code: string): ErrorBody {
+function assertError(response: JsonResponse, status: number, code: ErrorCode): ErrorBody {
   assert.equal(response.status, status, response.text);
   const body = response.body as ErrorBody;
   assert.equal(body.error.code, code, response.text);

@@ -14,6 +14,7 @@ import {
 import { createClient, postJson } from '../harness/http.js';
 import type { StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 // The model endpoints are answered on node:http in their plain form and by Fastify otherwise
 // (src/http/model-server.ts): both doors must give the same answers, and the plain one must frame
@@ -68,7 +69,10 @@ test('a body over the limit sent in chunks gets its 413 whole, then its connecti
   });
   const text = await response.body.text();
   assert.equal(response.statusCode, 413, text);
-  assert.equal((JSON.parse(text) as { error: { code: string } }).error.code, 'SWY_ERR_HTTP_BODY_TOO_LARGE');
+  assert.equal(
+    (JSON.parse(text) as { error: { code: string } }).error.code,
+    'SWY_ERR_HTTP_BODY_TOO_LARGE' satisfies ErrorCode,
+  );
   assert.equal(response.headers.connection, 'close');
   assert.equal(response.headers['x-request-id'], 'forms-413');
 });

@@ -5,6 +5,7 @@ import { AUTH, DEMO_KEY, decisionBody, fraudGatewayConfig, startGateway } from '
 import { createClient, postJson } from '../harness/http.js';
 import { startRuntime } from '../harness/runtime.js';
 import { waitFor } from '../harness/process.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 test('one info line per request with id, model, variant, status, duration and fallback; no key, no features', async () => {
   const runtime = await startRuntime();
@@ -30,7 +31,7 @@ test('one info line per request with id, model, variant, status, duration and fa
     assert.equal(typeof okLine.duration_ms, 'number');
     const badLine = lines.find((l) => l.request_id === bad.headers['x-request-id'])!;
     assert.equal(badLine.status, 400);
-    assert.equal(badLine.code, 'SWY_ERR_INPUT_INVALID');
+    assert.equal(badLine.code, 'SWY_ERR_INPUT_INVALID' satisfies ErrorCode);
     const everything = JSON.stringify(gateway.logs);
     assert.ok(!everything.includes(DEMO_KEY), 'the API key is never logged');
     assert.ok(!everything.includes(String(row[0])), 'raw feature values are not logged');

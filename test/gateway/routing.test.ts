@@ -14,6 +14,7 @@ import { createClient, getJson, metricValue, postJson, type JsonResponse } from 
 import { runBounded, tenantWithKey } from '../harness/load.js';
 import type { StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 /**
  * Two gateway processes with one config in front of one runtime: assignment is the salted murmur3
@@ -196,7 +197,7 @@ test('routing: replicas and restarts agree, body and header keys agree, weights 
       const strict = `${first!.url}/v1/decisions/fraud-strict`;
       const refused = await postJson(client, strict, decisionBody(row), AUTH);
       assert.equal(refused.status, 400, refused.text);
-      assert.equal(errorCode(refused), 'SWY_ERR_ROUTE_MISSING_KEY');
+      assert.equal(errorCode(refused), 'SWY_ERR_ROUTE_MISSING_KEY' satisfies ErrorCode);
       const user = users[0]!;
       assert.equal(
         variantHeader(await postJson(client, strict, decisionBody(row, user), AUTH)),
@@ -232,12 +233,12 @@ test('routing: replicas and restarts agree, body and header keys agree, weights 
         });
       const forbidden = await asCheckout('v2');
       assert.equal(forbidden.status, 403, forbidden.text);
-      assert.equal(errorCode(forbidden), 'SWY_ERR_ROUTE_FORCE_FORBIDDEN');
+      assert.equal(errorCode(forbidden), 'SWY_ERR_ROUTE_FORCE_FORBIDDEN' satisfies ErrorCode);
       const unknown = await decide(first!, decisionBody(row, v1User), { [FORCE]: 'v9' });
       assert.equal(unknown.status, 400, unknown.text);
-      assert.equal(errorCode(unknown), 'SWY_ERR_ROUTE_UNKNOWN_VARIANT');
+      assert.equal(errorCode(unknown), 'SWY_ERR_ROUTE_UNKNOWN_VARIANT' satisfies ErrorCode);
       // An infer-only key learns nothing about variant names: it is refused before the lookup.
-      assert.equal(errorCode(await asCheckout('v9')), 'SWY_ERR_ROUTE_FORCE_FORBIDDEN');
+      assert.equal(errorCode(await asCheckout('v9')), 'SWY_ERR_ROUTE_FORCE_FORBIDDEN' satisfies ErrorCode);
       // Without the header the same key is served normally.
       assert.equal(
         variantHeader(

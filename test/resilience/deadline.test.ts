@@ -13,6 +13,7 @@ import { createClient, postJson, type JsonResponse } from '../harness/http.js';
 import type { StartedProcess } from '../harness/process.js';
 import { startRecordingProxy, type RecordingProxy } from '../harness/resilience.js';
 import { startRuntime } from '../harness/runtime.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 /** Slack over a budget for a shared 2-core machine: the gateway's own work, scheduling, the client. */
 const SLACK_MS = 100;
@@ -29,7 +30,7 @@ function assertExhausted(response: JsonResponse): void {
   assert.equal(response.status, 504, response.text);
   assert.equal(
     (response.body as { error: { code: string } }).error.code,
-    'SWY_ERR_BUDGET_EXHAUSTED',
+    'SWY_ERR_BUDGET_EXHAUSTED' satisfies ErrorCode,
     response.text,
   );
   assert.equal(response.headers['x-switchyard-fallback'], undefined);

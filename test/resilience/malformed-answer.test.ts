@@ -18,6 +18,7 @@ import { waitFor, type StartedProcess } from '../harness/process.js';
 import { shadowPair } from '../harness/resilience.js';
 import { readJsonl, type LoggedRecord } from '../telemetry/prediction-log-harness.js';
 import { startRuntime } from '../harness/runtime.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 /**
  * A runtime stand-in on loopback that is ready and answers every inference 200 with `body`: valid
@@ -132,7 +133,10 @@ test('the primary answering 200 with JSON that is no inference response: 502 SWY
       AUTH,
     );
     assert.equal(response.status, 502, response.text);
-    assert.equal((response.body as { error: { code: string } }).error.code, 'SWY_ERR_UPSTREAM_FAILED');
+    assert.equal(
+      (response.body as { error: { code: string } }).error.code,
+      'SWY_ERR_UPSTREAM_FAILED' satisfies ErrorCode,
+    );
   } finally {
     await client.close();
     if (gateway) assert.equal(await gateway.stop(), 0);

@@ -17,6 +17,7 @@ import { createClient, postJson } from '../harness/http.js';
 import { waitFor } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
 import { readJsonl } from './prediction-log-harness.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 test('log_inputs with log_redact: named features (and tensor columns) masked; off by default; keys and features never in the request log', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-plog-'));
@@ -110,7 +111,7 @@ test('log_inputs with log_redact: named features (and tensor columns) masked; of
     // Refusals are records too, with their status and code.
     assert.deepEqual(
       [byId(unknown).status, byId(unknown).code, byId(unauthorised).status, byId(unauthorised).code],
-      [404, 'SWY_ERR_MODEL_UNKNOWN', 401, 'SWY_ERR_AUTH_UNKNOWN_KEY'],
+      [404, 'SWY_ERR_MODEL_UNKNOWN' satisfies ErrorCode, 401, 'SWY_ERR_AUTH_UNKNOWN_KEY' satisfies ErrorCode],
     );
     assert.ok(!JSON.stringify(all).includes('sk-wrong-key-123'), 'keys never reach a record');
 

@@ -4,6 +4,7 @@ import type { ContractConfig } from '../../src/contract/config.js';
 import { gatewayError } from '../../src/errors.js';
 import { inputHash, loggedTensors } from '../../src/telemetry/prediction-log/inputs.js';
 import { isoTime, predictionRecord } from '../../src/telemetry/prediction-log/record.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 const contract: ContractConfig = {
   input: 'features',
@@ -97,7 +98,7 @@ test('a record keeps small outputs by name and leaves large ones out; errors car
   });
   assert.deepEqual(
     [failed.status, failed.code, failed.outputs, failed.decision],
-    [504, 'SWY_ERR_BUDGET_EXHAUSTED', null, null],
+    [504, 'SWY_ERR_BUDGET_EXHAUSTED' satisfies ErrorCode, null, null],
   );
 });
 

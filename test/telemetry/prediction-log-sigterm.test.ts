@@ -9,6 +9,7 @@ import { createClient, postJson } from '../harness/http.js';
 import { runBounded } from '../harness/load.js';
 import { startRuntime } from '../harness/runtime.js';
 import { readJsonl } from './prediction-log-harness.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 const MAX_REQUESTS = 6000;
 
@@ -84,7 +85,7 @@ test('SIGTERM under load: after exit 0, every answered request has exactly one p
         assert.equal(record!.decision, body.decision);
         assert.equal(record!.variant, body.variant);
       } else {
-        assert.equal(record!.code, 'SWY_ERR_GATEWAY_DRAINING');
+        assert.equal(record!.code, 'SWY_ERR_GATEWAY_DRAINING' satisfies ErrorCode);
       }
     }
     const sent = new Set(results.flatMap((r) => (r ? [r.id] : [])));

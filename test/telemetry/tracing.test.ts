@@ -8,6 +8,7 @@ import { fraudRows } from '../harness/fraud.js';
 import { postJson } from '../harness/http.js';
 import { waitFor } from '../harness/process.js';
 import { clearOtelEnvironment, startInProcess } from './tracing-harness.js';
+import type { ErrorCode } from '../../src/errors.js';
 
 clearOtelEnvironment();
 
@@ -174,7 +175,10 @@ test('one decision is one trace from the gateway through the runtime', async (t)
       assert.equal(root.attributes['switchyard.fallback.reason'], 'upstream_error');
       assert.equal(root.attributes['switchyard.fallback.variant'], 'v1');
       assert.equal(one(spans, 'fallback').attributes['switchyard.fallback.kind'], 'variant');
-      assert.equal(one(spans, 'upstream').attributes['switchyard.error.code'], 'SWY_ERR_UPSTREAM_FAILED');
+      assert.equal(
+        one(spans, 'upstream').attributes['switchyard.error.code'],
+        'SWY_ERR_UPSTREAM_FAILED' satisfies ErrorCode,
+      );
 
       const failed = one(spans, 'upstream.call', (s) => s.attributes['switchyard.variant'] === 'v2');
       const answered = one(spans, 'upstream.call', (s) => s.attributes['switchyard.variant'] === 'v1');

@@ -11,8 +11,6 @@ export type RunBatch = (inputs: Map<string, Tensor>, rows: number) => Promise<Ma
 export interface BatchObserver {
   /** A session.run finished: how many rows, how long, how long each request had queued. */
   batch(rows: number, inferMs: number, queueMs: readonly number[]): void;
-  /** A request was answered without running: the queue was full or its deadline passed. */
-  refused(reason: 'queue_full' | 'deadline'): void;
 }
 
 export interface BatcherOptions {
@@ -151,7 +149,6 @@ export function createBatcher(options: BatcherOptions): Batcher {
   }
 
   function expire(message: BatchMessage): void {
-    options.observer.refused('deadline');
     settle(message, new RuntimeError(504, 'the request deadline passed while it was queued; it did not run'));
   }
 
@@ -164,7 +161,6 @@ export function createBatcher(options: BatcherOptions): Batcher {
   return {
     submit(inputs, rows, callerDeadline, waiter) {
       if (queue.size >= options.maxQueueSize) {
-        options.observer.refused('queue_full');
         waiter.reject(
           new RuntimeError(503, `the model's queue is full (${options.maxQueueSize} requests); retry later`),
         );

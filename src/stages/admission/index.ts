@@ -3,6 +3,7 @@ import type { ModelConfig } from '../../config/schema.js';
 import { gatewayError } from '../../errors.js';
 import { refuse, type NamedStage, type Refusal, type RequestContext } from '../../pipeline/stage.js';
 import type { LimitDecision, Limiter } from '../../state/limiter.js';
+import { boundLabels } from '../../telemetry/bound-labels.js';
 import type { TenantConfig } from '../auth/config.js';
 import type { LatencyWindow } from '../../outbound/latency.js';
 import type { AdmissionGate } from './gate.js';
@@ -26,14 +27,14 @@ const SHED_RETRY_AFTER_S = '1';
  */
 export function createAdmission(modelName: string, model: ModelConfig, deps: AdmissionDeps): NamedStage {
   const { limiter, gate, latency, metrics } = deps;
-  const shedCounters = new Map<string, ReturnType<typeof metrics.shed.labels>>();
-  const shedCounter = (priority: string, reason: string) => {
-    const key = `${priority}/${reason}`;
-    let counter = shedCounters.get(key);
-    if (!counter)
-      shedCounters.set(key, (counter = metrics.shed.labels({ model: modelName, priority, reason })));
-    return counter;
-  };
+  const shedCounter = boundLabels((labels) => metrics.shed.labels({ model: modelName, ...labels }), [
+    'priority',
+    'reason',
+  ] as const);
+  const rateLimitedCounter = boundLabels(
+    (labels) => metrics.rateLimited.labels({ model: modelName, ...labels }),
+    ['limit'] as const,
+  );
 
   // Each tenant's buckets for this model, worked out on its first request rather than on every one.
   const bucketsOf = new WeakMap<TenantConfig, readonly Bucket[]>();
@@ -49,7 +50,7 @@ export function createAdmission(modelName: string, model: ModelConfig, deps: Adm
       const decision = await limiter.take(key, limit.rps, limit.burst);
       if (!tightest || decision.remaining < tightest.remaining || !decision.allowed) tightest = decision;
       if (!decision.allowed) {
-        metrics.rateLimited.inc({ model: modelName, limit: kind });
+        rateLimitedCounter(kind).inc();
         setRateLimitHeaders(ctx, decision);
         ctx.headersOut['retry-after'] = String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)));
         return refuse(

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { ModelConfig } from '../../config/schema.js';
 import type { Answer, FallbackUsed, NamedStage, Reply, RequestContext } from '../../pipeline/stage.js';
+import { boundLabels } from '../../telemetry/bound-labels.js';
 import type { CacheLookup } from '../cache/index.js';
 import { fallbackReason } from './reason.js';
 import type { VariantCall } from '../../outbound/variant-call.js';
@@ -22,6 +23,10 @@ export interface FallbackDeps {
 export function createFallback(modelName: string, model: ModelConfig, deps: FallbackDeps): NamedStage {
   const chain = model.fallback;
   const variants = new Map(model.variants.map((v) => [v.name, v]));
+  const fallbackCounter = boundLabels(
+    (labels) => deps.metrics.fallbacks.labels({ model: modelName, ...labels }),
+    ['variant', 'kind', 'reason'] as const,
+  );
 
   async function step(ctx: RequestContext, index: number): Promise<Answer | undefined> {
     const entry = chain[index]!;
@@ -55,7 +60,7 @@ export function createFallback(modelName: string, model: ModelConfig, deps: Fall
         const entry = chain[i]!;
         const kind: FallbackUsed['kind'] =
           entry === 'cache' ? 'cache' : 'variant' in entry ? 'variant' : 'default';
-        deps.metrics.fallbacks.inc({ model: modelName, variant: ctx.variant!.name, kind, reason });
+        fallbackCounter(ctx.variant!.name, kind, reason).inc();
         return { ...answer, fallback: { kind, reason } };
       }
       return reply;
