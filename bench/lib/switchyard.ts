@@ -18,8 +18,8 @@ export interface Server extends Child {
   logFile: string;
 }
 
-function requireBuild(): void {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm run bench does)`);
+function requireBuild(cli = CLI): void {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first (npm run bench does)`);
 }
 
 export interface StartOptions {
@@ -164,7 +164,13 @@ function withPredictionLog(config: object, dir: string, enabled: boolean): objec
  */
 export async function startGateway(
   config: object,
-  options: { logLevel?: string; predictionLog?: boolean; nodeArgs?: string[] } = {},
+  options: {
+    logLevel?: string;
+    predictionLog?: boolean;
+    nodeArgs?: string[];
+    /** Another checkout's compiled CLI (a baseline to compare with); this project's by default. */
+    cli?: string;
+  } = {},
 ): Promise<Server> {
   const dir = freshDir('gateway');
   const configPath = join(dir, 'gateway.yaml');
@@ -172,17 +178,24 @@ export async function startGateway(
   const logLevel = options.logLevel ?? 'info';
   const base = ['--config', configPath, '--host', '127.0.0.1', '--grace-ms', '2000', '--log-level', logLevel];
   const nodeArgs = options.nodeArgs ?? [];
+  const cli = options.cli ?? CLI;
+  requireBuild(cli);
   let gateway: Server;
   if (LEVELS_WITH_INFO.has(logLevel)) {
-    gateway = await startCli('gateway', [...base, '--port', '0'], { nodeArgs, dir });
+    gateway = await startLogged(
+      'gateway',
+      process.execPath,
+      [...nodeArgs, cli, 'gateway', ...base, '--port', '0'],
+      (log) => listeningUrl(log, 'gateway'),
+      { dir },
+    );
   } else {
-    requireBuild();
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     gateway = await startLogged(
       'gateway',
       process.execPath,
-      [...nodeArgs, CLI, 'gateway', ...base, '--port', String(port)],
+      [...nodeArgs, cli, 'gateway', ...base, '--port', String(port)],
       () => url,
       { dir },
     );

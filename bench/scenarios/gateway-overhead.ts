@@ -1,5 +1,5 @@
 import { copyFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bodyFile, fraudInferBody } from '../lib/bodies.js';
 import { BENCH_AUTH, fraudGatewayConfig } from '../lib/gateway-config.js';
@@ -94,6 +94,17 @@ export const gatewayOverhead: Scenario = {
       ...gatewayOptions(settings),
       nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
     });
+    // BENCH_BASELINE: another checkout, built, whose gateway runs beside this one on the same
+    // runtime, interleaved with it: a paired before/after of a change.
+    const baselineCli = process.env.BENCH_BASELINE
+      ? join(resolve(process.env.BENCH_BASELINE), 'dist', 'src', 'cli', 'main.js')
+      : undefined;
+    const baseline = baselineCli
+      ? await startGateway(fraudGatewayConfig({ upstreams: { onnx: [runtime.url] } }), {
+          ...gatewayOptions(settings),
+          cli: baselineCli,
+        })
+      : undefined;
     const redis = await optional('redis-server', () => startRedis());
     const gatewayRedis = redis
       ? await startGateway(
@@ -114,6 +125,16 @@ export const gatewayOverhead: Scenario = {
         : []),
       { name: 'node-floor', url: `${floor.url}${runtimePath}`, pids: [floor.pid], ...common },
       { name: 'switchyard', url: `${gateway.url}/v2/models/fraud/infer`, pids: [gateway.pid], ...common },
+      ...(baseline
+        ? [
+            {
+              name: 'switchyard@baseline',
+              url: `${baseline.url}/v2/models/fraud/infer`,
+              pids: [baseline.pid],
+              ...common,
+            },
+          ]
+        : []),
       ...(gatewayRedis && redis
         ? [
             {
@@ -143,6 +164,7 @@ export const gatewayOverhead: Scenario = {
     // The gateways' prediction-log counters over the measured runs show it was on and kept up.
     const gateways = [
       { name: 'switchyard', server: gateway },
+      ...(baseline ? [{ name: 'switchyard@baseline', server: baseline }] : []),
       ...(gatewayRedis ? [{ name: 'switchyard+redis', server: gatewayRedis }] : []),
     ];
     const tallies = async () => Promise.all(gateways.map(({ server }) => predictionLogTally(server.url)));
@@ -267,6 +289,65 @@ export const gatewayOverhead: Scenario = {
         .filter((r) => r.target !== 'direct')
         .map((r) => [r.target, fmt(r.addedP50At1, 3), fmt(r.addedP99At1, 3)]),
     );
+
+    if (baseline) {
+      // Within each repeat (the two gateways ran back to back), then the median over repeats.
+      const vs = (
+        connections: number,
+        pick: (m: Measurement) => number,
+        op: (a: number, b: number) => number,
+      ) => perRepeat('switchyard', 'switchyard@baseline', connections, pick, op);
+      printTable(
+        `switchyard against switchyard@baseline (${process.env.BENCH_BASELINE}); medians of per-repeat figures`,
+        ['figure', 'this / baseline', 'this - baseline'],
+        [
+          [
+            'rps @32',
+            fmt(
+              vs(32, (m) => m.rps, ratio),
+              3,
+            ),
+            fmt(
+              vs(32, (m) => m.rps, diff),
+              0,
+            ),
+          ],
+          [
+            'cpu us/req @32',
+            fmt(
+              vs(32, (m) => m.cpuUsPerRequest[0]!, ratio),
+              3,
+            ),
+            fmt(
+              vs(32, (m) => m.cpuUsPerRequest[0]!, diff),
+              1,
+            ),
+          ],
+          [
+            'p50 @1 (ms)',
+            fmt(
+              vs(1, (m) => m.p50Ms, ratio),
+              3,
+            ),
+            fmt(
+              vs(1, (m) => m.p50Ms, diff),
+              3,
+            ),
+          ],
+          [
+            'p99 @1 (ms)',
+            fmt(
+              vs(1, (m) => m.p99Ms, ratio),
+              3,
+            ),
+            fmt(
+              vs(1, (m) => m.p99Ms, diff),
+              3,
+            ),
+          ],
+        ],
+      );
+    }
 
     const checks = rows
       .filter((r) => r.target.startsWith('switchyard'))

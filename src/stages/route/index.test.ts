@@ -57,10 +57,7 @@ function context(headers: Record<string, string>, scopes: string[] = ['infer']):
     inference: undefined,
     inferenceText: undefined,
     stageMs: new Float64Array(1),
-    runtimeTiming: undefined,
     headersOut: {},
-    response: undefined,
-    cacheKeys: undefined,
   };
 }
 
