@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readBody } from '../../src/http/read-body.js';
+import { readBody } from '../../src/shared/http/read-body.js';
+import type { Logger } from '../../src/shared/logger.js';
 import { RuntimeError } from './errors.js';
 import type { Infer, InferReply } from './infer.js';
 
@@ -13,7 +14,7 @@ export interface RuntimeServerOptions {
   bodyLimit: number;
   /** Read per request: while draining, every response closes its connection. */
   draining(): boolean;
-  logger: { error(object: object, message: string): void };
+  logger: Logger;
   /** Fastify's settings for the server it would have made itself. */
   keepAliveTimeout: number;
   requestTimeout: number;

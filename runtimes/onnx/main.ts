@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { createLogger, flushLogger } from '../../src/telemetry/logger.js';
-import { setupTracing } from '../../src/telemetry/tracing.js';
+import { createLogger, flushLogger } from '../../src/shared/logger.js';
+import { setupTracing } from '../../src/shared/tracing.js';
 import { createRuntimeMetrics } from './metrics.js';
 import { loadRepository } from './repository/load.js';
 import type { RuntimeOptions } from './options.js';

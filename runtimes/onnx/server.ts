@@ -5,7 +5,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import type { ModelMetadata, ServerMetadata } from '../../src/protocol/oip.js';
+import type { ModelMetadata, ServerMetadata } from '../../src/shared/oip.js';
 import { RuntimeError, notFound } from './errors.js';
 import { createRuntimeServer, errorResponse, parseBody } from './http.js';
 import { createInfer, findVersion } from './infer.js';

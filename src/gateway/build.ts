@@ -11,7 +11,8 @@ import type { MetadataRegistry } from '../stages/validate/metadata.js';
 import type { Limiter } from '../state/limiter.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { shadowRecord, type PredictionLog } from '../telemetry/prediction-log/index.js';
-import { createUpstreamPool, type UpstreamLogger, type UpstreamPool } from '../upstream/index.js';
+import type { Logger } from '../shared/logger.js';
+import { createUpstreamPool, type UpstreamPool } from '../upstream/index.js';
 import type { ModelStates } from './model-state.js';
 
 export interface BuiltModel {
@@ -32,7 +33,7 @@ export interface BuiltGateway {
 /** What outlives config versions: built once per process. */
 export interface BuildDeps {
   metrics: GatewayMetrics;
-  logger: UpstreamLogger;
+  logger: Logger;
   models: ModelStates;
   limiter: Limiter;
   metadata: MetadataRegistry;

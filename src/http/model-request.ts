@@ -1,10 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayError } from '../errors.js';
 import { gatewayError } from '../errors.js';
 import type { ActiveGateway } from '../gateway/active.js';
 import type { EndpointKind } from '../pipeline/stage.js';
+import type { Logger } from '../shared/logger.js';
 import { boundLabels } from '../telemetry/bound-labels.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import {
@@ -28,7 +28,7 @@ export interface ModelRequest {
   /** performance.now() when the request arrived. */
   receivedAt: number;
   /** Fastify's per-request logger, or the gateway's own. */
-  log: FastifyBaseLogger;
+  log: Logger;
 }
 
 /** What goes back to the client: the body is JSON text. */
@@ -46,7 +46,7 @@ export interface ModelRequestDeps {
   /** Set on SIGTERM: new requests are refused, those running finish. */
   lifecycle: { draining: boolean };
   /** The gateway's logger: the request lines go to it whichever front door took the request. */
-  logger: FastifyBaseLogger;
+  logger: Logger;
 }
 
 export type ModelRequestHandler = (request: ModelRequest) => Promise<ModelAnswer>;

@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { FastifyBaseLogger } from 'fastify';
 import { gatewayError, type GatewayError } from '../errors.js';
 import type { EndpointKind } from '../pipeline/stage.js';
+import type { Logger } from '../shared/logger.js';
 import { requestIdFrom } from './context.js';
-import { readBody } from './read-body.js';
+import { readBody } from '../shared/http/read-body.js';
 import { errorAnswer, type ModelAnswer, type ModelRequestHandler } from './model-request.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -22,7 +22,7 @@ export interface ModelServerOptions {
   bodyLimit: number;
   /** Read per request: while draining, every response closes its connection. */
   draining(): boolean;
-  logger: FastifyBaseLogger;
+  logger: Logger;
   keepAliveTimeout: number;
 }
 

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import Fastify, {
   LogController,
+  type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
@@ -18,6 +19,8 @@ export interface GatewayHttpOptions extends ModelRequestDeps {
   /** Per-model live state (breakers, shadows, queue) for the admin stats. */
   models: ModelStates;
   bodyLimit: number;
+  /** The process logger (src/shared/logger.ts), as Fastify types the one it is given. */
+  logger: FastifyBaseLogger;
 }
 
 type ModelParams = { model: string };

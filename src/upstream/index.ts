@@ -2,5 +2,4 @@ export { createUpstreamPool, type UpstreamPool, type UpstreamPoolDeps, type Drai
 export type { Endpoint, EndpointStatus, Outcome, HealthState, DrainReason } from './endpoint.js';
 export { createP2cBalancer, type Balancer, type RandomSource } from './balancer.js';
 export { createUpstreamMetrics, type UpstreamMetrics } from './metrics.js';
-export type { UpstreamLogger } from './logger.js';
 export * from './config.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { InferRequest } from '../../protocol/oip.js';
+import type { InferRequest } from '../../shared/oip.js';
 
 /**
  * The key of an answer: model, version and a hash of exactly what the runtime was sent (the

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ModelConfig } from '../../config/schema.js';
 import { gatewayError } from '../../errors.js';
 import { refuse, type NamedStage, type Reply } from '../../pipeline/stage.js';
-import { isInferResponse } from '../../protocol/oip.js';
+import { isInferResponse } from '../../shared/oip.js';
 import { boundLabels } from '../../telemetry/bound-labels.js';
 import { callTracer } from '../../telemetry/tracing.js';
 import type { Endpoint, UpstreamPool } from '../../upstream/index.js';
