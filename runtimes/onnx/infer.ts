@@ -6,7 +6,7 @@ import type { BatchRun, BatchWaiter } from './batcher/message.js';
 import { RuntimeError, badRequest, notFound } from './errors.js';
 import type { RequestOutcome, RequestTally } from './metrics.js';
 import { latestReadyVersion, type ModelVersion, type RepositoryModel } from './repository/load.js';
-import type { RuntimeState } from './server.js';
+import type { RuntimeState } from './state.js';
 import type { TensorConfig } from './repository/config.js';
 import { decodeRequest, outputJson, type DecodedRequest } from './tensors.js';
 

@@ -5,7 +5,8 @@ import { setupTracing } from '../../src/shared/tracing.js';
 import { createRuntimeMetrics } from './metrics.js';
 import { loadRepository } from './repository/load.js';
 import type { RuntimeOptions } from './options.js';
-import { buildRuntimeApp, type RuntimeState } from './server.js';
+import { buildRuntimeApp } from './server.js';
+import type { RuntimeState } from './state.js';
 
 export interface RuntimeHandle {
   url: string;

@@ -20,6 +20,7 @@ export function budgetMs(headers: IncomingHttpHeaders, modelBudgetMs: number): n
 }
 
 export function createContext(fields: {
+  requestId: string;
   endpoint: EndpointKind;
   model: string;
   headers: IncomingHttpHeaders;
@@ -29,7 +30,7 @@ export function createContext(fields: {
   stageCount: number;
 }): RequestContext {
   return {
-    requestId: requestIdFrom(fields.headers),
+    requestId: fields.requestId,
     endpoint: fields.endpoint,
     model: fields.model,
     headers: fields.headers,

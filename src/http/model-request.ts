@@ -16,7 +16,7 @@ import {
 import { createRequestLog, type RequestLogFields } from '../telemetry/request-log.js';
 import { formatServerTiming } from '../telemetry/server-timing.js';
 import { requestTracer } from '../telemetry/tracing.js';
-import { budgetMs, createContext, requestIdFrom } from './context.js';
+import { budgetMs, createContext } from './context.js';
 
 /** A model request as both HTTP front doors (src/http/model-server.ts and Fastify) hand it over. */
 export interface ModelRequest {
@@ -27,6 +27,8 @@ export interface ModelRequest {
   body: unknown;
   /** performance.now() when the request arrived. */
   receivedAt: number;
+  /** Decided once when the request arrived (requestIdFrom): its answer, log line and record carry it. */
+  requestId: string;
   /** Fastify's per-request logger, or the gateway's own. */
   log: Logger;
 }
@@ -77,7 +79,7 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
 
   // Refused before any pipeline ran, but still answered: one log line and one record each.
   function refuse(request: ModelRequest, error: GatewayError): ModelAnswer {
-    const requestId = requestIdFrom(request.headers);
+    const { requestId } = request;
     const latencyMs = performance.now() - request.receivedAt;
     const { model, endpoint } = request;
     requestLog({
@@ -102,6 +104,7 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
       if (!model) return refuse(request, gatewayError('MODEL_UNKNOWN', `"${request.model}"`));
       const { pipeline, config } = model;
       const ctx = createContext({
+        requestId: request.requestId,
         endpoint,
         model: request.model,
         headers: request.headers,
