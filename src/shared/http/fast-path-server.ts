@@ -78,7 +78,7 @@ const noRequestId = (): string => '';
  * routes. Everything else (and a hot URL in an unusual form: escaped characters, a query string)
  * goes to `fallback`, the process's Fastify, which answers it through the same handlers.
  *
- * The gateway serves its three model routes through it (src/http/server.ts), the runtime its
+ * The gateway serves its three model routes through it (src/http/model-server.ts), the runtime its
  * infer route (runtimes/onnx/http.ts).
  */
 export function createFastPathServer(
