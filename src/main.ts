@@ -9,10 +9,10 @@ import { ModelStates } from './gateway/model-state.js';
 import { MetadataRegistry } from './stages/validate/metadata.js';
 import { createState } from './state/index.js';
 import { buildGatewayHttp } from './http/server.js';
-import { createLogger, flushLogger } from './telemetry/logger.js';
+import { createLogger, flushLogger } from './shared/logger.js';
 import { createGatewayMetrics } from './telemetry/metrics.js';
 import { createPredictionLog } from './telemetry/prediction-log/index.js';
-import { setupTracing } from './telemetry/tracing.js';
+import { setupTracing } from './shared/tracing.js';
 
 export interface GatewayOptions {
   config: string;

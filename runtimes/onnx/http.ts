@@ -1,9 +1,12 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readBody } from '../../src/http/read-body.js';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import {
+  createFastPathServer,
+  type FastPathAnswer,
+  type FastPathReply,
+} from '../../src/shared/http/fast-path-server.js';
+import type { Logger } from '../../src/shared/logger.js';
 import { RuntimeError } from './errors.js';
 import type { Infer, InferReply } from './infer.js';
-
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** The infer URLs in their plain form; names are limited as the repository's config limits them. */
 const INFER_PATH = /^\/v2\/models\/([\w.-]{1,100})\/(?:versions\/([\w.-]{1,100})\/)?infer$/;
@@ -13,7 +16,7 @@ export interface RuntimeServerOptions {
   bodyLimit: number;
   /** Read per request: while draining, every response closes its connection. */
   draining(): boolean;
-  logger: { error(object: object, message: string): void };
+  logger: Logger;
   /** Fastify's settings for the server it would have made itself. */
   keepAliveTimeout: number;
   requestTimeout: number;
@@ -21,83 +24,59 @@ export interface RuntimeServerOptions {
 }
 
 /**
- * The runtime's node:http server. `POST /v2/models/<model>[/versions/<v>]/infer` is answered here
- * directly: measured under load, Fastify's routing, request and reply objects, hooks, body parser
- * and serializer cost more per request than all the runtime's own work, and the infer route is the
- * only one on the hot path. Every other request goes to Fastify (`fastify`), and so does an infer
- * URL in an unusual form (escaped characters, a query string), which Fastify answers through the
- * same `infer`.
+ * The runtime's node:http server: `POST /v2/models/<model>[/versions/<v>]/infer` on the shared
+ * fast path (src/shared/http/fast-path-server.ts), the only route on the hot path. Every other
+ * request goes to Fastify (`fastify`), and so does an infer URL in an unusual form (escaped
+ * characters, a query string), which Fastify answers through the same `infer`.
  */
 export function createRuntimeServer(
   fastify: (request: IncomingMessage, response: ServerResponse) => void,
   options: RuntimeServerOptions,
 ): Server {
   const { infer, bodyLimit } = options;
-
-  function inferRequest(request: IncomingMessage, response: ServerResponse, match: RegExpExecArray): void {
-    const model = match[1]!;
-    const version = match[2];
-    const reply = new HttpReply(response, options);
-    readBody(request, bodyLimit, {
-      onTooLarge: () => reply.fail(new RuntimeError(413, 'request body too large')),
-      onBody(text) {
-        let body: unknown;
-        try {
-          body = parseBody(text);
-        } catch (error) {
-          reply.fail(error);
-          return;
-        }
-        infer(model, version, body, request.headers, reply);
+  return createFastPathServer(fastify, {
+    routes: [
+      {
+        path: INFER_PATH,
+        handle({ match, headers, body }, reply) {
+          infer(match[1]!, match[2], body, headers, new HttpInferReply(reply));
+        },
       },
-    });
-  }
-
-  const server = createServer((request, response) => {
-    // The connection closes after this response, so clients stop reusing it.
-    if (options.draining()) response.setHeader('connection', 'close');
-    if (request.method === 'POST') {
-      const match = INFER_PATH.exec(request.url!);
-      if (match) {
-        inferRequest(request, response, match);
-        return;
-      }
-    }
-    fastify(request, response);
+    ],
+    bodyLimit,
+    parse: parseBody,
+    failure(error) {
+      const { status, message } = errorResponse(error, bodyLimit);
+      return {
+        answer: errorAnswer(status, message),
+        unexpected: status >= 500 && !(error instanceof RuntimeError),
+      };
+    },
+    tooLarge: () => errorAnswer(413, tooLargeMessage(bodyLimit)),
+    lingerOnTooLarge: false,
+    draining: options.draining,
+    logger: options.logger,
+    keepAliveTimeout: options.keepAliveTimeout,
+    requestTimeout: options.requestTimeout,
+    connectionTimeout: options.connectionTimeout,
   });
-  server.keepAliveTimeout = options.keepAliveTimeout;
-  server.requestTimeout = options.requestTimeout;
-  server.setTimeout(options.connectionTimeout);
-  return server;
 }
 
 /** An infer request's way back to its client. */
-class HttpReply implements InferReply {
-  constructor(
-    private readonly response: ServerResponse,
-    private readonly options: Pick<RuntimeServerOptions, 'bodyLimit' | 'logger'>,
-  ) {}
+class HttpInferReply implements InferReply {
+  constructor(private readonly reply: FastPathReply) {}
 
   answer(json: string, serverTiming: string): void {
-    send(this.response, 200, json, serverTiming);
+    this.reply.send({ status: 200, headers: { 'server-timing': serverTiming }, json });
   }
 
   fail(error: unknown): void {
-    const { status, message } = errorResponse(error, this.options.bodyLimit);
-    if (status >= 500 && !(error instanceof RuntimeError))
-      this.options.logger.error({ err: error }, 'request failed');
-    send(this.response, status, JSON.stringify({ error: message }));
+    this.reply.fail(error);
   }
 }
 
-function send(response: ServerResponse, status: number, json: string, serverTiming?: string): void {
-  const headers: Record<string, string | number> = {
-    'content-type': JSON_TYPE,
-    'content-length': Buffer.byteLength(json),
-  };
-  if (serverTiming !== undefined) headers['server-timing'] = serverTiming;
-  response.writeHead(status, headers);
-  response.end(json);
+function errorAnswer(status: number, message: string): FastPathAnswer {
+  return { status, json: JSON.stringify({ error: message }) };
 }
 
 /**
@@ -119,10 +98,9 @@ export function errorResponse(error: unknown, bodyLimit: number): { status: numb
   const status =
     error instanceof RuntimeError ? error.status : ((error as { statusCode?: number }).statusCode ?? 500);
   const message =
-    status === 413
-      ? `request body is larger than the limit of ${bodyLimit} bytes`
-      : error instanceof Error
-        ? error.message
-        : String(error);
+    status === 413 ? tooLargeMessage(bodyLimit) : error instanceof Error ? error.message : String(error);
   return { status, message };
 }
+
+const tooLargeMessage = (bodyLimit: number): string =>
+  `request body is larger than the limit of ${bodyLimit} bytes`;

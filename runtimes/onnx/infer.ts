@@ -1,12 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Span } from '@opentelemetry/api';
-import { tracingEnabled } from '../../src/telemetry/tracing.js';
+import { tracingEnabled } from '../../src/shared/tracing.js';
 import type { BatchRun, BatchWaiter } from './batcher/message.js';
 import { RuntimeError, badRequest, notFound } from './errors.js';
 import type { RequestOutcome, RequestTally } from './metrics.js';
 import { latestReadyVersion, type ModelVersion, type RepositoryModel } from './repository/load.js';
-import type { RuntimeState } from './server.js';
+import type { RuntimeState } from './state.js';
 import type { TensorConfig } from './repository/config.js';
 import { decodeRequest, outputJson, type DecodedRequest } from './tensors.js';
 

@@ -1,34 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { createLogger, flushLogger } from '../../src/telemetry/logger.js';
-import { setupTracing } from '../../src/telemetry/tracing.js';
+import { createLogger, flushLogger } from '../../src/shared/logger.js';
+import { setupTracing } from '../../src/shared/tracing.js';
 import { createRuntimeMetrics } from './metrics.js';
 import { loadRepository } from './repository/load.js';
-import { buildRuntimeApp, type RuntimeState } from './server.js';
-
-export interface RuntimeOptions {
-  repository: string;
-  host: string;
-  port: number;
-  /** Longest a shutdown may take before the process gives up on what it holds. */
-  graceMs: number;
-  /** How long to keep serving after SIGTERM, not ready, before closing the listener. */
-  drainDelayMs: number;
-  bodyLimit: number;
-  logLevel: string;
-  /** Added to every inference answer: stands in for a slow model in tests and benchmarks. */
-  addedLatencyMs: number;
-}
-
-export const RUNTIME_DEFAULTS: Omit<RuntimeOptions, 'repository'> = {
-  host: '127.0.0.1',
-  port: 8001,
-  graceMs: 30_000,
-  drainDelayMs: 0,
-  bodyLimit: 32 * 1024 * 1024,
-  logLevel: 'info',
-  addedLatencyMs: 0,
-};
+import type { RuntimeOptions } from './options.js';
+import { buildRuntimeApp } from './server.js';
+import type { RuntimeState } from './state.js';
 
 export interface RuntimeHandle {
   url: string;

@@ -5,27 +5,15 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import type { ModelMetadata, ServerMetadata } from '../../src/protocol/oip.js';
+import type { ModelMetadata, ServerMetadata } from '../../src/shared/oip.js';
 import { RuntimeError, notFound } from './errors.js';
 import { createRuntimeServer, errorResponse, parseBody } from './http.js';
 import { createInfer, findVersion } from './infer.js';
-import type { RuntimeMetrics } from './metrics.js';
-import { latestReadyVersion, type Repository, type RepositoryModel } from './repository/load.js';
+import { latestReadyVersion, type RepositoryModel } from './repository/load.js';
+import type { RuntimeState } from './state.js';
 
 export const RUNTIME_NAME = 'switchyard-onnx';
 export const RUNTIME_VERSION = '0.1.0';
-
-export interface RuntimeState {
-  repository: Repository;
-  metrics: RuntimeMetrics;
-  /** Every version has loaded or failed. */
-  loaded: boolean;
-  /** SIGTERM received: not ready, finishing what it holds. */
-  draining: boolean;
-  /** Inference requests that passed decoding and were queued, and those answered 200. */
-  accepted: number;
-  answered: number;
-}
 
 type InferParams = { model: string; version?: string };
 

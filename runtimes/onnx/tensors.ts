@@ -1,4 +1,4 @@
-import type { Datatype, InferRequest, RequestInput } from '../../src/protocol/oip.js';
+import type { Datatype, InferRequest, RequestInput } from '../../src/shared/oip.js';
 import { badRequest } from './errors.js';
 import type { TensorConfig } from './repository/config.js';
 

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
-import { RUNTIME_DEFAULTS, startRuntime } from '../../runtimes/onnx/main.js';
+import { RUNTIME_DEFAULTS } from '../../runtimes/onnx/options.js';
 import { startGateway } from '../main.js';
-import { integer } from './runtime.js';
+import { integer } from './args.js';
+import { loadRuntime } from './runtime.js';
 import { exitOnSignals } from './signals.js';
 
 export const DEV_USAGE = `switchyard dev [--port N] [--runtime-port N]   a runtime on config/models and the gateway in front of it`;
@@ -21,6 +22,7 @@ export async function runDev(argv: string[]): Promise<void> {
     strict: true,
   });
   const logLevel = values['log-level'] ?? process.env.LOG_LEVEL ?? 'info';
+  const { startRuntime } = await loadRuntime();
   const runtime = await startRuntime({
     ...RUNTIME_DEFAULTS,
     repository: 'config/models',

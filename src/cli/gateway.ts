@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startGateway, type GatewayHandle, type GatewayOptions } from '../main.js';
-import { integer, UsageError } from './runtime.js';
+import { integer, UsageError } from './args.js';
 import { exitOnSignals } from './signals.js';
 
 export const GATEWAY_USAGE = `switchyard gateway --config FILE [--port N] [--host H] [--drain-delay-ms N] [--grace-ms N] [--log-level LEVEL]`;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { runKeys } from './keys.js';
-import { UsageError } from './runtime.js';
+import { UsageError } from './args.js';
 
 test('keys new prints a fresh key and the sha256 line to paste, never the same key twice', () => {
   const outputs: string[] = [];

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { sha256Hex } from '../stages/auth/authenticate.js';
-import { UsageError } from './runtime.js';
+import { UsageError } from './args.js';
 
 export const KEYS_USAGE = 'switchyard keys new --tenant NAME';
 

@@ -5,7 +5,8 @@ import { GATEWAY_USAGE, runGateway } from './gateway.js';
 import { KEYS_USAGE, runKeys } from './keys.js';
 import { LOG_USAGE, runLog } from './log.js';
 import { ROLLOUT_USAGE, runRollout } from './rollout.js';
-import { RUNTIME_USAGE, UsageError, runRuntime } from './runtime.js';
+import { UsageError } from './args.js';
+import { RUNTIME_USAGE, runRuntime } from './runtime.js';
 import { runValidate } from './validate.js';
 
 const USAGE = `usage:

@@ -1,10 +1,7 @@
 import { parseArgs } from 'node:util';
-import {
-  RUNTIME_DEFAULTS,
-  startRuntime,
-  type RuntimeHandle,
-  type RuntimeOptions,
-} from '../../runtimes/onnx/main.js';
+import type { RuntimeHandle } from '../../runtimes/onnx/main.js';
+import { RUNTIME_DEFAULTS, type RuntimeOptions } from '../../runtimes/onnx/options.js';
+import { integer, UsageError } from './args.js';
 import { exitOnSignals } from './signals.js';
 
 export const RUNTIME_USAGE = `switchyard runtime --repository DIR [--port N] [--host H] [--grace-ms N]
@@ -43,17 +40,16 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
 }
 
 export async function runRuntime(argv: string[]): Promise<RuntimeHandle> {
-  const runtime = await startRuntime(parseRuntimeArgs(argv));
+  const options = parseRuntimeArgs(argv);
+  const { startRuntime } = await loadRuntime();
+  const runtime = await startRuntime(options);
   exitOnSignals([() => runtime.shutdown()]);
   return runtime;
 }
 
-export class UsageError extends Error {}
-
-export function integer(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0)
-    throw new UsageError(`${flag} takes a whole number, not "${value}"`);
-  return parsed;
-}
+/**
+ * The runtime's server and ONNX Runtime's native binding (~288 MB, and absent from the gateway's
+ * image), loaded only by the commands that run a runtime: `help`, `gateway`, `validate` and the
+ * rest never load it. A test (src/cli/lazy-runtime.test.ts) fails if one of them does.
+ */
+export const loadRuntime = () => import('../../runtimes/onnx/main.js');

@@ -5,7 +5,7 @@ import type { ConfigSnapshot } from '../config/load.js';
 import { MetadataRegistry } from '../stages/validate/metadata.js';
 import { createState } from '../state/index.js';
 import { createGatewayMetrics } from '../telemetry/metrics.js';
-import { createLogger } from '../telemetry/logger.js';
+import { createLogger } from '../shared/logger.js';
 import type { PredictionLog } from '../telemetry/prediction-log/index.js';
 import { startRuntime, waitFor } from '../../test/harness/upstream-servers.js';
 import { buildGateway, type BuildDeps } from './build.js';

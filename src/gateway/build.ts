@@ -1,4 +1,3 @@
-import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ConfigSnapshot } from '../config/load.js';
 import type { ModelConfig } from '../config/schema.js';
@@ -12,6 +11,7 @@ import type { MetadataRegistry, MetadataSource } from '../stages/validate/metada
 import type { Limiter } from '../state/limiter.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { shadowRecord, type PredictionLog } from '../telemetry/prediction-log/index.js';
+import type { Logger } from '../shared/logger.js';
 import { createUpstreamPool, type UpstreamPool } from '../upstream/index.js';
 import type { ModelStates, PreparedModelState } from './model-state.js';
 
@@ -45,7 +45,7 @@ export interface GatewayBuild {
 /** What outlives config versions: built once per process. */
 export interface BuildDeps {
   metrics: GatewayMetrics;
-  logger: FastifyBaseLogger;
+  logger: Logger;
   models: ModelStates;
   limiter: Limiter;
   metadata: MetadataRegistry;

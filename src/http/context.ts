@@ -19,6 +19,7 @@ export function budgetMs(headers: IncomingHttpHeaders, modelBudgetMs: number): n
 }
 
 export function createContext(fields: {
+  requestId: string;
   endpoint: EndpointKind;
   model: string;
   headers: IncomingHttpHeaders;
@@ -28,7 +29,7 @@ export function createContext(fields: {
   stageCount: number;
 }): RequestContext {
   return {
-    requestId: requestIdFrom(fields.headers),
+    requestId: fields.requestId,
     endpoint: fields.endpoint,
     model: fields.model,
     headers: fields.headers,

@@ -1,6 +1,6 @@
 import type { ModelConfig } from '../config/schema.js';
 import { gatewayError } from '../errors.js';
-import type { ModelMetadata } from '../protocol/oip.js';
+import type { ModelMetadata } from '../shared/oip.js';
 import type { UpstreamPool } from '../upstream/index.js';
 
 /**

@@ -1,14 +1,14 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayError } from '../errors.js';
 import { gatewayError } from '../errors.js';
 import type { ActiveGateway } from '../gateway/active.js';
 import type { EndpointKind } from '../pipeline/stage.js';
+import type { Logger } from '../shared/logger.js';
 import { refusalRecord, roundMs, type PredictionLog } from '../telemetry/prediction-log/index.js';
 import { createRequestLog } from '../telemetry/request-log.js';
 import { requestTracer } from '../telemetry/tracing.js';
-import { budgetMs, createContext, requestIdFrom } from './context.js';
+import { budgetMs, createContext } from './context.js';
 
 /** A model request as both HTTP front doors (src/http/model-server.ts and Fastify) hand it over. */
 export interface ModelRequest {
@@ -19,8 +19,10 @@ export interface ModelRequest {
   body: unknown;
   /** performance.now() when the request arrived. */
   receivedAt: number;
+  /** Decided once when the request arrived (requestIdFrom): its answer, log line and record carry it. */
+  requestId: string;
   /** Fastify's per-request logger, or the gateway's own. */
-  log: FastifyBaseLogger;
+  log: Logger;
 }
 
 /** What goes back to the client: the body is JSON text. */
@@ -37,7 +39,7 @@ export interface ModelRequestDeps {
   /** Set on SIGTERM: new requests are refused, those running finish. */
   lifecycle: { draining: boolean };
   /** The gateway's logger: the request lines go to it whichever front door took the request. */
-  logger: FastifyBaseLogger;
+  logger: Logger;
 }
 
 export type ModelRequestHandler = (request: ModelRequest) => Promise<ModelAnswer>;
@@ -56,7 +58,7 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
 
   // Refused before any pipeline ran, but still answered: one log line and one record each.
   function refuse(request: ModelRequest, error: GatewayError): ModelAnswer {
-    const requestId = requestIdFrom(request.headers);
+    const { requestId } = request;
     const latencyMs = performance.now() - request.receivedAt;
     const { model, endpoint } = request;
     requestLog({
@@ -81,6 +83,7 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
       if (!model) return refuse(request, gatewayError('MODEL_UNKNOWN', `"${request.model}"`));
       const { pipeline, config } = model;
       const ctx = createContext({
+        requestId: request.requestId,
         endpoint,
         model: request.model,
         headers: request.headers,

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import Fastify, {
   LogController,
+  type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
@@ -9,17 +10,20 @@ import { GatewayError, gatewayError } from '../errors.js';
 import type { ModelStates } from '../gateway/model-state.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { JSON_TYPE } from '../shared/http/fast-path-server.js';
 import { registerAdminRoutes } from './admin.js';
 import { requestIdFrom } from './context.js';
 import { modelMetadata } from './metadata.js';
 import { createModelRequestHandler, type ModelRequestDeps } from './model-request.js';
-import { createModelServer, JSON_TYPE } from './model-server.js';
+import { createModelServer } from './model-server.js';
 
 export interface GatewayHttpOptions extends ModelRequestDeps {
   metrics: GatewayMetrics;
   /** Per-model live state (breakers, shadows, queue) for the admin stats. */
   models: ModelStates;
   bodyLimit: number;
+  /** The process logger (src/shared/logger.ts), as Fastify types the one it is given. */
+  logger: FastifyBaseLogger;
 }
 
 type ModelParams = { model: string };
@@ -29,12 +33,23 @@ type ModelParams = { model: string };
  * model-request.ts that runs the model's pipeline of stages (src/pipeline/build.ts). Fastify
  * handles everything else: metadata, health, metrics, admin, unknown routes, and model URLs in an
  * unusual form (escaped characters, a query string), which it answers through the same handler.
+ *
+ * Why Fastify stays for those: they are cold (a probe a second, a scrape, an operator's call), so
+ * its per-request cost, which is why the model routes bypass it, does not matter there; what it
+ * does for them would otherwise be hand-written and tested here: routing with path parameters,
+ * percent-decoding and query strings, body limits with their errors, content-type parsing, admin
+ * bodies, serialisation, 404s and one error handler. It costs the hot path nothing (the fast
+ * path sees each request first and hands over only what it does not take) and the process a few
+ * milliseconds at start. Request ids are decided once on either door: genReqId here, the fast
+ * path's requestId there, both requestIdFrom.
  */
 export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   const { active, metrics, lifecycle } = options;
   const handleModelRequest = createModelRequestHandler(options);
   const app = Fastify({
     loggerInstance: options.logger,
+    // request.id is the request's id (x-request-id), decided once here as on the fast path.
+    genReqId: (request) => requestIdFrom(request.headers),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit,
     return503OnClosing: false,
@@ -71,10 +86,7 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
       request.log.error({ err: error }, 'request failed');
       failure = gatewayError('INTERNAL');
     }
-    void reply
-      .code(failure.status)
-      .header('x-request-id', requestIdFrom(request.headers))
-      .send(failure.toJSON());
+    void reply.code(failure.status).header('x-request-id', request.id).send(failure.toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
     const failure = gatewayError('HTTP_NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`);
@@ -100,6 +112,7 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
         headers: request.headers,
         body: request.body,
         receivedAt,
+        requestId: request.id,
         log: request.log,
       });
       return reply.code(answer.status).headers(answer.headers).type(JSON_TYPE).send(answer.json);
@@ -138,15 +151,10 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   return app;
 }
 
-function sendError(
-  reply: FastifyReply,
-  error: GatewayError,
-  request: FastifyRequest,
-  requestId = requestIdFrom(request.headers),
-): FastifyReply {
+function sendError(reply: FastifyReply, error: GatewayError, request: FastifyRequest): FastifyReply {
   return reply
     .code(error.status)
     .headers(error.extra.headers ?? {})
-    .header('x-request-id', requestId)
+    .header('x-request-id', request.id)
     .send(error.toJSON());
 }

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { gatewayError } from '../errors.js';
 import { refuse, type Reply } from '../pipeline/stage.js';
-import { isInferResponse } from '../protocol/oip.js';
+import { isInferResponse } from '../shared/oip.js';
 import { boundLabels } from '../telemetry/bound-labels.js';
 import { callTracer } from '../telemetry/tracing.js';
 import type { Endpoint, Outcome } from '../upstream/index.js';

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../shared/logger.js';
 import type { ModelConfig } from '../config/schema.js';
 import { boundLabels } from '../telemetry/bound-labels.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
@@ -60,7 +60,7 @@ export function requestMetrics(metrics: GatewayMetrics): AfterStep {
 }
 
 /** One info line per request (never the key or the raw features); a warning for a 5xx refusal. */
-export function requestLogLine(logger: FastifyBaseLogger): AfterStep {
+export function requestLogLine(logger: Logger): AfterStep {
   const requestLog = createRequestLog(logger);
   return ({ ctx, reply, response, finishedAt }) => {
     if (!reply.ok && reply.error.status >= 500) {

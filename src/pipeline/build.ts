@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../shared/logger.js';
 import type { ModelConfig } from '../config/schema.js';
 import type { VariantCall } from '../outbound/variant-call.js';
 import { createAdmission, type AdmissionDeps } from '../stages/admission/index.js';
@@ -31,7 +31,7 @@ export interface PipelineDeps {
   fallback: { metrics: FallbackMetrics };
   /** The model's outbound stack (src/outbound/stack.ts): primary, fallback variant and shadows share it. */
   call: VariantCall;
-  after: { metrics: GatewayMetrics; logger: FastifyBaseLogger; predictionLog: PredictionLog };
+  after: { metrics: GatewayMetrics; logger: Logger; predictionLog: PredictionLog };
 }
 
 /** One model's request lifecycle, in the order a request meets it. */

@@ -10,6 +10,7 @@ const ANSWER: Reply = { ok: true, response: undefined, variant: 'v1', version: '
 
 function context(stageCount: number): RequestContext {
   return createContext({
+    requestId: 'r-1',
     endpoint: 'infer',
     model: 'm',
     headers: {},

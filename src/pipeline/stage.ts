@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayError } from '../errors.js';
-import type { InferRequest, InferResponse } from '../protocol/oip.js';
+import type { InferRequest, InferResponse } from '../shared/oip.js';
 import type { TenantConfig } from '../stages/auth/config.js';
 import type { VariantConfig } from '../stages/route/config.js';
 

@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
-import type { FailureMode, Limiter, StateLogger } from './limiter.js';
+import type { Logger } from '../shared/logger.js';
+import type { FailureMode, Limiter } from './limiter.js';
 import { createMemoryLimiter } from './memory-limiter.js';
 import type { StateMetrics } from './metrics.js';
 import { closeRedisClient, createRedisClient } from './redis-client.js';
 import { createRedisLimiter } from './redis-limiter.js';
 
-export type { FailureMode, LimitDecision, LimitOutcome, Limiter, StateLogger } from './limiter.js';
+export type { FailureMode, LimitDecision, LimitOutcome, Limiter } from './limiter.js';
 export { createMemoryLimiter, type MemoryLimiter, type MemoryLimiterOptions } from './memory-limiter.js';
 export { createStateMetrics, type StateMetrics } from './metrics.js';
 export { closeRedisClient, createRedisClient, type RedisClientOptions } from './redis-client.js';
@@ -22,7 +23,7 @@ export interface StateConfig {
 
 export interface StateDeps {
   metrics?: StateMetrics;
-  logger?: StateLogger;
+  logger?: Logger;
 }
 
 export interface State {

@@ -31,19 +31,6 @@ export interface Limiter {
 export type FailureMode = 'open' | 'closed';
 
 /**
- * The slice of a structured logger the state layer needs; pino's `Logger` satisfies it.
- */
-export interface StateLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-const ignore = (): void => {};
-
-export const silentStateLogger: StateLogger = { info: ignore, warn: ignore, error: ignore };
-
-/**
  * A bucket that can never admit (rps ≤ 0, burst < 1) or NaN limits are a config bug; they are
  * refused loudly rather than turned into "never limit" or "always refuse" by arithmetic.
  */

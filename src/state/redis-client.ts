@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
-import { silentStateLogger, type StateLogger } from './limiter.js';
+import { silentLogger, type Logger } from '../shared/logger.js';
 
 export interface RedisClientOptions {
   /** Batch the commands of one tick into one write. Default true; see below. */
@@ -9,7 +9,7 @@ export interface RedisClientOptions {
   command_timeout_ms?: number;
   /** Longest pause between reconnect attempts. Default 500 ms. */
   max_reconnect_delay_ms?: number;
-  logger?: StateLogger;
+  logger?: Logger;
 }
 
 /**
@@ -33,7 +33,7 @@ export interface RedisClientOptions {
  */
 export function createRedisClient(url: string, options: RedisClientOptions = {}): Redis {
   const maxDelay = options.max_reconnect_delay_ms ?? 500;
-  const logger = options.logger ?? silentStateLogger;
+  const logger = options.logger ?? silentLogger;
   const redis = new Redis(url, {
     enableAutoPipelining: options.auto_pipelining ?? true,
     commandTimeout: options.command_timeout_ms ?? 50,

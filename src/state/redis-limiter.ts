@@ -2,14 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Redis, Result } from 'ioredis';
-import {
-  checkLimits,
-  silentStateLogger,
-  type FailureMode,
-  type LimitDecision,
-  type Limiter,
-  type StateLogger,
-} from './limiter.js';
+import { silentLogger, type Logger } from '../shared/logger.js';
+import { checkLimits, type FailureMode, type LimitDecision, type Limiter } from './limiter.js';
 import { createMemoryLimiter } from './memory-limiter.js';
 import type { StateMetrics } from './metrics.js';
 
@@ -97,7 +91,7 @@ export interface RedisLimiterOptions {
   /** Added to the bucket's time-to-full for its PEXPIRE. Default 1000 ms. */
   expiry_margin_ms?: number;
   metrics?: StateMetrics;
-  logger?: StateLogger;
+  logger?: Logger;
 }
 
 export interface RedisLimiter extends Limiter {
@@ -131,7 +125,7 @@ export function createRedisLimiter(redis: Redis, options: RedisLimiterOptions = 
   const replicaId = options.replica_id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const probeIntervalMs = options.probe_interval_ms ?? 250;
   const expiryMarginMs = options.expiry_margin_ms ?? 1000;
-  const logger = options.logger ?? silentStateLogger;
+  const logger = options.logger ?? silentLogger;
   const metrics = options.metrics;
   const tally = metrics?.decisionTally;
   // Given no metrics on purpose: this limiter counts the fallback's decisions as fail_open.

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../shared/logger.js';
 
 /** The fields of the one info line logged per model request; never the key or the raw features. */
 export interface RequestLogFields {
@@ -20,6 +20,7 @@ export type RequestLog = (fields: RequestLogFields) => void;
 const INFO = pino.levels.values.info!;
 
 interface PinoInternals {
+  level?: string;
   [pino.symbols.chindingsSym]?: string;
   [pino.symbols.streamSym]?: { write(line: string): unknown };
 }
@@ -31,7 +32,7 @@ interface PinoInternals {
  * line a healthy request makes. Every other line goes through pino itself. A logger that is not
  * pino (or hides its stream) gets `logger.info`.
  */
-export function createRequestLog(logger: FastifyBaseLogger): RequestLog {
+export function createRequestLog(logger: Logger): RequestLog {
   const internals = logger as unknown as PinoInternals;
   const bindings = internals[pino.symbols.chindingsSym];
   const stream = internals[pino.symbols.streamSym];
@@ -40,7 +41,7 @@ export function createRequestLog(logger: FastifyBaseLogger): RequestLog {
   }
   const prefix = `{"level":${INFO},"time":`;
   return (fields) => {
-    if ((pino.levels.values[logger.level] ?? Infinity) > INFO) return; // 'silent', 'warn', …
+    if ((pino.levels.values[internals.level ?? 'silent'] ?? Infinity) > INFO) return; // 'silent', 'warn', …
     let line = `${prefix}${Date.now()}${bindings},"request_id":${JSON.stringify(fields.request_id)},"model":${JSON.stringify(fields.model)},"endpoint":${JSON.stringify(fields.endpoint)}`;
     if (fields.variant !== undefined) line += `,"variant":${JSON.stringify(fields.variant)}`;
     if (fields.version !== undefined) line += `,"version":${JSON.stringify(fields.version)}`;

@@ -1,126 +1,20 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  DiagLogLevel,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   context,
-  diag,
   propagation,
   trace,
   type Span,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  NodeTracerProvider,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-node';
 import type { Reply, RequestContext, Stage } from '../pipeline/stage.js';
+import { tracingEnabled } from '../shared/tracing.js';
 import { parseServerTiming } from './server-timing.js';
 
-export interface TracingOptions {
-  /** The resource's service.name (switchyard-gateway, switchyard-runtime); OTEL_SERVICE_NAME wins. */
-  serviceName: string;
-  /** The collector's OTLP/HTTP base URL, like OTEL_EXPORTER_OTLP_ENDPOINT (`/v1/traces` is appended). */
-  endpoint?: string;
-  /** Spans go here, through a BatchSpanProcessor, instead of OTLP (tests, embedding). */
-  exporter?: SpanExporter;
-  /** Or a whole processor, e.g. a SimpleSpanProcessor so a test sees each span as it ends. */
-  spanProcessor?: SpanProcessor;
-  /** Where the SDK's own warnings go (a failing export); silent without it. */
-  logger?: { warn(obj: object, msg: string): void };
-  env?: NodeJS.ProcessEnv;
-}
-
-export interface Tracing {
-  readonly enabled: boolean;
-  /**
-   * Exports what is buffered, waiting at most `timeoutMs` (a collector that is down must not hold
-   * up a shutdown); the last user also unregisters the provider.
-   */
-  shutdown(timeoutMs?: number): Promise<void>;
-}
-
-/** The process's one registered provider: `switchyard dev` runs a runtime and a gateway in one process. */
-let installed: { provider: NodeTracerProvider; users: number } | undefined;
-
-const DISABLED: Tracing = { enabled: false, shutdown: async () => {} };
-
-/**
- * Registers an OpenTelemetry tracer provider (AsyncLocalStorage context, W3C trace-context
- * propagation) when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, or
- * an endpoint, exporter or processor is given. Otherwise nothing is registered, and the gateway's
- * pipelines, built after this, never touch the tracing API on the request path.
- */
-export function setupTracing(options: TracingOptions): Tracing {
-  const env = options.env ?? process.env;
-  const configured =
-    options.endpoint || options.exporter || options.spanProcessor
-      ? true
-      : Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT);
-  if (!configured || env.OTEL_SDK_DISABLED === 'true') return DISABLED;
-  if (installed) {
-    // The second service in the process shares the provider (and so its service.name).
-    installed.users++;
-    return handle(installed);
-  }
-  if (options.logger) {
-    const { logger } = options;
-    const warn = (message: string, ...args: unknown[]) => logger.warn({ otel: args }, message);
-    const ignore = () => {};
-    diag.setLogger(
-      { error: warn, warn, info: ignore, debug: ignore, verbose: ignore },
-      { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
-    );
-  }
-  const processor =
-    options.spanProcessor ??
-    new BatchSpanProcessor(
-      options.exporter ??
-        new OTLPTraceExporter(
-          options.endpoint ? { url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces` } : {},
-        ),
-    );
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || options.serviceName }),
-    spanProcessors: [processor],
-  });
-  // The default context manager (AsyncLocalStorage) carries the active span across awaits.
-  provider.register({ propagator: new W3CTraceContextPropagator() });
-  installed = { provider, users: 1 };
-  return handle(installed);
-}
-
-function handle(entry: { provider: NodeTracerProvider; users: number }): Tracing {
-  let done = false;
-  return {
-    enabled: true,
-    async shutdown(timeoutMs = 2000) {
-      if (done) return;
-      done = true;
-      entry.users--;
-      const work = entry.users > 0 ? entry.provider.forceFlush() : entry.provider.shutdown();
-      await Promise.race([work.catch(() => {}), sleep(timeoutMs, undefined, { ref: false })]);
-      if (entry.users === 0 && installed === entry) {
-        installed = undefined;
-        trace.disable();
-        context.disable();
-        propagation.disable();
-      }
-    },
-  };
-}
-
-/** Whether setupTracing registered a provider: read once when something is built, not per request. */
-export function tracingEnabled(): boolean {
-  return installed !== undefined;
-}
+// The gateway's spans; the provider they go to is set up by src/shared/tracing.ts. Each factory
+// is undefined when tracing is off, so what it builds decides once whether to make spans.
 
 const tracer = trace.getTracer('switchyard-gateway');
 
@@ -141,7 +35,7 @@ export interface RequestSpan {
 export function requestTracer():
   | ((headers: IncomingHttpHeaders, model: string, endpoint: string, startTime: number) => RequestSpan)
   | undefined {
-  if (!installed) return undefined;
+  if (!tracingEnabled()) return undefined;
   return (headers, model, endpoint, startTime) => {
     const parent = propagation.extract(ROOT_CONTEXT, headers);
     const span = tracer.startSpan(
@@ -179,7 +73,7 @@ export function requestTracer():
  * time, exclusive of later stages, as `switchyard.stage.self_ms`. Undefined when tracing is off.
  */
 export function stageTracer(): ((name: string, run: Stage) => Stage) | undefined {
-  if (!installed) return undefined;
+  if (!tracingEnabled()) return undefined;
   return (name, run) => (ctx, next) => {
     const parent = context.active();
     const started = performance.now();
@@ -243,7 +137,7 @@ export interface CallAttributes {
 
 /** Starts runtime-call spans under the active span; undefined when tracing is off. */
 export function callTracer(): ((attributes: CallAttributes) => CallSpan) | undefined {
-  if (!installed) return undefined;
+  if (!tracingEnabled()) return undefined;
   return (attributes) => {
     const parent = context.active();
     const span = tracer.startSpan(

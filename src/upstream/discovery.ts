@@ -1,7 +1,7 @@
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { DnsDiscoveryConfig, UpstreamConfig } from './config.js';
-import type { UpstreamLogger } from './logger.js';
+import type { Logger } from '../shared/logger.js';
 
 /** Receives the full current set of endpoint origins whenever discovery learns it. */
 export type OriginsListener = (origins: readonly string[]) => void;
@@ -21,7 +21,7 @@ export type DnsOutcome = 'ok' | 'empty' | 'fail';
 
 export interface DiscoveryDeps {
   upstream: string;
-  logger: UpstreamLogger;
+  logger: Logger;
   onResolution?: (outcome: DnsOutcome) => void;
 }
 

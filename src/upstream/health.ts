@@ -1,7 +1,7 @@
 import { Client } from 'undici';
 import type { HealthCheckConfig } from './config.js';
 import type { EndpointState } from './endpoint.js';
-import type { UpstreamLogger } from './logger.js';
+import type { Logger } from '../shared/logger.js';
 
 export type HealthCheckOutcome = 'ok' | 'fail';
 
@@ -17,7 +17,7 @@ export interface HealthCheck {
 
 export interface HealthCheckDeps {
   upstream: string;
-  logger: UpstreamLogger;
+  logger: Logger;
   onCheck?: (outcome: HealthCheckOutcome) => void;
 }
 

@@ -8,5 +8,4 @@ export {
 export type { Endpoint, EndpointStatus, Outcome, HealthState, DrainReason } from './endpoint.js';
 export { createP2cBalancer, type Balancer, type RandomSource } from './balancer.js';
 export { createUpstreamMetrics, type UpstreamMetrics } from './metrics.js';
-export type { UpstreamLogger } from './logger.js';
 export * from './config.js';

@@ -4,12 +4,12 @@ import type { UpstreamConfig } from './config.js';
 import { createDiscovery, type Discovery } from './discovery.js';
 import { EndpointState, type Endpoint, type EndpointStatus, type Outcome } from './endpoint.js';
 import { createHealthCheck, type HealthCheck } from './health.js';
-import { silentLogger, type UpstreamLogger } from './logger.js';
+import { silentLogger, type Logger } from '../shared/logger.js';
 import type { UpstreamMetrics } from './metrics.js';
 import { createOutlierDetector } from './outlier.js';
 
 export interface UpstreamPoolDeps {
-  logger?: UpstreamLogger;
+  logger?: Logger;
   metrics?: UpstreamMetrics;
   /** The clock for ejection times and status; Date.now by default. */
   now?: () => number;

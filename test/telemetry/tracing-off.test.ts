@@ -5,7 +5,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { gatewayError } from '../../src/errors.js';
 import { compose } from '../../src/pipeline/compose.js';
 import { refuse } from '../../src/pipeline/stage.js';
-import { setupTracing, tracingEnabled } from '../../src/telemetry/tracing.js';
+import { setupTracing, tracingEnabled } from '../../src/shared/tracing.js';
 import { AUTH, decisionBody } from '../harness/gateway.js';
 import { fraudRows } from '../harness/fraud.js';
 import { postJson } from '../harness/http.js';

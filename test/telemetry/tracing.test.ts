@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { setupTracing } from '../../src/telemetry/tracing.js';
+import { setupTracing } from '../../src/shared/tracing.js';
 import { AUTH, decisionBody } from '../harness/gateway.js';
 import { fraudRows } from '../harness/fraud.js';
 import { postJson } from '../harness/http.js';

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Datatype } from '../../../src/protocol/oip.js';
+import type { Datatype } from '../../../src/shared/oip.js';
 import { RuntimeError } from '../errors.js';
 import { allocate, product, type Tensor } from '../tensors.js';
 import type { BatchMessage, BatchRun, BatchWaiter } from './message.js';

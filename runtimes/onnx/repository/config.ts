@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DATATYPES } from '../../../src/protocol/oip.js';
+import { DATATYPES } from '../../../src/shared/oip.js';
 
 const TensorConfigSchema = Type.Object(
   {

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import type { Logger } from '../../../src/shared/logger.js';
 import { createBatcher, type Batcher, type BatchObserver } from '../batcher/batcher.js';
 import { openSession, ort, type ExecutionProvider } from '../session.js';
 import { allocate, ORT_TYPE, type Tensor } from '../tensors.js';
@@ -26,11 +27,6 @@ export interface RepositoryModel {
   name: string;
   config: ModelConfig;
   versions: Map<string, ModelVersion>;
-}
-
-export interface Logger {
-  info(object: object, message: string): void;
-  error(object: object, message: string): void;
 }
 
 export interface Repository {

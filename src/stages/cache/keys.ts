@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RequestContext } from '../../pipeline/stage.js';
-import type { InferRequest } from '../../protocol/oip.js';
+import type { InferRequest } from '../../shared/oip.js';
 import { createKeyReader } from '../route/request-key.js';
 import type { CacheConfig } from './config.js';
 

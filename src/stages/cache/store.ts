@@ -1,4 +1,4 @@
-import type { InferResponse } from '../../protocol/oip.js';
+import type { InferResponse } from '../../shared/oip.js';
 
 export interface CachedAnswer {
   response: InferResponse;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ContractConfig } from '../../contract/config.js';
 import { decide } from '../../contract/features.js';
-import type { InferResponse, ResponseOutput } from '../../protocol/oip.js';
+import type { InferResponse, ResponseOutput } from '../../shared/oip.js';
 import type { Answer, RequestContext } from '../../pipeline/stage.js';
 
 export interface DecisionBody {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { InferRequest, InferResponse, ModelMetadata } from '../../protocol/oip.js';
+import type { InferRequest, InferResponse, ModelMetadata } from '../../shared/oip.js';
 import { batchKey, batchRowsFor, mergeRequests, splitResponse } from './batch.js';
 
 const metadata = (fields: Partial<ModelMetadata> = {}): ModelMetadata => ({

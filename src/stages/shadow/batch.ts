@@ -1,4 +1,4 @@
-import type { InferRequest, InferResponse, ModelMetadata } from '../../protocol/oip.js';
+import type { InferRequest, InferResponse, ModelMetadata } from '../../shared/oip.js';
 
 /**
  * Mirrored copies bound for one shadow in the same turn of the event loop travel as one request

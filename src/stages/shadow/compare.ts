@@ -1,6 +1,6 @@
 import type { ContractConfig } from '../../contract/config.js';
 import { decide } from '../../contract/features.js';
-import type { InferResponse } from '../../protocol/oip.js';
+import type { InferResponse } from '../../shared/oip.js';
 
 export interface Comparison {
   /** |primary score − shadow score| of the first row. */

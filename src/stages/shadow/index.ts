@@ -4,7 +4,7 @@ import { decide } from '../../contract/features.js';
 import type { NamedStage, Reply, RequestContext } from '../../pipeline/stage.js';
 import { boundLabels } from '../../telemetry/bound-labels.js';
 import type { ShadowReport } from '../../telemetry/prediction-log/record.js';
-import type { UpstreamLogger } from '../../upstream/logger.js';
+import type { Logger } from '../../shared/logger.js';
 import { BUCKETS, bucketOf } from '../route/assign.js';
 import type { MetadataSource } from '../validate/metadata.js';
 import type { VariantCall } from '../../outbound/variant-call.js';
@@ -20,7 +20,7 @@ export interface ShadowDeps {
   call: VariantCall;
   stats: ShadowStats;
   metrics: ShadowMetrics;
-  logger: UpstreamLogger;
+  logger: Logger;
   random?: () => number;
   /** The shadow model's metadata, which says whether copies can share a call (see batch.ts). */
   metadataOf?: (shadow: ShadowConfig) => MetadataSource | undefined;

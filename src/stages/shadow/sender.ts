@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { gatewayError } from '../../errors.js';
 import { refuse, type Reply } from '../../pipeline/stage.js';
-import type { InferRequest } from '../../protocol/oip.js';
-import type { UpstreamLogger } from '../../upstream/logger.js';
+import type { InferRequest } from '../../shared/oip.js';
+import type { Logger } from '../../shared/logger.js';
 import type { VariantCall } from '../../outbound/variant-call.js';
 import { batchKey, mergeRequests, splitResponse } from './batch.js';
 import type { ShadowConfig } from './config.js';
@@ -26,7 +26,7 @@ export interface MirrorSenderOptions {
   maxRows(): number;
   /** Told the rows of each call sent. */
   observeRows(rows: number): void;
-  logger: UpstreamLogger;
+  logger: Logger;
 }
 
 /**

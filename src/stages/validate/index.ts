@@ -1,8 +1,8 @@
 import type { ModelConfig } from '../../config/schema.js';
 import { gatewayError, type Problem } from '../../errors.js';
 import { refuse, type NamedStage } from '../../pipeline/stage.js';
-import type { ModelMetadata } from '../../protocol/oip.js';
-import { silentLogger, type UpstreamLogger } from '../../upstream/logger.js';
+import type { ModelMetadata } from '../../shared/oip.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
 import type { MetadataSource } from './metadata.js';
 import { decisionRequest, inferRequest, predictRequest } from './requests.js';
 import { checkTensors, contractMismatch } from './tensors.js';
@@ -10,7 +10,7 @@ import { checkTensors, contractMismatch } from './tensors.js';
 export interface ValidateDeps {
   /** The runtime's metadata of the model's first variant; the variants of a model share inputs. */
   metadata?: MetadataSource;
-  logger: UpstreamLogger;
+  logger: Logger;
 }
 
 /**

@@ -1,5 +1,6 @@
-import type { ModelMetadata } from '../../protocol/oip.js';
-import type { UpstreamLogger, UpstreamPool } from '../../upstream/index.js';
+import type { ModelMetadata } from '../../shared/oip.js';
+import type { Logger } from '../../shared/logger.js';
+import type { UpstreamPool } from '../../upstream/index.js';
 
 export interface MetadataSource {
   /** The runtime's metadata for this model version, once fetched. */
@@ -16,7 +17,7 @@ export class MetadataRegistry {
   private readonly entries = new Map<string, { metadata?: ModelMetadata; timer?: NodeJS.Timeout }>();
   private closed = false;
 
-  constructor(private readonly logger: UpstreamLogger) {}
+  constructor(private readonly logger: Logger) {}
 
   source(pool: UpstreamPool, model: string, version: string): MetadataSource {
     const key = `${pool.name}/${model}/${version}`;

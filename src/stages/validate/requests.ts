@@ -1,7 +1,7 @@
 import type { ContractConfig } from '../../contract/config.js';
 import { featuresToRow } from '../../contract/features.js';
 import { gatewayError, type Problem } from '../../errors.js';
-import type { InferRequest, RequestInput } from '../../protocol/oip.js';
+import type { InferRequest, RequestInput } from '../../shared/oip.js';
 
 /** POST /v1/decisions/{model}: `{"user_id"?, "features": {...}}` → one FP32 row of the contract's input. */
 export function decisionRequest(body: unknown, contract: ContractConfig, requestId: string): InferRequest {

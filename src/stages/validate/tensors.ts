@@ -1,6 +1,6 @@
 import type { ContractConfig } from '../../contract/config.js';
 import type { Problem } from '../../errors.js';
-import type { InferRequest, ModelMetadata, TensorMetadata } from '../../protocol/oip.js';
+import type { InferRequest, ModelMetadata, TensorMetadata } from '../../shared/oip.js';
 
 /**
  * Checks an OIP request's tensors against the runtime's metadata before anything is sent:

@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import type { Registry } from 'prom-client';
+import type { Logger } from '../../shared/logger.js';
 import { createRedisClient } from '../../state/index.js';
 import type { PredictionLogConfig } from './config.js';
 import { RotatingFileSink } from './file-sink.js';
 import { createPredictionLogMetrics } from './metrics.js';
 import type { LogRecord } from './record.js';
 import { RedisStreamSink } from './redis-sink.js';
-import { RecordWriter, type WriterLogger } from './writer.js';
+import { RecordWriter } from './writer.js';
 
 export { PredictionLogConfigSchema, PredictionLogModelFields, type PredictionLogConfig } from './config.js';
 export {
@@ -31,7 +32,7 @@ export interface PredictionLog {
 
 export interface PredictionLogDeps {
   registry: Registry;
-  logger: WriterLogger & { info(obj: object, msg: string): void };
+  logger: Logger;
   /** state.redis_url: set, records go to a Redis stream, spilling to the file when Redis fails. */
   redisUrl: string;
 }

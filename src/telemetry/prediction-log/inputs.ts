@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { ContractConfig } from '../../contract/config.js';
-import type { RequestInput } from '../../protocol/oip.js';
+import type { RequestInput } from '../../shared/oip.js';
 
 export const REDACTED = '[redacted]';
 

@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../../config/schema.js';
 import type { GatewayError } from '../../errors.js';
 import type { EndpointKind, HttpResponse, Reply, RequestContext } from '../../pipeline/stage.js';
-import type { InferResponse } from '../../protocol/oip.js';
+import type { InferResponse } from '../../shared/oip.js';
 import type { DecisionBody } from '../../stages/respond/render.js';
 import { inputHash, loggedFeatures, loggedTensors } from './inputs.js';
 

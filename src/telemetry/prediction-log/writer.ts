@@ -1,3 +1,4 @@
+import type { Logger } from '../../shared/logger.js';
 import type { PredictionLogMetrics } from './metrics.js';
 
 /**
@@ -11,11 +12,6 @@ export interface RecordSink {
   close(): Promise<void>;
 }
 
-export interface WriterLogger {
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
 export interface WriterOptions {
   sink: RecordSink;
   /** Takes what `sink` refused (Redis down → local file). */
@@ -27,7 +23,7 @@ export interface WriterOptions {
   /** ...or this long after the first of them arrived. */
   flushMs?: number;
   metrics: PredictionLogMetrics;
-  logger: WriterLogger;
+  logger: Pick<Logger, 'warn' | 'error'>;
 }
 
 /** A record, or a function that builds it: building (hashing, copying inputs) then happens off the request path. */

@@ -1,4 +1,23 @@
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+
+/**
+ * The one logger type of the gateway and the runtime: the slice of a structured logger that
+ * their parts call (the upstream pool, the state layer, the prediction log writer, the model
+ * repository, the HTTP servers). The process logger from `createLogger` (pino, which Fastify also
+ * takes) satisfies it; tests pass a recording one, tools `silentLogger`.
+ */
+export interface Logger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** The process's logger: pino, so Fastify can take it as its `loggerInstance`. */
+export type ProcessLogger = PinoLogger;
+
+const ignore = (): void => {};
+
+export const silentLogger: Logger = { info: ignore, warn: ignore, error: ignore };
 
 /** How long a logged line may wait in the buffer when fewer than LOG_BUFFER_BYTES are waiting. */
 const LOG_FLUSH_MS = 100;
@@ -11,7 +30,7 @@ const LOG_BUFFER_BYTES = 8192; // below sonic-boom's maxWrite (16 KiB)
  * load; asynchronous writes cost about as much in thread-pool hand-offs. Call `flushLogger`
  * before exiting.
  */
-export function createLogger(level: string): Logger {
+export function createLogger(level: string): ProcessLogger {
   const destination = pino.destination({
     dest: 1,
     sync: true,
@@ -57,7 +76,7 @@ function linesAsBuffers(destination: BufferDestination): DestinationStream & {
 }
 
 /** Writes every line logged so far (or gives up after `timeoutMs`, if stdout is stuck). */
-export function flushLogger(logger: Logger, timeoutMs = 2000): Promise<void> {
+export function flushLogger(logger: ProcessLogger, timeoutMs = 2000): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, timeoutMs).unref();
     logger.flush(() => {

@@ -1,0 +1,27 @@
+/**
+ * How a runtime is started. Apart from main.ts so the command line can parse and check its
+ * options without loading ONNX Runtime's native binding (src/cli/runtime.ts).
+ */
+export interface RuntimeOptions {
+  repository: string;
+  host: string;
+  port: number;
+  /** Longest a shutdown may take before the process gives up on what it holds. */
+  graceMs: number;
+  /** How long to keep serving after SIGTERM, not ready, before closing the listener. */
+  drainDelayMs: number;
+  bodyLimit: number;
+  logLevel: string;
+  /** Added to every inference answer: stands in for a slow model in tests and benchmarks. */
+  addedLatencyMs: number;
+}
+
+export const RUNTIME_DEFAULTS: Omit<RuntimeOptions, 'repository'> = {
+  host: '127.0.0.1',
+  port: 8001,
+  graceMs: 30_000,
+  drainDelayMs: 0,
+  bodyLimit: 32 * 1024 * 1024,
+  logLevel: 'info',
+  addedLatencyMs: 0,
+};

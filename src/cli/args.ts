@@ -1,0 +1,10 @@
+/** A command line the switchyard command refuses: printed with the usage, exit status 2. */
+export class UsageError extends Error {}
+
+export function integer(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new UsageError(`${flag} takes a whole number, not "${value}"`);
+  return parsed;
+}

@@ -1,0 +1,211 @@
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../logger.js';
+import { readBody } from './read-body.js';
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A whole answer: its status, its own headers, its JSON text. */
+export interface FastPathAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  json: string;
+}
+
+/** One request on a hot route, once its body is read and parsed. */
+export interface FastPathRequest {
+  /** The route's match on the URL: its groups carry the path's parameters. */
+  match: RegExpExecArray;
+  headers: IncomingHttpHeaders;
+  /** The parsed body, as the server's `parse` made it. */
+  body: unknown;
+  /** performance.now() when the request arrived. */
+  receivedAt: number;
+  /** Decided once, when the request arrived (the server's `requestId`); '' without one. */
+  requestId: string;
+}
+
+/** How a hot route answers: exactly one call, once. */
+export interface FastPathReply {
+  send(answer: FastPathAnswer): void;
+  /** Answered as the server's `failure` says; logged when it says the failure was unexpected. */
+  fail(error: unknown): void;
+}
+
+export interface FastPathRoute {
+  /** Matched against the URL of a POST as it came (no decoding): anything else goes to `fallback`. */
+  path: RegExp;
+  handle(request: FastPathRequest, reply: FastPathReply): void;
+}
+
+export interface FastPathServerOptions {
+  routes: readonly FastPathRoute[];
+  bodyLimit: number;
+  /** Parses a body's text (throws when it is not acceptable); `text` is '' when there was none. */
+  parse(text: string, headers: IncomingHttpHeaders): unknown;
+  /** The answer to a thrown or failed request; `unexpected` ones are logged with their error. */
+  failure(error: unknown, requestId: string): { answer: FastPathAnswer; unexpected: boolean };
+  /** The answer to a body over `bodyLimit`. */
+  tooLarge(requestId: string): FastPathAnswer;
+  /**
+   * After that answer, close the connection, but read and drop what the client still sends for a
+   * moment first (answerThenLinger); without it the connection stays open.
+   */
+  lingerOnTooLarge: boolean;
+  /** The request's id, worked out once on arrival; without it requests carry ''. */
+  requestId?: (headers: IncomingHttpHeaders) => string;
+  /** Read per request: while draining, every response closes its connection. */
+  draining(): boolean;
+  logger: Logger;
+  keepAliveTimeout: number;
+  requestTimeout?: number;
+  /** The socket's idle timeout (Fastify's connectionTimeout). */
+  connectionTimeout?: number;
+}
+
+const noRequestId = (): string => '';
+
+/**
+ * A node:http server for the few hot POST routes of a process, answered without a framework:
+ * measured under load, Fastify's routing, request and reply objects, hooks, body parsing and
+ * serialisation cost more per request than the gateway's or the runtime's own work on these
+ * routes. Everything else (and a hot URL in an unusual form: escaped characters, a query string)
+ * goes to `fallback`, the process's Fastify, which answers it through the same handlers.
+ *
+ * The gateway serves its three model routes through it (src/http/model-server.ts), the runtime its
+ * infer route (runtimes/onnx/http.ts).
+ */
+export function createFastPathServer(
+  fallback: (request: IncomingMessage, response: ServerResponse) => void,
+  options: FastPathServerOptions,
+): Server {
+  const { routes, bodyLimit, parse } = options;
+  const requestIdOf = options.requestId ?? noRequestId;
+
+  function hotRequest(
+    request: IncomingMessage,
+    response: ServerResponse,
+    route: FastPathRoute,
+    match: RegExpExecArray,
+  ): void {
+    const receivedAt = performance.now();
+    const requestId = requestIdOf(request.headers);
+    const reply = new Reply(response, requestId, options);
+    readBody(request, bodyLimit, {
+      onTooLarge() {
+        const answer = options.tooLarge(requestId);
+        if (options.lingerOnTooLarge) answerThenLinger(request, response, answer);
+        else send(response, answer);
+      },
+      onBody(text) {
+        let body: unknown;
+        try {
+          body = parse(text, request.headers);
+        } catch (error) {
+          reply.fail(error);
+          return;
+        }
+        try {
+          route.handle({ match, headers: request.headers, body, receivedAt, requestId }, reply);
+        } catch (error) {
+          reply.fail(error);
+        }
+      },
+    });
+  }
+
+  const server = createServer((request, response) => {
+    if (options.draining()) response.setHeader('connection', 'close');
+    if (request.method === 'POST') {
+      for (const route of routes) {
+        const match = route.path.exec(request.url!);
+        if (match) {
+          hotRequest(request, response, route, match);
+          return;
+        }
+      }
+    }
+    fallback(request, response);
+  });
+  // Node's default (5 s) is shorter than the keep-alive of most clients' pools, which then race
+  // a closing socket; the callers' 65 s outlasts the usual 60 s idle timeout of load balancers.
+  server.keepAliveTimeout = options.keepAliveTimeout;
+  if (options.requestTimeout !== undefined) server.requestTimeout = options.requestTimeout;
+  if (options.connectionTimeout !== undefined) server.setTimeout(options.connectionTimeout);
+  return server;
+}
+
+/** A hot request's way back to its client. */
+class Reply implements FastPathReply {
+  constructor(
+    private readonly response: ServerResponse,
+    private readonly requestId: string,
+    private readonly options: Pick<FastPathServerOptions, 'failure' | 'logger'>,
+  ) {}
+
+  send(answer: FastPathAnswer): void {
+    // A failure in writing the answer (a header Node refuses) is logged and answered as the
+    // server's failure says, never thrown into the caller's callback or left unhandled.
+    try {
+      send(this.response, answer);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  fail(error: unknown): void {
+    const { answer, unexpected } = this.options.failure(error, this.requestId);
+    if (unexpected) this.options.logger.error({ err: error }, 'request failed');
+    send(this.response, answer);
+  }
+}
+
+/** Writes the status and headers of `answer`; false when the response can no longer be written. */
+function writeHead(response: ServerResponse, answer: FastPathAnswer): boolean {
+  if (response.headersSent || response.destroyed) return false;
+  // The answer's own object, not a copy: it is not used again, and this is every request's path.
+  const headers: Record<string, string | number> = answer.headers ?? {};
+  headers['content-type'] = JSON_TYPE;
+  headers['content-length'] = Buffer.byteLength(answer.json);
+  response.writeHead(answer.status, headers);
+  return true;
+}
+
+function send(response: ServerResponse, answer: FastPathAnswer): void {
+  if (writeHead(response, answer)) response.end(answer.json);
+}
+
+/** How long, and how much more of a refused body, is read and dropped before the connection closes. */
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 1 << 20;
+
+/**
+ * Answers a request whose body will not be read (413) and closes its connection, but like nginx's
+ * lingering close, goes on reading and dropping what the client still sends for a moment first:
+ * closing at once resets a connection the client is still writing to, and the client then sees
+ * a broken pipe instead of the 413. The answer is whole (content-length) when written; ending the
+ * response is what closes the connection, once the body has ended or the bound is reached.
+ */
+function answerThenLinger(request: IncomingMessage, response: ServerResponse, answer: FastPathAnswer): void {
+  (answer.headers ??= {}).connection = 'close';
+  if (!writeHead(response, answer)) return;
+  response.write(answer.json);
+  let dropped = 0;
+  const close = (): void => {
+    clearTimeout(timer);
+    request.off('data', drop).off('end', close).off('close', close);
+    response.end();
+  };
+  const drop = (chunk: Buffer): void => {
+    dropped += chunk.length;
+    if (dropped > LINGER_BYTES) close();
+  };
+  const timer = setTimeout(close, LINGER_MS);
+  request.on('data', drop).once('end', close).once('close', close);
+}
