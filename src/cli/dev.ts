@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { RUNTIME_DEFAULTS } from '../../runtimes/onnx/options.js';
-import { startGateway } from '../main.js';
+import { startGateway } from '../gateway/start.js';
 import { integer } from './args.js';
 import { loadRuntime } from './runtime.js';
 import { exitOnSignals } from './signals.js';

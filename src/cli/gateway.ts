@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startGateway, type GatewayHandle, type GatewayOptions } from '../main.js';
+import { startGateway, type GatewayHandle, type GatewayOptions } from '../gateway/start.js';
 import { integer, UsageError } from './args.js';
 import { exitOnSignals } from './signals.js';
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigInvalidError } from '../main.js';
+import { ConfigInvalidError } from '../gateway/start.js';
 import { DEV_USAGE, runDev } from './dev.js';
 import { GATEWAY_USAGE, runGateway } from './gateway.js';
 import { KEYS_USAGE, runKeys } from './keys.js';

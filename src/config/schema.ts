@@ -9,7 +9,7 @@ import { RouteModelFields } from '../stages/route/config.js';
 import { ShadowModelFields } from '../stages/shadow/config.js';
 import { UpstreamModelFields } from '../stages/upstream/config.js';
 import { PredictionLogConfigSchema, PredictionLogModelFields } from '../telemetry/prediction-log/config.js';
-import { UpstreamConfigSchema } from '../upstream/config.js';
+import { UpstreamConfigSchema } from '../runtime-pool/config.js';
 import { NAME_PATTERN } from './common.js';
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { UpstreamPool } from '../upstream/index.js';
+import type { UpstreamPool } from '../runtime-pool/index.js';
 import { ActiveGateway } from './active.js';
 import type { BuiltGateway } from './build.js';
 import { createGatewayMetrics } from '../telemetry/metrics.js';

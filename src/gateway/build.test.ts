@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { parseConfigText } from '../config/load.js';
 import type { ConfigSnapshot } from '../config/load.js';
 import { MetadataRegistry } from '../stages/validate/metadata.js';
-import { createState } from '../state/index.js';
+import { createState } from '../ratelimit/index.js';
 import { createGatewayMetrics } from '../telemetry/metrics.js';
 import { createLogger } from '../shared/logger.js';
 import type { PredictionLog } from '../telemetry/prediction-log/index.js';

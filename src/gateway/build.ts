@@ -8,11 +8,11 @@ import { createAuthenticator, type Authenticator } from '../stages/auth/authenti
 import { createJwtVerifier } from '../stages/auth/jwt.js';
 import { RedisCacheStore } from '../stages/cache/redis-store.js';
 import type { MetadataRegistry, MetadataSource } from '../stages/validate/metadata.js';
-import type { Limiter } from '../state/limiter.js';
+import type { Limiter } from '../ratelimit/limiter.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { shadowRecord, type PredictionLog } from '../telemetry/prediction-log/index.js';
 import type { Logger } from '../shared/logger.js';
-import { createUpstreamPool, type UpstreamPool } from '../upstream/index.js';
+import { createUpstreamPool, type UpstreamPool } from '../runtime-pool/index.js';
 import type { ModelStates, PreparedModelState } from './model-state.js';
 
 export interface BuiltModel {

@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../config/schema.js';
 import { gatewayError } from '../errors.js';
 import type { ModelMetadata } from '../shared/oip.js';
-import type { UpstreamPool } from '../upstream/index.js';
+import type { UpstreamPool } from '../runtime-pool/index.js';
 
 /**
  * GET /v2/models/{model} as clients see the model: the gateway's name and variants' versions, with

@@ -4,7 +4,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Registry } from 'prom-client';
-import { EndpointState } from '../upstream/endpoint.js';
+import { EndpointState } from '../runtime-pool/endpoint.js';
 import { createAttempt, type AttemptRequest } from './attempt.js';
 import { LatencyWindow } from './latency.js';
 import { createOutboundMetrics } from './metrics.js';

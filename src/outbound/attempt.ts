@@ -5,7 +5,7 @@ import { refuse, type Reply } from '../pipeline/stage.js';
 import { isInferResponse } from '../shared/oip.js';
 import { boundLabels } from '../telemetry/bound-labels.js';
 import { callTracer } from '../telemetry/tracing.js';
-import type { Endpoint, Outcome } from '../upstream/index.js';
+import type { Endpoint, Outcome } from '../runtime-pool/index.js';
 import { exchange, type ExchangeResult } from './exchange.js';
 import type { LatencyWindow } from './latency.js';
 import type { OutboundMetrics } from './metrics.js';

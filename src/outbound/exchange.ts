@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { Endpoint } from '../upstream/index.js';
+import type { Endpoint } from '../runtime-pool/index.js';
 
 export interface ExchangeResult {
   /** HTTP status, or 0 when no response came (connection error or timeout). */

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { gatewayError } from '../errors.js';
 import { refuse } from '../pipeline/stage.js';
-import type { Endpoint, Leased, Outcome } from '../upstream/index.js';
+import type { Endpoint, Leased, Outcome } from '../runtime-pool/index.js';
 import type { Attempt, AttemptRequest, AttemptResult } from './attempt.js';
 import type { ExchangeResult } from './exchange.js';
 import { createOutboundMetrics } from './metrics.js';

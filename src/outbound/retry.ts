@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { gatewayError } from '../errors.js';
 import { refuse } from '../pipeline/stage.js';
-import type { Endpoint, UpstreamPool } from '../upstream/index.js';
+import type { Endpoint, UpstreamPool } from '../runtime-pool/index.js';
 import { runtimeMessage, type Attempt } from './attempt.js';
 import type { ExchangeResult } from './exchange.js';
 import type { LatencyWindow } from './latency.js';

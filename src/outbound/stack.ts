@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../config/schema.js';
-import type { UpstreamPool } from '../upstream/index.js';
+import type { UpstreamPool } from '../runtime-pool/index.js';
 import { createAttempt } from './attempt.js';
 import { withBreaker, type VariantBreaker } from './breaker.js';
 import type { LatencyWindow } from './latency.js';

@@ -4,10 +4,10 @@ import { createAdmissionMetrics } from '../stages/admission/metrics.js';
 import { createCacheMetrics } from '../stages/cache/metrics.js';
 import { createFallbackMetrics } from '../stages/fallback/metrics.js';
 import { createShadowMetrics } from '../stages/shadow/metrics.js';
-import { createStateMetrics } from '../state/metrics.js';
+import { createStateMetrics } from '../ratelimit/metrics.js';
 import { createRouteMetrics } from '../stages/route/metrics.js';
 import { createOutboundMetrics } from '../outbound/metrics.js';
-import { createUpstreamMetrics } from '../upstream/index.js';
+import { createUpstreamMetrics } from '../runtime-pool/index.js';
 import { LeanCounter, LeanHistogram, type HistogramChild } from './lean-metrics.js';
 
 /** Every gateway metric, registered once per process on its own registry. */

@@ -10,7 +10,7 @@ import { createClient, getJson, metricValue } from '../harness/http.js';
 import type { StartedProcess } from '../harness/process.js';
 import { waitFor } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
-import type { EndpointStatus } from '../../src/upstream/endpoint.js';
+import type { EndpointStatus } from '../../src/runtime-pool/endpoint.js';
 
 /** How soon the gateway must take a killed runtime out of rotation (health: 2 × 200 ms; outlier: 3 errors). */
 const OUT_OF_ROTATION_MS = 3000;

@@ -9,7 +9,7 @@ import { AUTH, decisionBody, fraudGatewayConfig, startGateway } from '../harness
 import { createClient, getJson, metricValue } from '../harness/http.js';
 import type { StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
-import type { EndpointStatus } from '../../src/upstream/endpoint.js';
+import type { EndpointStatus } from '../../src/runtime-pool/endpoint.js';
 
 /** Longer than two health-check intervals (200 ms), so the gateway sees ready=503 before the listener closes. */
 const DRAIN_DELAY_MS = 1500;

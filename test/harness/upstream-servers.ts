@@ -5,10 +5,10 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { UpstreamConfig } from '../../src/upstream/config.js';
-import type { Endpoint, Outcome } from '../../src/upstream/endpoint.js';
+import type { UpstreamConfig } from '../../src/runtime-pool/config.js';
+import type { Endpoint, Outcome } from '../../src/runtime-pool/endpoint.js';
 import type { Logger } from '../../src/shared/logger.js';
-import type { UpstreamPool } from '../../src/upstream/pool.js';
+import type { UpstreamPool } from '../../src/runtime-pool/pool.js';
 
 /** A runtime stand-in answering the OIP ready and infer paths as the test sets them. */
 export interface TestRuntime {

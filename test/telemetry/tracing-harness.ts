@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRuntime, type RuntimeHandle } from '../../runtimes/onnx/main.js';
 import { RUNTIME_DEFAULTS } from '../../runtimes/onnx/options.js';
-import { startGateway, type GatewayHandle } from '../../src/main.js';
+import { startGateway, type GatewayHandle } from '../../src/gateway/start.js';
 import { fraudGatewayConfig, upstreamHealthy, writeConfig } from '../harness/gateway.js';
 import { createClient } from '../harness/http.js';
 import { copyRepository } from '../harness/runtime.js';

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { ModelConfig } from '../../config/schema.js';
 import { gatewayError } from '../../errors.js';
 import { refuse, type NamedStage, type Refusal, type RequestContext } from '../../pipeline/stage.js';
-import type { LimitDecision, Limiter } from '../../state/limiter.js';
+import type { LimitDecision, Limiter } from '../../ratelimit/limiter.js';
 import { boundLabels } from '../../telemetry/bound-labels.js';
 import type { TenantConfig } from '../auth/config.js';
 import type { LatencyWindow } from '../../outbound/latency.js';

@@ -1,6 +1,6 @@
 import type { ModelMetadata } from '../../shared/oip.js';
 import type { Logger } from '../../shared/logger.js';
-import type { UpstreamPool } from '../../upstream/index.js';
+import type { UpstreamPool } from '../../runtime-pool/index.js';
 
 export interface MetadataSource {
   /** The runtime's metadata for this model version, once fetched. */

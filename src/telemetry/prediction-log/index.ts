@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../shared/logger.js';
-import { createRedisClient } from '../../state/index.js';
+import { createRedisClient } from '../../ratelimit/index.js';
 import type { PredictionLogConfig } from './config.js';
 import { RotatingFileSink } from './file-sink.js';
 import { createPredictionLogMetrics } from './metrics.js';

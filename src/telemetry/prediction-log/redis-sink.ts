@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { closeRedisClient } from '../../state/index.js';
+import { closeRedisClient } from '../../ratelimit/index.js';
 import type { RecordSink } from './writer.js';
 
 export interface RedisStreamOptions {

@@ -1,18 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import { loadConfigFile } from './config/load.js';
-import { watchConfig, type ConfigWatcher } from './config/watch.js';
-import { ActiveGateway } from './gateway/active.js';
-import { buildGateway } from './gateway/build.js';
-import { ModelStates } from './gateway/model-state.js';
-import { MetadataRegistry } from './stages/validate/metadata.js';
-import { createState } from './state/index.js';
-import { buildGatewayHttp } from './http/server.js';
-import { createLogger, flushLogger } from './shared/logger.js';
-import { createGatewayMetrics } from './telemetry/metrics.js';
-import { createPredictionLog } from './telemetry/prediction-log/index.js';
-import { setupTracing } from './shared/tracing.js';
+import { loadConfigFile } from '../config/load.js';
+import { watchConfig, type ConfigWatcher } from '../config/watch.js';
+import { ActiveGateway } from './active.js';
+import { buildGateway } from './build.js';
+import { ModelStates } from './model-state.js';
+import { MetadataRegistry } from '../stages/validate/metadata.js';
+import { createState } from '../ratelimit/index.js';
+import { buildGatewayHttp } from '../http/server.js';
+import { createLogger, flushLogger } from '../shared/logger.js';
+import { createGatewayMetrics } from '../telemetry/metrics.js';
+import { createPredictionLog } from '../telemetry/prediction-log/index.js';
+import { setupTracing } from '../shared/tracing.js';
 
 export interface GatewayOptions {
   config: string;
