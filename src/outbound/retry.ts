@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { gatewayError } from '../errors.js';
 import { refuse } from '../pipeline/stage.js';
+import { boundLabels } from '../telemetry/bound-labels.js';
 import type { Endpoint, UpstreamPool } from '../runtime-pool/index.js';
 import { runtimeMessage, type Attempt } from './attempt.js';
 import type { ExchangeResult } from './exchange.js';
@@ -30,7 +31,8 @@ export interface RetryDeps {
  * out of time, no endpoint, or what the runtime last answered.
  */
 export function withRetries(modelName: string, attempt: Attempt, deps: RetryDeps): VariantCall {
-  const { metrics, latency } = deps;
+  const { latency } = deps;
+  const retryCounter = boundLabels((l) => deps.metrics.retries.labels(l), ['model', 'variant'] as const);
   // Each variant's runtime path, built on its first call rather than on every one (variants are
   // the config's objects, the same on every request).
   const paths = new WeakMap<CallTarget, string>();
@@ -62,7 +64,7 @@ export function withRetries(modelName: string, attempt: Attempt, deps: RetryDeps
         return attempt(endpoint, { ctx, variant, path, body, timeoutMs, number });
       });
       if (!leased) break; // no endpoint left that was not tried
-      if (number > 1) metrics.retries.inc({ model: modelName, variant: variant.name });
+      if (number > 1) retryCounter(modelName, variant.name).inc();
       const result = await leased;
       if (result.final) return result.reply;
       last = result.result;
