@@ -8,13 +8,7 @@ import { createNotifier, type Notifier } from './notify.js';
 
 export type RolloutStatus = 'running' | 'paused' | 'completed' | 'rolled_back';
 export type RolloutEventKind =
-  | 'started'
-  | 'advanced'
-  | 'held'
-  | 'paused'
-  | 'resumed'
-  | 'rolled_back'
-  | 'completed';
+  'started' | 'advanced' | 'held' | 'paused' | 'resumed' | 'rolled_back' | 'completed';
 
 export interface RolloutEvent {
   /** ISO 8601. */
@@ -164,18 +158,15 @@ export class RolloutController {
     const { current: state, policy } = this;
     const next = state.stepIndex + 1;
     if (next >= policy.steps.length) {
-      state.status = 'completed';
-      this.updateShare();
-      this.stop();
-      this.record(
-        'completed',
-        `the candidate ${policy.candidate} serves ${String(this.step)}% of ${policy.baseline}'s users; edit the file to match (switchyard rollout promote)`,
-        judgement,
-      );
+      this.complete(judgement);
       return;
     }
     const upcoming = policy.steps[next]!;
-    if (typeof upcoming === 'number' && policy.pause_before.includes(upcoming) && this.resumedInto !== upcoming) {
+    if (
+      typeof upcoming === 'number' &&
+      policy.pause_before.includes(upcoming) &&
+      this.resumedInto !== upcoming
+    ) {
       state.waitingFor = 'resume';
       state.status = 'paused';
       this.pendingPauseStep = upcoming;
@@ -188,6 +179,21 @@ export class RolloutController {
     this.evidence.reset();
     this.updateShare();
     this.record('advanced', `to step ${String(this.step)}`, judgement);
+    // At 100% the baseline serves no one: there is nothing left to compare the candidate with,
+    // so the step before was the last judged one and the rollout is complete.
+    if (upcoming === 100 && next === policy.steps.length - 1) this.complete(undefined);
+  }
+
+  private complete(judgement: Judgement | undefined): void {
+    const { current: state, policy } = this;
+    state.status = 'completed';
+    this.updateShare();
+    this.stop();
+    this.record(
+      'completed',
+      `the candidate ${policy.candidate} serves ${String(this.step)}% of ${policy.baseline}'s users; edit the file to match (switchyard rollout promote)`,
+      judgement,
+    );
   }
 
   /** A step of pause_before waiting for resume, and the last one resumed into. */
@@ -247,7 +253,7 @@ export class RolloutController {
       event,
       step: this.step,
       detail,
-      ...(judgement ? { judgement } : {}),
+      ...(judgement && event !== 'held' ? { judgement } : {}),
     };
     const last = this.history.at(-1);
     // An unchanged hold is one entry, not one per interval.
@@ -268,7 +274,17 @@ export class RolloutController {
         candidate: this.policy.candidate,
         baseline: this.policy.baseline,
         detail,
-        ...(judgement ? { checks: judgement.checks.map(({ check, subject, verdict, value, samples }) => ({ check, subject, verdict, value, samples })) } : {}),
+        ...(judgement
+          ? {
+              checks: judgement.checks.map(({ check, subject, verdict, value, samples }) => ({
+                check,
+                subject,
+                verdict,
+                value,
+                samples,
+              })),
+            }
+          : {}),
       },
       `rollout ${event}`,
     );
@@ -311,6 +327,11 @@ function summarize(evidence: EvidenceCollector): object {
   return {
     baseline: side(baseline),
     candidate: side(candidate),
-    mirrored: { sent: comparison.sent, compared: comparison.compared, agreed: comparison.agreed, errors: comparison.errors },
+    mirrored: {
+      sent: comparison.sent,
+      compared: comparison.compared,
+      agreed: comparison.agreed,
+      errors: comparison.errors,
+    },
   };
 }

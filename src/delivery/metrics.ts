@@ -38,7 +38,10 @@ export function createDeliveryMetrics(registry: Registry) {
     },
     observeJudgement(model: string, candidate: string, judgement: Judgement): void {
       for (const check of judgement.checks) {
-        verdicts.set({ model, check: check.check, subject: check.subject ?? '' }, VERDICT_VALUE[check.verdict]);
+        verdicts.set(
+          { model, check: check.check, subject: check.subject ?? '' },
+          VERDICT_VALUE[check.verdict],
+        );
         if (check.check === 'drift_psi' && check.value !== null)
           drift.set({ model, variant: candidate, feature: check.subject ?? 'score' }, check.value);
       }

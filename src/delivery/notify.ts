@@ -33,9 +33,13 @@ export function createNotifier(
       } catch {
         // a connection error or a timeout: try again
       }
-      if (attempt < config.retries) await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt).unref());
+      if (attempt < config.retries)
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt).unref());
     }
-    logger.warn({ url: config.url, model: event.model, rollout_event: event.event }, 'rollout notification not delivered');
+    logger.warn(
+      { url: config.url, model: event.model, rollout_event: event.event },
+      'rollout notification not delivered',
+    );
   }
 
   async function drain(): Promise<void> {
@@ -47,7 +51,10 @@ export function createNotifier(
   return (event) => {
     if (queue.length >= QUEUE_LIMIT) {
       const dropped = queue.shift()!;
-      logger.warn({ model: dropped.model, rollout_event: dropped.event }, 'rollout notification dropped: queue full');
+      logger.warn(
+        { model: dropped.model, rollout_event: dropped.event },
+        'rollout notification dropped: queue full',
+      );
     }
     queue.push(event);
     if (!sending) void drain();

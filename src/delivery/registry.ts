@@ -23,10 +23,14 @@ export class RolloutRegistry {
     const current = this.running.get(model);
     const policy = config.rollout;
     const kept =
-      current && policy && isDeepStrictEqual(current.policy, policy) && isDeepStrictEqual(current.contract, config.contract)
+      current &&
+      policy &&
+      isDeepStrictEqual(current.policy, policy) &&
+      isDeepStrictEqual(current.contract, config.contract)
         ? current
         : undefined;
-    const controller = kept ?? (policy ? new RolloutController(model, policy, config.contract, this.deps) : undefined);
+    const controller =
+      kept ?? (policy ? new RolloutController(model, policy, config.contract, this.deps) : undefined);
     return {
       controller,
       apply: () => {

@@ -125,7 +125,8 @@ export function registerAdminRoutes(
       if (action !== 'pause' && action !== 'resume' && action !== 'abort')
         throw gatewayError('HTTP_NOT_FOUND', `POST ${request.url}: the actions are pause, resume and abort`);
       const done = rollout[action]();
-      if (!done) throw gatewayError('ROLLOUT_STATE', `cannot ${action} a rollout that is ${rollout.state.status}`);
+      if (!done)
+        throw gatewayError('ROLLOUT_STATE', `cannot ${action} a rollout that is ${rollout.state.status}`);
       return rollout.status();
     },
   );
