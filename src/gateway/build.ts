@@ -176,7 +176,8 @@ function buildModels(
           },
           report: (report) => {
             predictionLog.write(() => shadowRecord(report));
-            if (report.shadow.name === model.rollout?.candidate) rollout.controller?.evidence.recordComparison(report);
+            if (report.shadow.name === model.rollout?.candidate)
+              rollout.controller?.evidence.recordComparison(report);
           },
         },
         cache: cacheStore ? { store: cacheStore, metrics: deps.metrics.cache } : undefined,

@@ -54,7 +54,13 @@ export function buildPipeline(modelName: string, model: ModelConfig, deps: Pipel
       createValidate(modelName, model, deps.validate), // is the input well-formed: builds and checks the OIP request
       createRoute(modelName, model, { ...deps.route, ...(rollout ? { rollout } : {}) }), // which variant: murmur3 of the salted user key → weights (a rollout's share)
       ...(model.shadows.length > 0 || rollout
-        ? [createShadow(modelName, model, { ...deps.shadow, call: deps.call, ...(rollout ? { rollout } : {}) })] // mirror copies, compare later
+        ? [
+            createShadow(modelName, model, {
+              ...deps.shadow,
+              call: deps.call,
+              ...(rollout ? { rollout } : {}),
+            }),
+          ] // mirror copies, compare later
         : []),
       ...(cache ? [createCache(modelName, cache.config, cache)] : []), // keep good answers (serve them, with serve_hits)
       createFallback(modelName, model, {

@@ -21,7 +21,8 @@ export function createRoute(
 ): NamedStage {
   const { routing, variants } = model;
   const bounds = cumulativeBounds(variants.map((v) => v.weight));
-  const moveToCandidate = deps.rollout && model.rollout ? candidateCarve(model, bounds, deps.rollout) : undefined;
+  const moveToCandidate =
+    deps.rollout && model.rollout ? candidateCarve(model, bounds, deps.rollout) : undefined;
   const readKey = createKeyReader(routing.key);
   const forceHeader = routing.force_header.toLowerCase();
   const random = deps.random ?? Math.random;
