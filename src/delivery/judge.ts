@@ -54,11 +54,13 @@ export function judge(policy: RolloutPolicy, step: 'shadow' | number, evidence: 
       abort: `the candidate failed ${comparison.errors} of ${comparison.sent} mirrored copies`,
     };
   }
-  if (canary && failingOutright(candidate.errors)) {
+  // A request the candidate failed is an error, or a fallback when the chain caught it.
+  const failed = { events: candidate.errors.events + candidate.fallbacks.events, total: candidate.requests };
+  if (canary && failingOutright(failed)) {
     return {
       verdict: 'fail',
       checks,
-      abort: `the candidate failed ${candidate.errors.events} of ${candidate.errors.total} requests`,
+      abort: `the candidate failed ${failed.events} of ${failed.total} requests (errors and fallbacks)`,
     };
   }
 

@@ -14,7 +14,7 @@ export interface RolloutStatusView {
   candidate_share_percent: number;
   waiting_for: string | null;
   last_judgement: { verdict: string; checks: { check: string; verdict: string; reason: string }[] } | null;
-  events: { event: string; step: string | number; detail: string }[];
+  events: { at: string; event: string; step: string | number; detail: string }[];
 }
 
 /** Fraud with v1 (baseline, all users) and a candidate at weight 0, run by `rollout`. */

@@ -8,6 +8,7 @@ import { DEMO_KEY, startGateway } from '../harness/gateway.js';
 import { createClient } from '../harness/http.js';
 import { PROJECT_ROOT, waitFor } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
+import { readJsonl } from '../telemetry/prediction-log-harness.js';
 import { driveUntil, rolloutConfig, rolloutStatus, sendDecisions } from './harness.js';
 
 const run = promisify(execFile);
@@ -232,3 +233,65 @@ test('progressive delivery run by the gateway', { timeout: 240_000 }, async (t) 
     },
   );
 });
+
+test(
+  'a candidate whose runtime dies mid-rollout is rolled back; callers are served, nothing is lost',
+  { timeout: 120_000 },
+  async (t) => {
+    const baseline = await startRuntime();
+    const candidate = await startRuntime();
+    const client = createClient(32);
+    t.after(async () => {
+      await client.close();
+      await baseline.stop();
+      await candidate.stop('SIGKILL');
+    });
+    const gateway = await startGateway(
+      rolloutConfig(
+        { baseline: baseline.url, candidate: candidate.url },
+        { name: 'v1b', version: '1' },
+        {
+          steps: [20, 50, 100],
+          interval_s: 0.4,
+          min_samples: 400,
+          failure_limit: 3,
+          criteria: { error_rate: { max_increase: 0.01 }, fallback_rate: { max_increase: 0.01 } },
+        },
+        { fallback: [{ variant: 'v1' }] },
+      ),
+    );
+    t.after(() => gateway.stop());
+    // The candidate serves its 20% first.
+    const before = await sendDecisions(client, gateway.url, 400);
+    assert.ok(before.some((a) => a.variant === 'v1b'));
+    const killedAt = Date.now();
+    await candidate.stop('SIGKILL');
+    const { batches, final } = await driveUntil(client, gateway.url, (s) => s.status !== 'running', {
+      batch: 200,
+      timeoutMs: 30_000,
+    });
+    assert.equal(final.status, 'rolled_back', JSON.stringify(final.events));
+    const rolledBack = final.events.find((e) => e.event === 'rolled_back')!;
+    assert.equal(rolledBack.step, 20);
+    // Within failure_limit intervals of the failure (and an interval's slack for a busy machine).
+    const tookMs = Date.parse(rolledBack.at) - killedAt;
+    assert.ok(tookMs <= (3 + 2) * 400, `rolled back ${tookMs} ms after the candidate died`);
+    const answers = [...before, ...batches.flatMap((b) => b.answers)];
+    assert.deepEqual(
+      answers.filter((a) => a.status !== 200),
+      [],
+      'every caller answered, by the baseline or the fallback',
+    );
+    const after = await sendDecisions(client, gateway.url, 200, 3000);
+    assert.ok(
+      after.every((a) => a.variant === 'v1' && !a.fallback),
+      'rolled back: the baseline serves everyone',
+    );
+    // Every answer has its prediction record.
+    const sent = answers.length + after.length;
+    const logPath = join(gateway.dir, 'predictions.jsonl');
+    await waitFor('every record written', async () => (await readJsonl(logPath)).length >= sent);
+    const records = (await readJsonl(logPath)).filter((r) => r.kind === 'prediction');
+    assert.equal(records.length, sent);
+  },
+);
