@@ -346,52 +346,18 @@ export const gatewayOverhead: Scenario = {
       printTable(
         `switchyard against switchyard@baseline (${process.env.BENCH_BASELINE}); medians of per-repeat figures`,
         ['figure', 'this / baseline', 'this - baseline'],
-        [
+        (
           [
-            'rps @32',
-            fmt(
-              vs(32, (m) => m.rps, ratio),
-              3,
-            ),
-            fmt(
-              vs(32, (m) => m.rps, diff),
-              0,
-            ),
-          ],
-          [
-            'cpu us/req @32',
-            fmt(
-              vs(32, (m) => m.cpuUsPerRequest[0]!, ratio),
-              3,
-            ),
-            fmt(
-              vs(32, (m) => m.cpuUsPerRequest[0]!, diff),
-              1,
-            ),
-          ],
-          [
-            'p50 @1 (ms)',
-            fmt(
-              vs(1, (m) => m.p50Ms, ratio),
-              3,
-            ),
-            fmt(
-              vs(1, (m) => m.p50Ms, diff),
-              3,
-            ),
-          ],
-          [
-            'p99 @1 (ms)',
-            fmt(
-              vs(1, (m) => m.p99Ms, ratio),
-              3,
-            ),
-            fmt(
-              vs(1, (m) => m.p99Ms, diff),
-              3,
-            ),
-          ],
-        ],
+            ['rps @32', 32, (m: Measurement) => m.rps, 0],
+            ['cpu us/req @32', 32, (m: Measurement) => m.cpuUsPerRequest[0]!, 1],
+            ['p50 @1 (ms)', 1, (m: Measurement) => m.p50Ms, 3],
+            ['p99 @1 (ms)', 1, (m: Measurement) => m.p99Ms, 3],
+          ] as const
+        ).map(([figure, connections, pick, digits]) => [
+          figure,
+          fmt(vs(connections, pick, ratio), 3),
+          fmt(vs(connections, pick, diff), digits),
+        ]),
       );
     }
 

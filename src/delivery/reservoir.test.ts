@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { seededRandom as seeded } from '../../test/harness/upstream-servers.js';
 import { Reservoir } from './reservoir.js';
-
-/** A small deterministic generator (mulberry32) so the uniformity test cannot flake. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('the first capacity values are all kept, in arrival order', () => {
   const reservoir = new Reservoir(4, () => assert.fail('no draw before the reservoir is full'));
