@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { stringify } from 'yaml';
+import { parse, parseDocument, stringify } from 'yaml';
 import { parseConfigText, type LoadResult } from '../config/load.js';
 import type { RolloutPolicy } from './config.js';
 
@@ -130,6 +131,29 @@ describe('a rollout policy', () => {
     assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
     assert.equal(result.snapshot.config.models['fraud']?.rollout, undefined);
   });
+});
+
+test("config/gateway.yaml's commented-out policy is valid once uncommented", () => {
+  const text = readFileSync(new URL('../../config/gateway.yaml', import.meta.url), 'utf8');
+  const lines = text.split('\n');
+  const start = lines.indexOf('    # rollout:');
+  assert.ok(start > 0, 'the example policy is in the fraud model');
+  const end = lines.findIndex((line, i) => i > start && !line.startsWith('    #   '));
+  const policy = parse(
+    lines
+      .slice(start, end)
+      .map((line) => line.slice('    # '.length))
+      .join('\n'),
+  ) as Json;
+  const variant = /^ {4}# {3}- (\{ name: v4.*\})$/m.exec(text)?.[1];
+  assert.ok(variant, 'the example names the variant to add');
+
+  const doc = parseDocument(text);
+  doc.addIn(['models', 'fraud', 'variants'], parse(variant));
+  doc.setIn(['models', 'fraud', 'rollout'], policy.rollout);
+  const rollout = policyOf(parseConfigText(doc.toString(), {}, 'gateway.yaml'));
+  assert.equal(rollout.candidate, 'v4');
+  assert.ok(rollout.notify && Object.keys(rollout.criteria).length === 7, JSON.stringify(rollout));
 });
 
 describe('the schema of a rollout policy refuses', () => {
