@@ -6,7 +6,6 @@ import { watchConfig, type ConfigWatcher } from '../config/watch.js';
 import { ActiveGateway } from './active.js';
 import { buildGateway } from './build.js';
 import { ModelStates } from './model-state.js';
-import { createDeliveryMetrics } from '../delivery/metrics.js';
 import { RolloutRegistry } from '../delivery/registry.js';
 import { MetadataRegistry } from '../stages/validate/metadata.js';
 import { createState } from '../ratelimit/index.js';
@@ -77,7 +76,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     redisUrl: config.state.redis_url,
   });
   // Rollouts run for the process, kept across reloads while their policy stays the same.
-  const rollouts = new RolloutRegistry({ logger, metrics: createDeliveryMetrics(metrics.registry) });
+  const rollouts = new RolloutRegistry({ logger, metrics: metrics.delivery });
   const shared = {
     metrics,
     logger,
