@@ -25,6 +25,8 @@ export const ERRORS = {
   UPSTREAM_REFUSED: [502, 'the runtime refused the request'],
   BUDGET_EXHAUSTED: [504, 'the latency budget ran out before the model answered'],
   ADMIN_UNKNOWN_ENDPOINT: [404, 'no such upstream endpoint'],
+  ROLLOUT_UNKNOWN: [404, 'no rollout runs for this model'],
+  ROLLOUT_STATE: [409, 'the rollout is not in a state that allows this'],
   INTERNAL: [500, 'internal error'],
 } as const satisfies Record<string, readonly [number, string]>;
 

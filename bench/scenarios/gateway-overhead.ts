@@ -31,6 +31,30 @@ import { fmt, met, note, pct, printTable } from '../lib/table.js';
 import { ToolMissingError } from '../lib/tools.js';
 import { workDir } from '../lib/workdir.js';
 
+/** v1's users split with a candidate (the same model) at a step that never passes: a running rollout. */
+const ROLLOUT_MODEL = {
+  variants: [
+    { name: 'v1', upstream: 'onnx', model: 'fraud', version: '1', weight: 50 },
+    { name: 'v2', upstream: 'onnx', model: 'fraud', version: '2', weight: 50 },
+    { name: 'v1c', upstream: 'onnx', model: 'fraud', version: '1', weight: 0 },
+  ],
+  rollout: {
+    candidate: 'v1c',
+    baseline: 'v1',
+    steps: [50],
+    interval_s: 1,
+    min_samples: 1_000_000_000,
+    mirror_percent: 0,
+    criteria: {
+      error_rate: { max_increase: 0.01 },
+      latency_p99: { max_ratio: 1.5 },
+      fallback_rate: { max_increase: 0.01 },
+      drift_psi: { max: 0.2 },
+      decision_rate: { decision: 'decline', max_change: 0.02 },
+    },
+  },
+};
+
 const TARGETS = { throughputShare: 0.6, addedP50Ms: 0.4, addedP99Ms: 1.5, cpuUsPerRequest: 150 };
 const CONNECTIONS = [32, 1] as const;
 
@@ -105,6 +129,12 @@ export const gatewayOverhead: Scenario = {
           cli: baselineCli,
         })
       : undefined;
+    // The same gateway with a rollout running (a canary step that never ends: evidence is
+    // collected and judged every second, nothing mirrored): what the evidence costs a request.
+    const gatewayRollout = await startGateway(
+      fraudGatewayConfig({ upstreams: { onnx: [runtime.url] }, model: { ...ROLLOUT_MODEL } }),
+      gatewayOptions(settings),
+    );
     const redis = await optional('redis-server', () => startRedis());
     const gatewayRedis = redis
       ? await startGateway(
@@ -125,6 +155,12 @@ export const gatewayOverhead: Scenario = {
         : []),
       { name: 'node-floor', url: `${floor.url}${runtimePath}`, pids: [floor.pid], ...common },
       { name: 'switchyard', url: `${gateway.url}/v2/models/fraud/infer`, pids: [gateway.pid], ...common },
+      {
+        name: 'switchyard+rollout',
+        url: `${gatewayRollout.url}/v2/models/fraud/infer`,
+        pids: [gatewayRollout.pid],
+        ...common,
+      },
       ...(baseline
         ? [
             {
@@ -164,6 +200,7 @@ export const gatewayOverhead: Scenario = {
     // The gateways' prediction-log counters over the measured runs show it was on and kept up.
     const gateways = [
       { name: 'switchyard', server: gateway },
+      { name: 'switchyard+rollout', server: gatewayRollout },
       ...(baseline ? [{ name: 'switchyard@baseline', server: baseline }] : []),
       ...(gatewayRedis ? [{ name: 'switchyard+redis', server: gatewayRedis }] : []),
     ];
@@ -290,6 +327,15 @@ export const gatewayOverhead: Scenario = {
         .map((r) => [r.target, fmt(r.addedP50At1, 3), fmt(r.addedP99At1, 3)]),
     );
 
+    note(
+      `switchyard+rollout: a rollout collecting evidence on every request, judged every second; against switchyard in the same repeat: ${fmt(
+        perRepeat('switchyard+rollout', 'switchyard', 32, (m) => m.cpuUsPerRequest[0]!, diff),
+        1,
+      )} us/req of gateway CPU, ${fmt(
+        perRepeat('switchyard+rollout', 'switchyard', 32, (m) => m.rps, ratio),
+        3,
+      )} x rps @32`,
+    );
     if (baseline) {
       // Within each repeat (the two gateways ran back to back), then the median over repeats.
       const vs = (
@@ -300,52 +346,18 @@ export const gatewayOverhead: Scenario = {
       printTable(
         `switchyard against switchyard@baseline (${process.env.BENCH_BASELINE}); medians of per-repeat figures`,
         ['figure', 'this / baseline', 'this - baseline'],
-        [
+        (
           [
-            'rps @32',
-            fmt(
-              vs(32, (m) => m.rps, ratio),
-              3,
-            ),
-            fmt(
-              vs(32, (m) => m.rps, diff),
-              0,
-            ),
-          ],
-          [
-            'cpu us/req @32',
-            fmt(
-              vs(32, (m) => m.cpuUsPerRequest[0]!, ratio),
-              3,
-            ),
-            fmt(
-              vs(32, (m) => m.cpuUsPerRequest[0]!, diff),
-              1,
-            ),
-          ],
-          [
-            'p50 @1 (ms)',
-            fmt(
-              vs(1, (m) => m.p50Ms, ratio),
-              3,
-            ),
-            fmt(
-              vs(1, (m) => m.p50Ms, diff),
-              3,
-            ),
-          ],
-          [
-            'p99 @1 (ms)',
-            fmt(
-              vs(1, (m) => m.p99Ms, ratio),
-              3,
-            ),
-            fmt(
-              vs(1, (m) => m.p99Ms, diff),
-              3,
-            ),
-          ],
-        ],
+            ['rps @32', 32, (m: Measurement) => m.rps, 0],
+            ['cpu us/req @32', 32, (m: Measurement) => m.cpuUsPerRequest[0]!, 1],
+            ['p50 @1 (ms)', 1, (m: Measurement) => m.p50Ms, 3],
+            ['p99 @1 (ms)', 1, (m: Measurement) => m.p99Ms, 3],
+          ] as const
+        ).map(([figure, connections, pick, digits]) => [
+          figure,
+          fmt(vs(connections, pick, ratio), 3),
+          fmt(vs(connections, pick, diff), digits),
+        ]),
       );
     }
 

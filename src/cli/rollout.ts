@@ -6,11 +6,13 @@ import { unifiedDiff } from '../rollout/diff.js';
 import { editRollout, readModel, type RolloutCommand } from '../rollout/rollout.js';
 import { parsePercent } from '../rollout/weights.js';
 import { ChangedMeanwhileError, replaceFileAtomically } from '../rollout/write.js';
+import { LIVE_ACTIONS, ROLLOUT_LIVE_USAGE, runRolloutLive } from './rollout-live.js';
 import type { TextSink } from './validate.js';
 
 export const ROLLOUT_USAGE = `switchyard rollout MODEL set NAME=W [NAME=W ...] | promote NAME | rollback | show
                    | shadow add NAME PERCENT [--upstream U] [--model M] [--version V] | shadow remove NAME
-                   [--config FILE] [--dry-run]`;
+                   [--config FILE] [--dry-run]
+  ${ROLLOUT_LIVE_USAGE}`;
 
 const DEFAULT_CONFIG = 'config/gateway.yaml';
 
@@ -28,6 +30,8 @@ export async function runRollout(
   err: TextSink,
   env: Env = process.env,
 ): Promise<number> {
+  const live = LIVE_ACTIONS.find((action) => action === argv[0]);
+  if (live) return runRolloutLive(live, argv.slice(1), out, err, env);
   let parsed: ReturnType<typeof parseRolloutArgs>;
   try {
     parsed = parseRolloutArgs(argv);

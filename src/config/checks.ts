@@ -1,17 +1,14 @@
-import type { Static, TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import { FeatureConfigSchema, ThresholdConfigSchema } from '../contract/config.js';
+import { checkRolloutPolicy } from '../delivery/checks.js';
 import { ApiKeyConfigSchema } from '../stages/auth/config.js';
 import { FallbackStepSchema } from '../stages/fallback/config.js';
 import { VariantConfigSchema } from '../stages/route/config.js';
 import { ShadowConfigSchema } from '../stages/shadow/config.js';
-import { pointer, type ConfigProblem, type PathSegment } from './problem.js';
-import { isPlainObject } from './schema-check.js';
+import { pointer, type ConfigProblem, type PathSegment, type Report } from './problem.js';
+import { isPlainObject, wellFormed } from './schema-check.js';
 
 // Users are assigned to variants over 10000 hash buckets, so a weight is a whole number of them.
 const BUCKETS_PER_PERCENT = 100;
-
-type Report = (path: PathSegment[], message: string) => void;
 
 /**
  * Rules a JSON schema can't express: references between sections, uniqueness, sums and order.
@@ -43,16 +40,6 @@ export function crossCheck(config: unknown): ConfigProblem[] {
     if (isPlainObject(model)) checkModel(['models', name], model, upstreamNames, report);
   }
   return problems;
-}
-
-/** The items of `list` that match `schema`, with their indexes. */
-function wellFormed<T extends TSchema>(schema: T, list: unknown): [Static<T>, number][] {
-  if (!Array.isArray(list)) return [];
-  const items: [Static<T>, number][] = [];
-  list.forEach((item: unknown, index) => {
-    if (Value.Check(schema, item)) items.push([item, index]);
-  });
-  return items;
 }
 
 /** Reports the second and later uses of a name, pointing back at the first. */
@@ -164,6 +151,7 @@ function checkModel(
   }
 
   if (isPlainObject(model.contract)) checkContract([...at, 'contract'], model.contract, report);
+  if (isPlainObject(model.rollout)) checkRolloutPolicy([...at, 'rollout'], model, report);
 }
 
 function checkWeightSum(at: PathSegment[], variants: unknown, report: Report): void {

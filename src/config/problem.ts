@@ -6,6 +6,9 @@ export interface ConfigProblem {
 
 export type PathSegment = string | number;
 
+/** How a cross-section rule reports one problem: where (as segments) and what. */
+export type Report = (path: PathSegment[], message: string) => void;
+
 /** RFC 6901: the same escaping TypeBox uses for its error paths, so both kinds of problem line up. */
 export function pointer(segments: readonly PathSegment[]): string {
   return segments.map((segment) => '/' + String(segment).replace(/~/g, '~0').replace(/\//g, '~1')).join('');

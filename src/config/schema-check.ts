@@ -1,4 +1,4 @@
-import { KindGuard, type TSchema } from '@sinclair/typebox';
+import { KindGuard, type Static, type TSchema } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { unescapePointerSegment, type ConfigProblem } from './problem.js';
@@ -120,6 +120,16 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length] ?? 0;
+}
+
+/** The items of `list` that match `schema`, with their indexes. */
+export function wellFormed<T extends TSchema>(schema: T, list: unknown): [Static<T>, number][] {
+  if (!Array.isArray(list)) return [];
+  const items: [Static<T>, number][] = [];
+  list.forEach((item: unknown, index) => {
+    if (Value.Check(schema, item)) items.push([item, index]);
+  });
+  return items;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ContractModelFields } from '../contract/config.js';
+import { DeliveryModelFields } from '../delivery/config.js';
 import { RolloutModelFields } from '../rollout/config.js';
 import { AdmissionModelFields } from '../stages/admission/config.js';
 import { AuthConfigSchema, TenantsConfigSchema } from '../stages/auth/config.js';
@@ -29,6 +30,8 @@ export const ModelConfigSchema = Type.Object(
     ...PredictionLogModelFields,
     // Not a stage: the record `switchyard rollout` keeps for its rollback (src/rollout).
     ...RolloutModelFields,
+    // Not a stage: the progressive delivery the gateway runs for this model (src/delivery).
+    ...DeliveryModelFields,
   },
   { additionalProperties: false },
 );

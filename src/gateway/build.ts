@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { ConfigSnapshot } from '../config/load.js';
 import type { ModelConfig } from '../config/schema.js';
 import { createOutboundCall } from '../outbound/stack.js';
+import type { RolloutRegistry } from '../delivery/registry.js';
 import type { Pipeline } from '../pipeline/compose.js';
 import { buildPipeline } from '../pipeline/build.js';
 import { createAuthenticator, type Authenticator } from '../stages/auth/authenticate.js';
@@ -53,6 +54,8 @@ export interface BuildDeps {
   redis: Redis | undefined;
   /** One record per answered request, and the shadows' outcomes. */
   predictionLog: PredictionLog;
+  /** The running rollouts, kept across versions while their policy is unchanged. */
+  rollouts: RolloutRegistry;
   /** The running version, whose pools are kept when their upstream's config is unchanged. */
   previous?: BuiltGateway;
 }
@@ -101,6 +104,7 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): Gateway
         for (const state of prepared) state.apply();
         for (const pool of newPools) void pool.start();
         for (const step of onApply) step();
+        deps.rollouts.retain(Object.keys(config.models));
       },
       discard,
     };
@@ -135,6 +139,8 @@ function buildModels(
   for (const [name, model] of Object.entries(models)) {
     const state = deps.models.prepare(name, model);
     prepared.push(state);
+    const rollout = deps.rollouts.prepare(name, model);
+    onApply.push(rollout.apply);
     const call = createOutboundCall(name, model, {
       pools,
       metrics: deps.metrics.outbound,
@@ -168,12 +174,17 @@ function buildModels(
             const pool = pools.get(shadow.upstream);
             return pool ? metadataSource(pool, shadow.model, shadow.version) : undefined;
           },
-          report: (report) => predictionLog.write(() => shadowRecord(report)),
+          report: (report) => {
+            predictionLog.write(() => shadowRecord(report));
+            if (report.shadow.name === model.rollout?.candidate)
+              rollout.controller?.evidence.recordComparison(report);
+          },
         },
         cache: cacheStore ? { store: cacheStore, metrics: deps.metrics.cache } : undefined,
         fallback: { metrics: deps.metrics.fallback },
         call,
         after: { metrics: deps.metrics, logger: deps.logger, predictionLog },
+        rollout: rollout.controller,
       }),
     });
   }

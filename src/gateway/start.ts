@@ -6,6 +6,7 @@ import { watchConfig, type ConfigWatcher } from '../config/watch.js';
 import { ActiveGateway } from './active.js';
 import { buildGateway } from './build.js';
 import { ModelStates } from './model-state.js';
+import { RolloutRegistry } from '../delivery/registry.js';
 import { MetadataRegistry } from '../stages/validate/metadata.js';
 import { createState } from '../ratelimit/index.js';
 import { buildGatewayHttp } from '../http/server.js';
@@ -74,10 +75,13 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     logger,
     redisUrl: config.state.redis_url,
   });
+  // Rollouts run for the process, kept across reloads while their policy stays the same.
+  const rollouts = new RolloutRegistry({ logger, metrics: metrics.delivery });
   const shared = {
     metrics,
     logger,
     models,
+    rollouts,
     limiter: state.limiter,
     metadata,
     redis: state.redis,
@@ -90,6 +94,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await predictionLog.close();
     await state.close();
     await tracing.shutdown();
+    rollouts.close();
     throw new ConfigInvalidError(`${options.config} cannot be served: ${(error as Error).message}`);
   }
   first.apply();
@@ -99,6 +104,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     active,
     metrics,
     models,
+    rollouts,
     logger,
     predictionLog,
     bodyLimit: config.limits.body_bytes,
@@ -162,6 +168,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await active.close();
     metadata.close();
     models.close();
+    rollouts.close();
     await state.close();
     await tracing.shutdown(); // exports the spans still buffered
     logger.info({ finished }, 'gateway stopped');

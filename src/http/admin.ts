@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, gatewayError } from '../errors.js';
 import type { ActiveGateway } from '../gateway/active.js';
+import type { RolloutRegistry } from '../delivery/registry.js';
 import type { ModelStates } from '../gateway/model-state.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 
@@ -12,7 +13,7 @@ type DrainQuery = { wait?: string };
 export function registerAdminRoutes(
   app: FastifyInstance,
   active: ActiveGateway,
-  live: { models: ModelStates; metrics: GatewayMetrics },
+  live: { models: ModelStates; metrics: GatewayMetrics; rollouts: RolloutRegistry },
 ): void {
   const guard = async (request: FastifyRequest, reply: FastifyReply) => {
     const tenant = await active.version.authenticate(request.headers, 'admin');
@@ -104,6 +105,31 @@ export function registerAdminRoutes(
     }
     return { config: active.version.snapshot.hash, models };
   });
+
+  // Rollouts: what each is doing and why, and an operator's hand on it.
+  app.get('/admin/rollouts', { preHandler: guard }, async () => ({
+    rollouts: live.rollouts.all().map((rollout) => rollout.status()),
+  }));
+  app.get<{ Params: { model: string } }>('/admin/rollouts/:model', { preHandler: guard }, async (request) => {
+    const rollout = live.rollouts.get(request.params.model);
+    if (!rollout) throw gatewayError('ROLLOUT_UNKNOWN', `"${request.params.model}"`);
+    return rollout.status();
+  });
+  app.post<{ Params: { model: string; action: string } }>(
+    '/admin/rollouts/:model/:action',
+    { preHandler: guard },
+    async (request) => {
+      const { model, action } = request.params;
+      const rollout = live.rollouts.get(model);
+      if (!rollout) throw gatewayError('ROLLOUT_UNKNOWN', `"${model}"`);
+      if (action !== 'pause' && action !== 'resume' && action !== 'abort')
+        throw gatewayError('HTTP_NOT_FOUND', `POST ${request.url}: the actions are pause, resume and abort`);
+      const done = rollout[action]();
+      if (!done)
+        throw gatewayError('ROLLOUT_STATE', `cannot ${action} a rollout that is ${rollout.state.status}`);
+      return rollout.status();
+    },
+  );
 
   type DrainRoute = { Params: UpstreamParams; Body: DrainBody; Querystring: DrainQuery };
   app.post<DrainRoute>('/admin/upstreams/:upstream/drain', { preHandler: guard }, drainRoute(false));

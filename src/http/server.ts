@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { GatewayError, gatewayError } from '../errors.js';
+import type { RolloutRegistry } from '../delivery/registry.js';
 import type { ModelStates } from '../gateway/model-state.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
@@ -21,6 +22,8 @@ export interface GatewayHttpOptions extends ModelRequestDeps {
   metrics: GatewayMetrics;
   /** Per-model live state (breakers, shadows, queue) for the admin stats. */
   models: ModelStates;
+  /** The running rollouts, for the admin API. */
+  rollouts: RolloutRegistry;
   bodyLimit: number;
   /** The process logger (src/shared/logger.ts), as Fastify types the one it is given. */
   logger: FastifyBaseLogger;
@@ -147,7 +150,7 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   app.get('/metrics', async (_request, reply) =>
     reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
-  registerAdminRoutes(app, active, { models: options.models, metrics });
+  registerAdminRoutes(app, active, { models: options.models, metrics, rollouts: options.rollouts });
   return app;
 }
 

@@ -5,7 +5,7 @@ import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { predictionRecord, roundMs, type PredictionLog } from '../telemetry/prediction-log/index.js';
 import { createRequestLog, type RequestLogFields } from '../telemetry/request-log.js';
 import { formatServerTiming } from '../telemetry/server-timing.js';
-import type { AfterStep } from './stage.js';
+import type { AfterStep, Finished } from './stage.js';
 
 /**
  * The after-phase's steps: what happens to every answered model request once its answer is
@@ -92,4 +92,9 @@ export function predictionLogRecord(predictionLog: PredictionLog, model: ModelCo
       predictionRecord({ ctx, reply, response, model, latencyMs: finishedAt - ctx.receivedAt, at }),
     );
   };
+}
+
+/** A running rollout's evidence: each answer counted for its side (baseline or candidate). */
+export function rolloutEvidence(evidence: { recordAnswer(finished: Finished): void }): AfterStep {
+  return (finished) => evidence.recordAnswer(finished);
 }

@@ -17,7 +17,14 @@ import { createUpstream } from '../stages/upstream/index.js';
 import { createValidate, type ValidateDeps } from '../stages/validate/index.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { PredictionLog } from '../telemetry/prediction-log/index.js';
-import { predictionLogRecord, requestLogLine, requestMetrics, serverTimingHeader } from './after.js';
+import type { RolloutController } from '../delivery/controller.js';
+import {
+  predictionLogRecord,
+  requestLogLine,
+  requestMetrics,
+  rolloutEvidence,
+  serverTimingHeader,
+} from './after.js';
 import { compose, type Pipeline } from './compose.js';
 
 export interface PipelineDeps {
@@ -32,19 +39,28 @@ export interface PipelineDeps {
   /** The model's outbound stack (src/outbound/stack.ts): primary, fallback variant and shadows share it. */
   call: VariantCall;
   after: { metrics: GatewayMetrics; logger: Logger; predictionLog: PredictionLog };
+  /** The model's running rollout, when its config has a policy. */
+  rollout: RolloutController | undefined;
 }
 
 /** One model's request lifecycle, in the order a request meets it. */
 export function buildPipeline(modelName: string, model: ModelConfig, deps: PipelineDeps): Pipeline {
+  const { rollout } = deps;
   const cache = model.cache && deps.cache ? { config: model.cache, ...deps.cache } : undefined;
   return compose({
     stages: [
       createAuth(deps.authenticate), // who is calling: API key → tenant with the infer scope
       createAdmission(modelName, model, deps.admission), // may it run now: rate limits, concurrency, queue, shed
       createValidate(modelName, model, deps.validate), // is the input well-formed: builds and checks the OIP request
-      createRoute(modelName, model, deps.route), // which variant: murmur3 of the salted user key → weights
-      ...(model.shadows.length > 0
-        ? [createShadow(modelName, model, { ...deps.shadow, call: deps.call })] // mirror copies, compare later
+      createRoute(modelName, model, { ...deps.route, ...(rollout ? { rollout } : {}) }), // which variant: murmur3 of the salted user key → weights (a rollout's share)
+      ...(model.shadows.length > 0 || rollout
+        ? [
+            createShadow(modelName, model, {
+              ...deps.shadow,
+              call: deps.call,
+              ...(rollout ? { rollout } : {}),
+            }),
+          ] // mirror copies, compare later
         : []),
       ...(cache ? [createCache(modelName, cache.config, cache)] : []), // keep good answers (serve them, with serve_hits)
       createFallback(modelName, model, {
@@ -60,6 +76,7 @@ export function buildPipeline(modelName: string, model: ModelConfig, deps: Pipel
       requestMetrics(deps.after.metrics), // requests and latency by outcome, each stage's time
       requestLogLine(deps.after.logger), // one line per request
       predictionLogRecord(deps.after.predictionLog, model), // one record per answer, built off the path
+      ...(rollout ? [rolloutEvidence(rollout.evidence)] : []), // the rollout's evidence, per side
     ],
   });
 }

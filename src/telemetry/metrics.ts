@@ -6,6 +6,7 @@ import { createFallbackMetrics } from '../stages/fallback/metrics.js';
 import { createShadowMetrics } from '../stages/shadow/metrics.js';
 import { createStateMetrics } from '../ratelimit/metrics.js';
 import { createRouteMetrics } from '../stages/route/metrics.js';
+import { createDeliveryMetrics } from '../delivery/metrics.js';
 import { createOutboundMetrics } from '../outbound/metrics.js';
 import { createUpstreamMetrics } from '../runtime-pool/index.js';
 import { LeanCounter, LeanHistogram, type HistogramChild } from './lean-metrics.js';
@@ -35,6 +36,7 @@ export function createGatewayMetrics(models: ModelStates) {
     }),
     route: createRouteMetrics(registry),
     outbound: createOutboundMetrics(registry),
+    delivery: createDeliveryMetrics(registry),
     upstreamPool: createUpstreamMetrics(registry),
     requests: new LeanCounter({
       name: 'switchyard_requests_total',

@@ -15,7 +15,7 @@ import { createRouteMetrics } from './metrics.js';
 const SALT = 'route-test';
 
 /** The model as the gateway loads it: two variants at 50/50 and one at 0, keyed by x-user-id. */
-function model(routing: Record<string, unknown> = {}): ModelConfig {
+function model(routing: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): ModelConfig {
   const variant = (name: string, weight: number) => ({
     name,
     upstream: 'onnx',
@@ -31,6 +31,7 @@ function model(routing: Record<string, unknown> = {}): ModelConfig {
         fraud: {
           routing: { salt: SALT, ...routing },
           variants: [variant('v1', 50), variant('v2', 50), variant('dark', 0)],
+          ...extra,
         },
       },
     }),
@@ -126,4 +127,50 @@ test('the force header needs the debug scope and an existing variant', async () 
   const unknown = await route(stage, context(force('v9'), ['infer', 'debug']));
   assert.equal(unknown.code, 'SWY_ERR_ROUTE_UNKNOWN_VARIANT' satisfies ErrorCode);
   assert.deepEqual(unknown.calls, []);
+});
+
+test("a rollout's candidate takes the top of the baseline's bucket range: only baseline users move, and back at share 0", async () => {
+  const rolloutModel = model(
+    {},
+    {
+      rollout: {
+        candidate: 'dark',
+        baseline: 'v1',
+        steps: [30, 100],
+        criteria: { error_rate: { max_increase: 0.01 } },
+      },
+    },
+  );
+  let share = 0;
+  const stage = createRoute('fraud', rolloutModel, {
+    metrics: createRouteMetrics(new Registry()),
+    rollout: { share: () => share },
+  });
+  const users = Array.from({ length: 3000 }, (_, i) => `user-${i}`);
+  const assigned = async () => {
+    const seen = new Map<string, string>();
+    for (const user of users) seen.set(user, (await route(stage, context({ 'x-user-id': user }))).calls[0]!);
+    return seen;
+  };
+  const before = await assigned();
+  assert.ok(
+    [...before.values()].every((v) => v !== 'dark'),
+    'share 0: nobody on the candidate',
+  );
+  share = 0.3;
+  const during = await assigned();
+  for (const user of users) {
+    const bucket = bucketOf(SALT, user);
+    // v1 holds buckets [0, 5000): its top 30% is [3500, 5000).
+    const expected = bucket >= 5000 ? 'v2' : bucket >= 3500 ? 'dark' : 'v1';
+    assert.equal(during.get(user), expected, `${user} (bucket ${bucket})`);
+  }
+  share = 0.6;
+  const grown = await assigned();
+  for (const user of users) {
+    if (during.get(user) === 'dark') assert.equal(grown.get(user), 'dark', 'growing never moves a user back');
+    if (before.get(user) === 'v2') assert.equal(grown.get(user), 'v2', "v2's users never move");
+  }
+  share = 0;
+  assert.deepEqual(await assigned(), before, 'rolled back: every user where they were');
 });

@@ -12,10 +12,17 @@ import { createKeyReader } from './request-key.js';
 export function createRoute(
   modelName: string,
   model: ModelConfig,
-  deps: { metrics: RouteMetrics; random?: () => number },
+  deps: {
+    metrics: RouteMetrics;
+    random?: () => number;
+    /** The model's running rollout: the candidate's share of the baseline's users, read per request. */
+    rollout?: { share(): number };
+  },
 ): NamedStage {
   const { routing, variants } = model;
   const bounds = cumulativeBounds(variants.map((v) => v.weight));
+  const moveToCandidate =
+    deps.rollout && model.rollout ? candidateCarve(model, bounds, deps.rollout) : undefined;
   const readKey = createKeyReader(routing.key);
   const forceHeader = routing.force_header.toLowerCase();
   const random = deps.random ?? Math.random;
@@ -54,6 +61,7 @@ export function createRoute(
         ctx.userKey = key;
         const bucket = key === undefined ? Math.floor(random() * BUCKETS) : bucketOf(routing.salt, key);
         index = variantForBucket(bounds, bucket);
+        if (moveToCandidate) index = moveToCandidate(index, bucket);
         source = key === undefined ? 'random' : 'key';
       }
       const variant = variants[index]!;
@@ -61,5 +69,28 @@ export function createRoute(
       counters.get(`${variant.name}/${source}`)!.inc();
       return next();
     },
+  };
+}
+
+/**
+ * A rollout's effective weights: the candidate takes the top `share` of the baseline's bucket
+ * range, so as the share grows users only ever move from the baseline to the candidate, and a
+ * rollback (share 0) returns each of them to the baseline; no other variant's users move.
+ */
+function candidateCarve(
+  model: ModelConfig,
+  bounds: Int32Array,
+  rollout: { share(): number },
+): (index: number, bucket: number) => number {
+  const { baseline, candidate } = model.rollout!;
+  const baselineIndex = model.variants.findIndex((v) => v.name === baseline);
+  const candidateIndex = model.variants.findIndex((v) => v.name === candidate);
+  const low = baselineIndex > 0 ? bounds[baselineIndex - 1]! : 0;
+  const high = bounds[baselineIndex]!;
+  return (index, bucket) => {
+    if (index !== baselineIndex) return index;
+    const share = rollout.share();
+    if (share <= 0) return index;
+    return bucket >= high - Math.round(share * (high - low)) ? candidateIndex : index;
   };
 }

@@ -26,6 +26,8 @@ export interface ShadowDeps {
   metadataOf?: (shadow: ShadowConfig) => MetadataSource | undefined;
   /** Told how each mirrored copy went, once known (the prediction log's shadow records). */
   report?: (report: ShadowReport) => void;
+  /** The model's running rollout: baseline requests are mirrored to its candidate at this percent. */
+  rollout?: { mirrorPercent(): number };
 }
 
 /** At most one logged disagreement per pair and second: a sample, not a flood. */
@@ -58,18 +60,22 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
     ['model', 'variant', 'shadow'] as const,
   );
 
-  function selected(shadow: ShadowConfig, userKey: string | undefined): boolean {
-    if (shadow.percent >= 100) return true;
+  function selected(shadow: ShadowConfig, percent: number, userKey: string | undefined): boolean {
+    if (percent >= 100) return true;
     const bucket =
       userKey === undefined
         ? Math.floor(random() * BUCKETS)
         : bucketOf(`${model.routing.salt}:shadow:${shadow.name}`, userKey);
-    return bucket < Math.round(shadow.percent * 100);
+    return bucket < Math.round(percent * 100);
   }
+
+  // A rollout mirrors the baseline's requests to its candidate, a variant served as a shadow.
+  const rolloutMirror = model.rollout && deps.rollout ? candidateShadow(model) : undefined;
+  const baselineName = model.rollout?.baseline;
 
   // One sender per shadow: the copies of one turn of the event loop leave together.
   const senders = new Map(
-    shadows.map((shadow) => {
+    [...shadows, ...(rolloutMirror ? [rolloutMirror] : [])].map((shadow) => {
       const metadata = deps.metadataOf?.(shadow);
       const rows = deps.metrics.batchRows.labels({ model: modelName, shadow: shadow.name });
       const sender = createMirrorSender(modelName, shadow, {
@@ -174,9 +180,27 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
     run(ctx, next) {
       const primary = next();
       for (const shadow of shadows) {
-        if (shadow.percent > 0 && selected(shadow, ctx.userKey)) mirror(ctx, shadow, primary);
+        if (shadow.percent > 0 && selected(shadow, shadow.percent, ctx.userKey)) mirror(ctx, shadow, primary);
+      }
+      if (rolloutMirror && ctx.variant!.name === baselineName) {
+        const percent = deps.rollout!.mirrorPercent();
+        if (percent > 0 && selected(rolloutMirror, percent, ctx.userKey)) mirror(ctx, rolloutMirror, primary);
       }
       return primary;
     },
   };
+}
+
+/** The rollout's candidate as a shadow of its baseline (percent is the controller's, read per request). */
+function candidateShadow(model: ModelConfig): ShadowConfig | undefined {
+  const candidate = model.variants.find((v) => v.name === model.rollout!.candidate);
+  return (
+    candidate && {
+      name: candidate.name,
+      upstream: candidate.upstream,
+      model: candidate.model,
+      version: candidate.version,
+      percent: 0,
+    }
+  );
 }
