@@ -7,6 +7,8 @@ import type { RolloutPolicy } from './config.js';
 import { RolloutController } from './controller.js';
 import { MemoryRolloutBackend } from './memory-store.js';
 import { createDeliveryMetrics } from './metrics.js';
+import { RolloutStoreUnavailableError } from './shared.js';
+import type { RolloutStoreFactory } from './store.js';
 
 const policy = {
   candidate: 'v2',
@@ -20,12 +22,35 @@ const policy = {
   criteria: { error_rate: { max_increase: 0.05 } },
 } as RolloutPolicy;
 
-function replica(backend: MemoryRolloutBackend, name: string): RolloutController {
+function replica(
+  backend: MemoryRolloutBackend,
+  name: string,
+  wrap: (stores: RolloutStoreFactory) => RolloutStoreFactory = (stores) => stores,
+  logger = silentLogger,
+): RolloutController {
   return new RolloutController('fraud', policy, undefined, {
-    logger: silentLogger,
+    logger,
     metrics: createDeliveryMetrics(new Registry()),
-    stores: backend.stores(name),
+    stores: wrap(backend.stores(name)),
   });
+}
+
+/** Stores that fail every call while `down.now` is set, as a client does while Redis is away. */
+function flaky(down: { now: boolean }) {
+  return (stores: RolloutStoreFactory): RolloutStoreFactory =>
+    (...args) => {
+      const store = stores(...args);
+      const guard = <T>(call: () => Promise<T>): Promise<T> =>
+        down.now ? Promise.reject(new Error('connect ECONNREFUSED')) : call();
+      return {
+        leaseMs: store.leaseMs,
+        exchange: (delta, leader) => guard(() => store.exchange(delta, leader)),
+        evidence: (stepIndex) => guard(() => store.evidence(stepIndex)),
+        read: () => guard(() => store.read()),
+        write: (progress, version, asLeader) => guard(() => store.write(progress, version, asLeader)),
+        release: () => store.release(),
+      };
+    };
 }
 
 function answers(rollout: RolloutController, variant: string, count: number): void {
@@ -115,5 +140,44 @@ test('a refused action changes nothing; pause on a follower is honoured by the l
   } finally {
     a.stop();
     b.stop();
+  }
+});
+
+test('the store unreachable: the rollout holds where it is, says so once, refuses actions; then goes on', async () => {
+  const backend = new MemoryRolloutBackend();
+  const down = { now: false };
+  const lines: { level: string; msg: string }[] = [];
+  const logger = {
+    info: (_: object, msg: string) => lines.push({ level: 'info', msg }),
+    warn: (_: object, msg: string) => lines.push({ level: 'warn', msg }),
+    error: (_: object, msg: string) => lines.push({ level: 'error', msg }),
+  };
+  const a = replica(backend, 'a', flaky(down), logger);
+  try {
+    a.start();
+    await until('a leads', () => view(a).leader);
+    down.now = true;
+    answers(a, 'v1', 200);
+    answers(a, 'v2', 200);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // eight intervals
+    assert.deepEqual(
+      [view(a).status, a.step, a.share()],
+      ['running', 10, 0.1],
+      'no judgement, no step change',
+    );
+    const holding = (a.status() as { shared: { holding: string | null } }).shared.holding;
+    assert.match(holding ?? '', /unreachable/);
+    const warned = lines.filter((l) => l.level === 'warn' && /Redis unreachable/.test(l.msg));
+    assert.equal(warned.length, 1, 'one log line per outage');
+    await assert.rejects(a.act('pause'), RolloutStoreUnavailableError);
+
+    down.now = false;
+    answers(a, 'v1', 200); // what was drained during the outage was dropped
+    answers(a, 'v2', 200);
+    await until('paused before 50', () => view(a).status === 'paused');
+    assert.equal((a.status() as { shared: { holding: string | null } }).shared.holding, null);
+    assert.ok(lines.some((l) => l.msg === 'rollout: Redis reachable again'));
+  } finally {
+    a.stop();
   }
 });
