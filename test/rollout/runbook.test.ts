@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import type { Registry } from 'prom-client';
 import { parseDocument } from 'yaml';
+import { createDeliveryMetrics } from '../../src/delivery/metrics.js';
 import { ERRORS } from '../../src/errors.js';
 import { ModelStates } from '../../src/gateway/model-state.js';
 import { createGatewayMetrics } from '../../src/telemetry/metrics.js';
@@ -174,10 +175,10 @@ test('the server-timing example lists entries a real answer has, and the error c
 
 /** Every metric of gateway and runtime, with its label names. */
 function metricLabels(): Map<string, readonly string[]> {
-  const registries: Registry[] = [
-    createGatewayMetrics(new ModelStates()).registry,
-    createRuntimeMetrics().registry,
-  ];
+  const gateway = createGatewayMetrics(new ModelStates()).registry;
+  // The rollout's metrics join the gateway's registry when the gateway starts.
+  createDeliveryMetrics(gateway);
+  const registries: Registry[] = [gateway, createRuntimeMetrics().registry];
   const labels = new Map<string, readonly string[]>();
   for (const registry of registries) {
     for (const { name } of registry.getMetricsAsArray()) {
