@@ -27,6 +27,10 @@ export const ERRORS = {
   ADMIN_UNKNOWN_ENDPOINT: [404, 'no such upstream endpoint'],
   ROLLOUT_UNKNOWN: [404, 'no rollout runs for this model'],
   ROLLOUT_STATE: [409, 'the rollout is not in a state that allows this'],
+  ROLLOUT_STORE_UNAVAILABLE: [
+    503,
+    "the rollout's shared state (Redis) cannot be reached; nothing was changed",
+  ],
   INTERNAL: [500, 'internal error'],
 } as const satisfies Record<string, readonly [number, string]>;
 

@@ -27,6 +27,9 @@ interface RolloutStatusBody {
     checks: { check: string; subject?: string; verdict: string; value: number | null; reason: string }[];
   } | null;
   events: { at: string; event: string; step: string | number; detail: string }[];
+  /** Set when the rollout is shared through Redis (older gateways send neither). */
+  leader?: boolean;
+  shared?: { holding: string | null } | null;
 }
 
 /**
@@ -106,6 +109,10 @@ export function describe(status: RolloutStatusBody): string {
     `steps: ${track}; the candidate serves ${status.candidate_share_percent}% of ${status.baseline}'s users`,
     `failed checks in a row: ${status.failures_in_a_row} of ${status.failure_limit}`,
   ];
+  if (status.shared)
+    lines.push(
+      `shared through Redis: ${status.leader ? 'this gateway leads (judges it)' : 'another gateway leads'}${status.shared.holding ? `; holding: ${status.shared.holding}` : ''}`,
+    );
   const judgement = status.last_judgement;
   if (judgement) {
     lines.push(`last judgement: ${judgement.verdict}${judgement.abort ? ` (${judgement.abort})` : ''}`);

@@ -1,38 +1,17 @@
 import type { ContractConfig } from '../contract/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { RolloutPolicy } from './config.js';
-import { EvidenceCollector } from './evidence.js';
+import { EvidenceCollector, summarizeEvidence, type EvidenceSnapshot } from './evidence.js';
 import { judge, type Judgement } from './judge.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { createNotifier, type Notifier } from './notify.js';
+import { SharedRollout } from './shared.js';
+import type { RolloutEvent, RolloutEventKind, RolloutProgress, RolloutStoreFactory } from './store.js';
 
-export type RolloutStatus = 'running' | 'paused' | 'completed' | 'rolled_back';
-export type RolloutEventKind =
-  'started' | 'advanced' | 'held' | 'paused' | 'resumed' | 'rolled_back' | 'completed';
-
-export interface RolloutEvent {
-  /** ISO 8601. */
-  at: string;
-  model: string;
-  event: RolloutEventKind;
-  /** The step in force when it happened. */
-  step: 'shadow' | number;
-  detail: string;
-  judgement?: Judgement;
-}
+export type { RolloutEvent, RolloutEventKind, RolloutProgress, RolloutStatus } from './store.js';
 
 /** The state a rollout's controller keeps; the admin API shows it as it is. */
-export interface RolloutState {
-  status: RolloutStatus;
-  stepIndex: number;
-  /** Date.now() when the current step began. */
-  stepStartedAt: number;
-  /** Failed judgements in a row; failure_limit of them roll back. */
-  failures: number;
-  /** Waiting for `resume`: an operator's pause, or a step of pause_before about to begin. */
-  waitingFor: 'resume' | undefined;
-  lastJudgement: Judgement | undefined;
-}
+export type RolloutState = RolloutProgress;
 
 /** Events kept per rollout for the admin API; older ones are in the logs. */
 const HISTORY = 200;
@@ -42,6 +21,8 @@ export interface ControllerDeps {
   metrics: DeliveryMetrics;
   now?: () => number;
   random?: () => number;
+  /** Set when state.redis_url is: the rollout is shared by every replica through the store. */
+  stores?: RolloutStoreFactory;
 }
 
 /**
@@ -52,14 +33,17 @@ export interface ControllerDeps {
  */
 export class RolloutController {
   readonly evidence: EvidenceCollector;
-  private readonly current: RolloutState;
-  private readonly history: RolloutEvent[] = [];
+  private current: RolloutProgress;
   private timer: NodeJS.Timeout | undefined;
   private started = false;
   private readonly now: () => number;
   private readonly notify: Notifier | undefined;
   /** Read per request: kept as a plain number, recomputed on every transition. */
   private currentShare = 0;
+  /** Shared through a store (Redis): only the replica holding the lease judges. */
+  private readonly shared: SharedRollout | undefined;
+  /** While set, the logs, metrics and notifications of recorded events wait for the store's write. */
+  private deferred: (() => void)[] | undefined;
 
   constructor(
     readonly model: string,
@@ -78,10 +62,24 @@ export class RolloutController {
       stepIndex: 0,
       stepStartedAt: this.now(),
       failures: 0,
-      waitingFor: undefined,
-      lastJudgement: undefined,
+      waitingFor: null,
+      pendingPauseStep: null,
+      resumedInto: null,
+      lastJudgement: null,
+      evidence: null,
+      events: [],
     };
     this.notify = policy.notify ? createNotifier(policy.notify, deps.logger) : undefined;
+    this.shared = deps.stores
+      ? new SharedRollout(
+          this,
+          deps.stores(model, policy, contract, {
+            driftNames: this.evidence.driftNames,
+            binsShadowScores: contract !== undefined,
+          }),
+          deps.logger,
+        )
+      : undefined;
     this.updateShare();
   }
 
@@ -108,22 +106,40 @@ export class RolloutController {
   start(): void {
     if (this.started) return;
     this.started = true;
+    if (this.shared) {
+      // The first leader records 'started' when it writes the first progress.
+      this.shared.start();
+      return;
+    }
     this.record('started', `from step ${String(this.step)}`);
     this.timer = setInterval(() => this.tick(), this.policy.interval_s * 1000);
     this.timer.unref();
   }
 
+  /** Stops judging (and, shared, hands the lease over). */
   stop(): void {
+    this.finish();
+    this.shared?.stop();
+  }
+
+  /** Completed or rolled back: nothing left to judge here. Shared, the loop keeps following the store. */
+  private finish(): void {
     clearInterval(this.timer);
     this.timer = undefined;
   }
 
   /** One judgement of the current step's evidence, and what follows from it. */
   tick(): void {
+    this.judgeEvidence(this.evidence.snapshot());
+  }
+
+  /** Judges `evidence` (this replica's own, or every replica's merged) and acts on the verdict. */
+  judgeEvidence(evidence: EvidenceSnapshot): void {
     const { current: state, policy } = this;
     if (state.status === 'completed' || state.status === 'rolled_back') return;
-    const judgement = judge(policy, this.step, this.evidence.snapshot());
+    const judgement = judge(policy, this.step, evidence);
     state.lastJudgement = judgement;
+    state.evidence = summarizeEvidence(evidence);
     this.deps.metrics.observeJudgement(this.model, policy.candidate, judgement);
     if (judgement.abort) {
       this.rollBack(`immediate abort: ${judgement.abort}`, judgement);
@@ -165,11 +181,11 @@ export class RolloutController {
     if (
       typeof upcoming === 'number' &&
       policy.pause_before.includes(upcoming) &&
-      this.resumedInto !== upcoming
+      state.resumedInto !== upcoming
     ) {
       state.waitingFor = 'resume';
       state.status = 'paused';
-      this.pendingPauseStep = upcoming;
+      state.pendingPauseStep = upcoming;
       this.record('paused', `step ${String(this.step)} passed; step ${upcoming} waits for resume`, judgement);
       return;
     }
@@ -188,17 +204,13 @@ export class RolloutController {
     const { current: state, policy } = this;
     state.status = 'completed';
     this.updateShare();
-    this.stop();
+    this.finish();
     this.record(
       'completed',
       `the candidate ${policy.candidate} serves ${String(this.step)}% of ${policy.baseline}'s users; edit the file to match (switchyard rollout promote)`,
       judgement,
     );
   }
-
-  /** A step of pause_before waiting for resume, and the last one resumed into. */
-  private pendingPauseStep: number | undefined;
-  private resumedInto: number | undefined;
 
   pause(): boolean {
     const { current: state } = this;
@@ -213,12 +225,12 @@ export class RolloutController {
     const { current: state } = this;
     if (state.status !== 'paused') return false;
     state.status = 'running';
-    state.waitingFor = undefined;
-    const pending = this.pendingPauseStep;
-    this.pendingPauseStep = undefined;
-    this.record('resumed', pending === undefined ? 'by an operator' : `into step ${pending}`);
-    if (pending !== undefined) {
-      this.resumedInto = pending;
+    state.waitingFor = null;
+    const pending = state.pendingPauseStep;
+    state.pendingPauseStep = null;
+    this.record('resumed', pending === null ? 'by an operator' : `into step ${pending}`);
+    if (pending !== null) {
+      state.resumedInto = pending;
       this.advance(undefined);
     }
     return true;
@@ -233,9 +245,9 @@ export class RolloutController {
 
   private rollBack(detail: string, judgement: Judgement | undefined): void {
     this.current.status = 'rolled_back';
-    this.current.waitingFor = undefined;
+    this.current.waitingFor = null;
     this.updateShare();
-    this.stop();
+    this.finish();
     this.record('rolled_back', detail, judgement);
   }
 
@@ -255,14 +267,22 @@ export class RolloutController {
       detail,
       ...(judgement && event !== 'held' ? { judgement } : {}),
     };
-    const last = this.history.at(-1);
+    const history = this.current.events;
+    const last = history.at(-1);
     // An unchanged hold is one entry, not one per interval.
     if (event === 'held' && last?.event === 'held' && last.detail === detail) {
       last.at = entry.at;
       return;
     }
-    this.history.push(entry);
-    if (this.history.length > HISTORY) this.history.shift();
+    history.push(entry);
+    if (history.length > HISTORY) history.shift();
+    if (this.deferred) this.deferred.push(() => this.announce(entry, judgement));
+    else this.announce(entry, judgement);
+  }
+
+  /** An event's log line, metric and notification. */
+  private announce(entry: RolloutEvent, judgement: Judgement | undefined): void {
+    const { event, detail } = entry;
     this.deps.metrics.event(this.model, event);
     const log = event === 'rolled_back' ? this.deps.logger.warn : this.deps.logger.info;
     log.call(
@@ -270,7 +290,7 @@ export class RolloutController {
       {
         model: this.model,
         rollout_event: event,
-        step: this.step,
+        step: entry.step,
         candidate: this.policy.candidate,
         baseline: this.policy.baseline,
         detail,
@@ -291,6 +311,53 @@ export class RolloutController {
     this.notify?.(entry);
   }
 
+  /** The progress as a store keeps it (a copy). */
+  progress(): RolloutProgress {
+    return structuredClone(this.current);
+  }
+
+  /** Serves and shows `progress`, written by another replica (or this one's last write). */
+  adopt(progress: RolloutProgress): void {
+    const stepChanged = progress.stepIndex !== this.current.stepIndex;
+    this.current = structuredClone(progress);
+    if (stepChanged) this.evidence.reset();
+    this.updateShare();
+  }
+
+  /** A first progress for the store: the rollout starts from its first step. */
+  begin(): void {
+    this.record('started', `from step ${String(this.step)}`);
+  }
+
+  /**
+   * Runs `change` with the events it records held back: `commit` announces them once the store
+   * took the result, `discard` restores the progress from before (the write lost a race).
+   */
+  change(change: () => boolean): { done: boolean; commit(): void; discard(): void } {
+    const before = this.progress();
+    const held: (() => void)[] = [];
+    this.deferred = held;
+    let done: boolean;
+    try {
+      done = change();
+    } finally {
+      this.deferred = undefined;
+    }
+    return {
+      done,
+      commit: () => {
+        for (const announce of held) announce();
+      },
+      discard: () => this.adopt(before),
+    };
+  }
+
+  /** An operator's pause, resume or abort: on the shared progress when there is one. */
+  async act(action: 'pause' | 'resume' | 'abort'): Promise<boolean> {
+    if (this.shared) return this.shared.act(action);
+    return this[action]();
+  }
+
   /** The rollout as the admin API shows it. */
   status(): object {
     const { current: state, policy } = this;
@@ -299,7 +366,9 @@ export class RolloutController {
       candidate: policy.candidate,
       baseline: policy.baseline,
       status: state.status,
-      waiting_for: state.waitingFor ?? null,
+      leader: this.shared ? this.shared.leader : true,
+      shared: this.shared?.describe() ?? null,
+      waiting_for: state.waitingFor,
       steps: policy.steps,
       step: this.step,
       step_index: state.stepIndex,
@@ -309,29 +378,9 @@ export class RolloutController {
       failures_in_a_row: state.failures,
       failure_limit: policy.failure_limit,
       interval_s: policy.interval_s,
-      last_judgement: state.lastJudgement ?? null,
-      evidence: summarize(this.evidence),
-      events: this.history,
+      last_judgement: state.lastJudgement,
+      evidence: this.shared ? state.evidence : summarizeEvidence(this.evidence.snapshot()),
+      events: state.events,
     };
   }
-}
-
-function summarize(evidence: EvidenceCollector): object {
-  const { baseline, candidate, comparison } = evidence.snapshot();
-  const side = (s: typeof baseline) => ({
-    requests: s.requests,
-    errors: s.errors.events,
-    fallbacks: s.fallbacks.events,
-    scored: s.scored,
-  });
-  return {
-    baseline: side(baseline),
-    candidate: side(candidate),
-    mirrored: {
-      sent: comparison.sent,
-      compared: comparison.compared,
-      agreed: comparison.agreed,
-      errors: comparison.errors,
-    },
-  };
 }

@@ -4,12 +4,13 @@ import type { Finished } from '../pipeline/stage.js';
 import type { InferRequest, InferResponse } from '../shared/oip.js';
 import { FixedBins } from './bins.js';
 import { Reservoir } from './reservoir.js';
+import type { EvidenceSummary } from './store.js';
 import type { Moments, Proportion } from './statistics.js';
 
 /** Latency samples kept per side and step: enough for a p99 with a usable interval, bounded memory. */
-const LATENCY_SAMPLES = 4096;
+export const LATENCY_SAMPLES = 4096;
 /** Equal-width bins per feature and for the score, for PSI. */
-const DRIFT_BINS = 10;
+export const DRIFT_BINS = 10;
 
 /** What one side (baseline or candidate) of a rollout has shown since its step began. */
 export interface SideEvidence {
@@ -191,6 +192,16 @@ export class EvidenceCollector {
     };
   }
 
+  /**
+   * What was collected since the last drain, and a fresh start: a replica hands its evidence over
+   * to the shared store this way, and the request path keeps recording into the new sides.
+   */
+  drain(): EvidenceSnapshot {
+    const taken = this.snapshot();
+    this.reset();
+    return taken;
+  }
+
   /** A new step: what the previous one showed no longer counts. */
   reset(): void {
     this.sides = { baseline: this.side(), candidate: this.side() };
@@ -220,5 +231,26 @@ function snapshotOf(side: SideEvidence): SideSnapshot {
     decisions,
     drift: side.drift.map((h) => h.slice()),
     scored: side.scored,
+  };
+}
+
+/** The counts of a snapshot, as the admin API shows them. */
+export function summarizeEvidence(evidence: EvidenceSnapshot): EvidenceSummary {
+  const { baseline, candidate, comparison } = evidence;
+  const side = (s: typeof baseline) => ({
+    requests: s.requests,
+    errors: s.errors.events,
+    fallbacks: s.fallbacks.events,
+    scored: s.scored,
+  });
+  return {
+    baseline: side(baseline),
+    candidate: side(candidate),
+    mirrored: {
+      sent: comparison.sent,
+      compared: comparison.compared,
+      agreed: comparison.agreed,
+      errors: comparison.errors,
+    },
   };
 }

@@ -8,7 +8,8 @@ import { buildGateway } from './build.js';
 import { ModelStates } from './model-state.js';
 import { RolloutRegistry } from '../delivery/registry.js';
 import { MetadataRegistry } from '../stages/validate/metadata.js';
-import { createState } from '../ratelimit/index.js';
+import { closeRedisClient, createRedisClient, createState } from '../ratelimit/index.js';
+import { createRedisRolloutStores } from '../delivery/redis-store.js';
 import { buildGatewayHttp } from '../http/server.js';
 import { createLogger, flushLogger } from '../shared/logger.js';
 import { createGatewayMetrics } from '../telemetry/metrics.js';
@@ -37,6 +38,9 @@ export interface GatewayHandle {
 }
 
 export class ConfigInvalidError extends Error {}
+
+/** A rollout's round trip to Redis may take this long; the request path never waits on it. */
+const ROLLOUT_REDIS_TIMEOUT_MS = 1000;
 
 /** How long a shutdown waits for mirrored calls in flight, so their outcome reaches the log. */
 const SHADOW_SETTLE_MS = 1000;
@@ -75,8 +79,26 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     logger,
     redisUrl: config.state.redis_url,
   });
-  // Rollouts run for the process, kept across reloads while their policy stays the same.
-  const rollouts = new RolloutRegistry({ logger, metrics: metrics.delivery });
+  // Rollouts run for the process, kept across reloads while their policy stays the same; with
+  // Redis, every replica shares each one (a lease picks the replica that judges). They get their
+  // own connection: their round trips carry a second of evidence at once, which must neither
+  // wait behind nor delay the request path's commands, and may take longer than its 50 ms.
+  const rolloutRedis = config.state.redis_url
+    ? createRedisClient(config.state.redis_url, {
+        command_timeout_ms: ROLLOUT_REDIS_TIMEOUT_MS,
+        auto_pipelining: false,
+        logger,
+      })
+    : undefined;
+  const rollouts = new RolloutRegistry({
+    logger,
+    metrics: metrics.delivery,
+    ...(rolloutRedis ? { stores: createRedisRolloutStores(rolloutRedis) } : {}),
+  });
+  const closeRollouts = async (): Promise<void> => {
+    rollouts.close();
+    if (rolloutRedis) await closeRedisClient(rolloutRedis);
+  };
   const shared = {
     metrics,
     logger,
@@ -94,7 +116,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await predictionLog.close();
     await state.close();
     await tracing.shutdown();
-    rollouts.close();
+    await closeRollouts();
     throw new ConfigInvalidError(`${options.config} cannot be served: ${(error as Error).message}`);
   }
   first.apply();
@@ -168,7 +190,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await active.close();
     metadata.close();
     models.close();
-    rollouts.close();
+    await closeRollouts();
     await state.close();
     await tracing.shutdown(); // exports the spans still buffered
     logger.info({ finished }, 'gateway stopped');

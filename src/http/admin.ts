@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, gatewayError } from '../errors.js';
+import { RolloutStoreUnavailableError } from '../delivery/shared.js';
 import type { ActiveGateway } from '../gateway/active.js';
 import type { RolloutRegistry } from '../delivery/registry.js';
 import type { ModelStates } from '../gateway/model-state.js';
@@ -124,7 +125,14 @@ export function registerAdminRoutes(
       if (!rollout) throw gatewayError('ROLLOUT_UNKNOWN', `"${model}"`);
       if (action !== 'pause' && action !== 'resume' && action !== 'abort')
         throw gatewayError('HTTP_NOT_FOUND', `POST ${request.url}: the actions are pause, resume and abort`);
-      const done = rollout[action]();
+      let done: boolean;
+      try {
+        done = await rollout.act(action);
+      } catch (error) {
+        if (error instanceof RolloutStoreUnavailableError)
+          throw gatewayError('ROLLOUT_STORE_UNAVAILABLE', error.message, { cause: error });
+        throw error;
+      }
       if (!done)
         throw gatewayError('ROLLOUT_STATE', `cannot ${action} a rollout that is ${rollout.state.status}`);
       return rollout.status();
