@@ -90,6 +90,14 @@ export function editRollout(
           setScalar(editor, doc.getIn(path, true), String(variant.weight), path.join('.'));
         }
       });
+      // A promoted rollout candidate has finished its rollout: the policy goes with the promotion,
+      // which would otherwise be refused (a policy needs its candidate at weight 0).
+      const policy = model.rollout as { candidate?: unknown } | undefined;
+      if (command.verb === 'promote' && policy?.candidate === command.variant) {
+        delete model.rollout;
+        removePair(editor, map, 'rollout');
+        notes.push(`the rollout policy of ${command.variant} is removed: its candidate is promoted`);
+      }
       if (command.verb === 'rollback') {
         delete model[RECORD_KEY];
         removePair(editor, map, RECORD_KEY);

@@ -324,3 +324,35 @@ test('the diff shows the changed lines with two lines of context; changes that c
     ].join('\n'),
   );
 });
+
+test('promoting the candidate of a rollout policy removes the policy in the same edit', () => {
+  const withPolicy = THREE.replace(
+    '      - name: v3',
+    `      - { name: v4, upstream: onnx, model: fraud, version: '4', weight: 0 }
+      - name: v3`,
+  ).replace(
+    '    # comment before budget',
+    `    rollout:
+      candidate: v4
+      baseline: v1
+      steps: [10, 100] # the steps
+      criteria:
+        error_rate: { max_increase: 0.01 }
+    # comment before budget`,
+  );
+  assert.ok(parseConfigText(withPolicy, {}, 'gateway.yaml').ok, 'the starting file is valid');
+  const promoted = run(withPolicy, { verb: 'promote', variant: 'v4' });
+  assert.ok(promoted.ok && promoted.changed, promoted.ok ? '' : promoted.problems.join('\n'));
+  assert.deepEqual(weights(promoted.text), { v1: 0, v2: 0, v4: 100, v3: 0 });
+  const model = (parseDocument(promoted.text).toJS() as { models: { fraud: Record<string, unknown> } }).models
+    .fraud;
+  assert.equal(model.rollout, undefined);
+  assert.match(promoted.notes.join('\n'), /rollout policy of v4 is removed/);
+  assert.match(
+    promoted.text,
+    /# comment before budget\n {4}budget_ms: 250/,
+    'the rest of the file is untouched',
+  );
+  // Promoting another variant keeps the policy (and is refused if that breaks it).
+  assert.match(refusal(withPolicy, { verb: 'promote', variant: 'v2' }), /rollout/);
+});
