@@ -108,7 +108,7 @@ export function judge(policy: RolloutPolicy, step: 'shadow' | number, evidence: 
     // The shadow step compares scores on the same inputs (features cannot differ); canary steps
     // compare each side's own traffic, features included.
     const names = canary ? evidence.driftNames : evidence.driftNames.slice(0, 1);
-    const shadowScores = canary ? undefined : shadowScoreHistogram(evidence);
+    const shadowScores = canary ? undefined : evidence.comparison.shadowScores;
     names.forEach((name, i) => {
       const c = shadowScores ?? candidate.drift[i]!;
       checks.push({
@@ -134,9 +134,4 @@ export function judge(policy: RolloutPolicy, step: 'shadow' | number, evidence: 
       ? 'pass'
       : 'inconclusive';
   return { verdict, checks };
-}
-
-/** In the shadow step the candidate's scores are those of the mirrored copies, binned alike. */
-function shadowScoreHistogram(evidence: EvidenceSnapshot): Int32Array | undefined {
-  return evidence.comparison.shadowScores;
 }

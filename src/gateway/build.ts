@@ -84,17 +84,15 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): Gateway
   try {
     const prepared: PreparedModelState[] = [];
     const onApply: (() => void)[] = [];
-    const models = buildModels(config.models, pools, prepared, onApply, {
-      ...deps,
-      authenticate: createAuthenticator(
-        config.tenants,
-        config.auth.jwt ? createJwtVerifier(config.auth.jwt, config.tenants) : undefined,
-      ),
-    });
+    const authenticate = createAuthenticator(
+      config.tenants,
+      config.auth.jwt ? createJwtVerifier(config.auth.jwt, config.tenants) : undefined,
+    );
+    const models = buildModels(config.models, pools, prepared, onApply, { ...deps, authenticate });
     const gateway: BuiltGateway = {
       snapshot,
-      authenticate: models.authenticate,
-      models: models.built,
+      authenticate,
+      models,
       pools,
       inFlight: 0,
     };
@@ -120,7 +118,7 @@ function buildModels(
   prepared: PreparedModelState[],
   onApply: (() => void)[],
   deps: BuildDeps & { authenticate: Authenticator },
-): { authenticate: Authenticator; built: Map<string, BuiltModel> } {
+): Map<string, BuiltModel> {
   const { predictionLog, authenticate } = deps;
   const redisCache = deps.redis
     ? new RedisCacheStore(deps.redis, (error) =>
@@ -188,5 +186,5 @@ function buildModels(
       }),
     });
   }
-  return { authenticate, built };
+  return built;
 }

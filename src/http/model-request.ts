@@ -21,8 +21,6 @@ export interface ModelRequest {
   receivedAt: number;
   /** Decided once when the request arrived (requestIdFrom): its answer, log line and record carry it. */
   requestId: string;
-  /** Fastify's per-request logger, or the gateway's own. */
-  log: Logger;
 }
 
 /** What goes back to the client: the body is JSON text. */

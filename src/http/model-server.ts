@@ -43,7 +43,7 @@ export function createModelServer(
           let model = match[3]!;
           if (match[1] !== undefined) [endpoint, model] = ['infer', match[1]];
           else if (match[2] !== undefined) [endpoint, model] = ['predict', match[2]];
-          handle({ endpoint, model, headers, body, receivedAt, requestId, log: logger }).then(
+          handle({ endpoint, model, headers, body, receivedAt, requestId }).then(
             (answer) => reply.send(answer),
             (error: unknown) => reply.fail(error),
           );

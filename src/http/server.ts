@@ -116,7 +116,6 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
         body: request.body,
         receivedAt,
         requestId: request.id,
-        log: request.log,
       });
       return reply.code(answer.status).headers(answer.headers).type(JSON_TYPE).send(answer.json);
     };
