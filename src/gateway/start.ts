@@ -130,6 +130,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     logger,
     predictionLog,
     bodyLimit: config.limits.body_bytes,
+    jsonDepth: config.limits.json_depth,
     lifecycle,
   });
 
