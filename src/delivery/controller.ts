@@ -1,10 +1,10 @@
 import type { ContractConfig } from '../contract/config.js';
 import type { Logger } from '../shared/logger.js';
+import type { DeferredTasks } from '../telemetry/deferred.js';
 import type { RolloutPolicy } from './config.js';
 import { EvidenceCollector, summarizeEvidence, type EvidenceSnapshot } from './evidence.js';
 import { judge, type Judgement } from './judge.js';
 import type { DeliveryMetrics } from './metrics.js';
-import type { DeferredTasks } from '../telemetry/deferred.js';
 import { createNotifier, type Notifier } from './notify.js';
 import { SharedRollout } from './shared.js';
 import type { RolloutEvent, RolloutEventKind, RolloutProgress, RolloutStoreFactory } from './store.js';
