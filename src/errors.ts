@@ -10,6 +10,7 @@ export const ERRORS = {
   HTTP_NOT_FOUND: [404, 'no such route'],
   HTTP_BODY_TOO_LARGE: [413, 'the request body is larger than the limit'],
   HTTP_MALFORMED_JSON: [400, 'the request body is not valid JSON'],
+  HTTP_JSON_TOO_DEEP: [400, 'the request body nests arrays and objects deeper than the limit'],
   MODEL_UNKNOWN: [404, 'no such model'],
   MODEL_UNAVAILABLE: [503, 'the model cannot serve requests now'],
   INPUT_INVALID: [400, 'the request does not fit the model'],

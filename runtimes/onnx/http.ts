@@ -4,6 +4,7 @@ import {
   type FastPathAnswer,
   type FastPathReply,
 } from '../../src/shared/http/fast-path-server.js';
+import { jsonDepthExceeds } from '../../src/shared/json-depth.js';
 import type { Logger } from '../../src/shared/logger.js';
 import { RuntimeError } from './errors.js';
 import type { Infer, InferReply } from './infer.js';
@@ -14,6 +15,8 @@ const INFER_PATH = /^\/v2\/models\/([\w.-]{1,100})\/(?:versions\/([\w.-]{1,100})
 export interface RuntimeServerOptions {
   infer: Infer;
   bodyLimit: number;
+  /** Bodies nesting arrays and objects deeper are refused with 400 before they are parsed. */
+  jsonDepth: number;
   /** Read per request: while draining, every response closes its connection. */
   draining(): boolean;
   logger: Logger;
@@ -33,7 +36,7 @@ export function createRuntimeServer(
   fastify: (request: IncomingMessage, response: ServerResponse) => void,
   options: RuntimeServerOptions,
 ): Server {
-  const { infer, bodyLimit } = options;
+  const { infer, bodyLimit, jsonDepth } = options;
   return createFastPathServer(fastify, {
     routes: [
       {
@@ -44,7 +47,7 @@ export function createRuntimeServer(
       },
     ],
     bodyLimit,
-    parse: parseBody,
+    parse: (text) => parseBody(text, jsonDepth),
     failure(error) {
       const { status, message } = errorResponse(error, bodyLimit);
       return {
@@ -81,11 +84,16 @@ function errorAnswer(status: number, message: string): FastPathAnswer {
 
 /**
  * Request bodies are JSON whatever their content type says (OIP clients do not all send one);
- * an empty body is no body. JSON.parse leaves a `__proto__` key an own property, and the runtime
- * only reads fields out of the body, never merges it into another object.
+ * an empty body is no body. One nesting arrays and objects deeper than `maxDepth` is refused
+ * before it is parsed, as the gateway does (src/shared/json-depth.ts says why): no tensor check
+ * then walks it. JSON.parse leaves a `__proto__` key an own property, and the runtime only reads
+ * fields out of the body, never merges it into another object.
  */
-export function parseBody(text: string): unknown {
+export function parseBody(text: string, maxDepth: number): unknown {
   if (text === '') return undefined;
+  if (jsonDepthExceeds(text, maxDepth)) {
+    throw new RuntimeError(400, `request body nests arrays and objects deeper than ${maxDepth} levels`);
+  }
   try {
     return JSON.parse(text);
   } catch (error) {

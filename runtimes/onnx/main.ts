@@ -47,6 +47,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHand
   const tracing = setupTracing({ serviceName: 'switchyard-runtime', logger });
   const app = buildRuntimeApp(state, {
     bodyLimit: options.bodyLimit,
+    jsonDepth: options.jsonDepth,
     logger,
     addedLatencyMs: options.addedLatencyMs,
   });

@@ -11,6 +11,8 @@ export interface RuntimeOptions {
   /** How long to keep serving after SIGTERM, not ready, before closing the listener. */
   drainDelayMs: number;
   bodyLimit: number;
+  /** Bodies nesting arrays and objects deeper get 400 before they are parsed (1..1000, as the gateway's limits.json_depth). */
+  jsonDepth: number;
   logLevel: string;
   /** Added to every inference answer: stands in for a slow model in tests and benchmarks. */
   addedLatencyMs: number;
@@ -22,6 +24,7 @@ export const RUNTIME_DEFAULTS: Omit<RuntimeOptions, 'repository'> = {
   graceMs: 30_000,
   drainDelayMs: 0,
   bodyLimit: 32 * 1024 * 1024,
+  jsonDepth: 64,
   logLevel: 'info',
   addedLatencyMs: 0,
 };

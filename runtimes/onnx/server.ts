@@ -26,6 +26,8 @@ export function buildRuntimeApp(
   state: RuntimeState,
   options: {
     bodyLimit: number;
+    /** Bodies nesting arrays and objects deeper are refused with 400 before they are parsed. */
+    jsonDepth: number;
     logger: FastifyBaseLogger;
     addedLatencyMs?: number;
   },
@@ -43,6 +45,7 @@ export function buildRuntimeApp(
       createRuntimeServer(handler, {
         infer,
         bodyLimit: options.bodyLimit,
+        jsonDepth: options.jsonDepth,
         draining: () => state.draining,
         logger: options.logger,
         keepAliveTimeout: Number(settings.keepAliveTimeout),
@@ -55,7 +58,7 @@ export function buildRuntimeApp(
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     try {
-      done(null, parseBody(body as string));
+      done(null, parseBody(body as string, options.jsonDepth));
     } catch (error) {
       done(error as Error, undefined);
     }

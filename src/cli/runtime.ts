@@ -5,7 +5,8 @@ import { integer, UsageError } from './args.js';
 import { exitOnSignals } from './signals.js';
 
 export const RUNTIME_USAGE = `switchyard runtime --repository DIR [--port N] [--host H] [--grace-ms N]
-                   [--drain-delay-ms N] [--max-body-bytes N] [--added-latency-ms N] [--log-level LEVEL]`;
+                   [--drain-delay-ms N] [--max-body-bytes N] [--max-json-depth N] [--added-latency-ms N]
+                   [--log-level LEVEL]`;
 
 export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
   const { values } = parseArgs({
@@ -17,6 +18,7 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
       'grace-ms': { type: 'string' },
       'drain-delay-ms': { type: 'string' },
       'max-body-bytes': { type: 'string' },
+      'max-json-depth': { type: 'string' },
       'log-level': { type: 'string' },
       'added-latency-ms': { type: 'string' },
     },
@@ -30,6 +32,7 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
     graceMs: integer('--grace-ms', values['grace-ms'], RUNTIME_DEFAULTS.graceMs),
     drainDelayMs: integer('--drain-delay-ms', values['drain-delay-ms'], RUNTIME_DEFAULTS.drainDelayMs),
     bodyLimit: integer('--max-body-bytes', values['max-body-bytes'], RUNTIME_DEFAULTS.bodyLimit),
+    jsonDepth: jsonDepth(values['max-json-depth']),
     logLevel: values['log-level'] ?? process.env.LOG_LEVEL ?? RUNTIME_DEFAULTS.logLevel,
     addedLatencyMs: integer(
       '--added-latency-ms',
@@ -37,6 +40,13 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
       RUNTIME_DEFAULTS.addedLatencyMs,
     ),
   };
+}
+
+/** 1 to 1000, as the gateway's limits.json_depth: deeper values overflow the stack when walked. */
+function jsonDepth(value: string | undefined): number {
+  const depth = integer('--max-json-depth', value, RUNTIME_DEFAULTS.jsonDepth);
+  if (depth < 1 || depth > 1000) throw new UsageError(`--max-json-depth takes 1 to 1000, not ${depth}`);
+  return depth;
 }
 
 export async function runRuntime(argv: string[]): Promise<RuntimeHandle> {

@@ -49,6 +49,12 @@ export const LimitsConfigSchema = Type.Object(
   {
     /** Larger request bodies are refused with 413 before they are parsed. */
     body_bytes: Type.Integer({ minimum: 1, default: 1048576 }),
+    /**
+     * Request bodies nesting arrays and objects deeper than this are refused with 400 before they
+     * are parsed (src/shared/json-depth.ts). At most 1000: JSON.stringify and the recursive walks
+     * of a body overflow the stack near 5,000 levels on Node's default stack.
+     */
+    json_depth: Type.Integer({ minimum: 1, maximum: 1000, default: 64 }),
   },
   { additionalProperties: false, default: {} },
 );

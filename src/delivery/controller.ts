@@ -1,5 +1,6 @@
 import type { ContractConfig } from '../contract/config.js';
 import type { Logger } from '../shared/logger.js';
+import type { DeferredTasks } from '../telemetry/deferred.js';
 import type { RolloutPolicy } from './config.js';
 import { EvidenceCollector, summarizeEvidence, type EvidenceSnapshot } from './evidence.js';
 import { judge, type Judgement } from './judge.js';
@@ -23,6 +24,8 @@ export interface ControllerDeps {
   random?: () => number;
   /** Set when state.redis_url is: the rollout is shared by every replica through the store. */
   stores?: RolloutStoreFactory;
+  /** Where a failure in sending notifications is counted (the gateway's; none in tests). */
+  deferred?: Pick<DeferredTasks, 'failed'>;
 }
 
 /**
@@ -69,7 +72,7 @@ export class RolloutController {
       evidence: null,
       events: [],
     };
-    this.notify = policy.notify ? createNotifier(policy.notify, deps.logger) : undefined;
+    this.notify = policy.notify ? createNotifier(policy.notify, deps.logger, deps.deferred) : undefined;
     this.shared = deps.stores
       ? new SharedRollout(
           this,

@@ -1,4 +1,5 @@
 import type { Logger } from '../shared/logger.js';
+import type { DeferredTasks } from '../telemetry/deferred.js';
 import type { RolloutEvent } from './controller.js';
 
 export type Notifier = (event: RolloutEvent) => void;
@@ -14,6 +15,7 @@ const QUEUE_LIMIT = 100;
 export function createNotifier(
   config: { url: string; timeout_ms: number; retries: number },
   logger: Logger,
+  deferred?: Pick<DeferredTasks, 'failed'>,
 ): Notifier {
   const queue: RolloutEvent[] = [];
   let sending = false;
@@ -44,8 +46,12 @@ export function createNotifier(
 
   async function drain(): Promise<void> {
     sending = true;
-    while (queue.length > 0) await deliver(queue.shift()!);
-    sending = false;
+    try {
+      while (queue.length > 0) await deliver(queue.shift()!);
+    } finally {
+      // Even after a failure, so the next event starts sending again.
+      sending = false;
+    }
   }
 
   return (event) => {
@@ -57,6 +63,7 @@ export function createNotifier(
       );
     }
     queue.push(event);
-    if (!sending) void drain();
+    // Nobody awaits the loop: a rejection left to itself would end the process.
+    if (!sending) drain().catch((error: unknown) => deferred?.failed('rollout_notify', error));
   };
 }

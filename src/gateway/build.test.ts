@@ -5,6 +5,7 @@ import { RolloutRegistry } from '../delivery/registry.js';
 import type { ConfigSnapshot } from '../config/load.js';
 import { MetadataRegistry } from '../stages/validate/metadata.js';
 import { createState } from '../ratelimit/index.js';
+import { createDeferredTasks } from '../telemetry/deferred.js';
 import { createGatewayMetrics } from '../telemetry/metrics.js';
 import { createLogger } from '../shared/logger.js';
 import type { PredictionLog } from '../telemetry/prediction-log/index.js';
@@ -64,6 +65,7 @@ test('a reload whose second model fails to build leaves the first model as it wa
     redis: undefined,
     predictionLog: noLog,
     rollouts: new RolloutRegistry({ logger, metrics: metrics.delivery }),
+    deferred: createDeferredTasks(metrics.deferredFailures, logger),
   };
   try {
     const first = buildGateway(

@@ -10,6 +10,7 @@ import { createJwtVerifier } from '../stages/auth/jwt.js';
 import { RedisCacheStore } from '../stages/cache/redis-store.js';
 import type { MetadataRegistry, MetadataSource } from '../stages/validate/metadata.js';
 import type { Limiter } from '../ratelimit/limiter.js';
+import type { DeferredTasks } from '../telemetry/deferred.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { shadowRecord, type PredictionLog } from '../telemetry/prediction-log/index.js';
 import type { Logger } from '../shared/logger.js';
@@ -54,6 +55,8 @@ export interface BuildDeps {
   redis: Redis | undefined;
   /** One record per answered request, and the shadows' outcomes. */
   predictionLog: PredictionLog;
+  /** Runs what is done on a request's behalf after its answer, so that it can fail safely. */
+  deferred: DeferredTasks;
   /** The running rollouts, kept across versions while their policy is unchanged. */
   rollouts: RolloutRegistry;
   /** The running version, whose pools are kept when their upstream's config is unchanged. */
@@ -168,6 +171,7 @@ function buildModels(
           stats: state.shadows,
           metrics: deps.metrics.shadow,
           logger: deps.logger,
+          deferred: deps.deferred,
           metadataOf: (shadow) => {
             const pool = pools.get(shadow.upstream);
             return pool ? metadataSource(pool, shadow.model, shadow.version) : undefined;
@@ -178,10 +182,12 @@ function buildModels(
               rollout.controller?.evidence.recordComparison(report);
           },
         },
-        cache: cacheStore ? { store: cacheStore, metrics: deps.metrics.cache } : undefined,
+        cache: cacheStore
+          ? { store: cacheStore, metrics: deps.metrics.cache, deferred: deps.deferred }
+          : undefined,
         fallback: { metrics: deps.metrics.fallback },
         call,
-        after: { metrics: deps.metrics, logger: deps.logger, predictionLog },
+        after: { metrics: deps.metrics, logger: deps.logger, predictionLog, deferred: deps.deferred },
         rollout: rollout.controller,
       }),
     });

@@ -12,6 +12,7 @@ import { closeRedisClient, createRedisClient, createState } from '../ratelimit/i
 import { createRedisRolloutStores } from '../delivery/redis-store.js';
 import { buildGatewayHttp } from '../http/server.js';
 import { createLogger, flushLogger } from '../shared/logger.js';
+import { createDeferredTasks } from '../telemetry/deferred.js';
 import { createGatewayMetrics } from '../telemetry/metrics.js';
 import { createPredictionLog } from '../telemetry/prediction-log/index.js';
 import { setupTracing } from '../shared/tracing.js';
@@ -65,6 +66,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const tracing = setupTracing({ serviceName: 'switchyard-gateway', logger });
   const models = new ModelStates();
   const metrics = createGatewayMetrics(models);
+  // What runs on a request's behalf after its answer (shadows, records, cache writes,
+  // notifications) fails without failing the process: counted and logged.
+  const deferred = createDeferredTasks(metrics.deferredFailures, logger);
   const { config } = loaded.snapshot;
   // State (rate limits; later the cache and the prediction log) lives for the process: changing
   // state.redis_url takes a restart, which the reload log says.
@@ -93,6 +97,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const rollouts = new RolloutRegistry({
     logger,
     metrics: metrics.delivery,
+    deferred,
     ...(rolloutRedis ? { stores: createRedisRolloutStores(rolloutRedis) } : {}),
   });
   const closeRollouts = async (): Promise<void> => {
@@ -108,6 +113,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     metadata,
     redis: state.redis,
     predictionLog,
+    deferred,
   };
   let first;
   try {
@@ -130,6 +136,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     logger,
     predictionLog,
     bodyLimit: config.limits.body_bytes,
+    jsonDepth: config.limits.json_depth,
     lifecycle,
   });
 

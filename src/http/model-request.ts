@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { GatewayError } from '../errors.js';
-import { gatewayError } from '../errors.js';
+import { GatewayError, gatewayError } from '../errors.js';
 import type { ActiveGateway } from '../gateway/active.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { Logger } from '../shared/logger.js';
@@ -9,14 +8,18 @@ import { refusalRecord, roundMs, type PredictionLog } from '../telemetry/predict
 import { createRequestLog } from '../telemetry/request-log.js';
 import { requestTracer } from '../telemetry/tracing.js';
 import { budgetMs, createContext } from './context.js';
+import { parseModelBody } from './json-body.js';
 
 /** A model request as both HTTP front doors (src/http/model-server.ts and Fastify) hand it over. */
 export interface ModelRequest {
   endpoint: EndpointKind;
   model: string;
   headers: IncomingHttpHeaders;
-  /** The parsed JSON body (undefined when there was none). */
-  body: unknown;
+  /**
+   * The body's text as it came ('' when there was none), parsed here rather than by the front
+   * doors: a body refused as JSON then gets its log line and record like any refused request.
+   */
+  bodyText: string;
   /** performance.now() when the request arrived. */
   receivedAt: number;
   /** Decided once when the request arrived (requestIdFrom): its answer, log line and record carry it. */
@@ -38,18 +41,21 @@ export interface ModelRequestDeps {
   lifecycle: { draining: boolean };
   /** The gateway's logger: the request lines go to it whichever front door took the request. */
   logger: Logger;
+  /** `limits.json_depth`: bodies nested deeper are refused before they are parsed. */
+  jsonDepth: number;
 }
 
 export type ModelRequestHandler = (request: ModelRequest) => Promise<ModelAnswer>;
 
 /**
- * Runs a model request through its model's pipeline (stages, answer, after-phase: see
- * src/pipeline/build.ts) and hands the answer to the front door. A request refused before any
- * pipeline runs (draining, unknown model) still gets its log line and record here. It knows
- * nothing of HTTP framing: reading the body and writing the answer belong to the front doors.
+ * Parses a model request's body, runs the request through its model's pipeline (stages, answer,
+ * after-phase: see src/pipeline/build.ts) and hands the answer to the front door. A request
+ * refused before any pipeline runs (draining, a body that is not JSON or nests too deep, unknown
+ * model) still gets its log line and record here. It knows nothing of HTTP framing: reading the
+ * body and writing the answer belong to the front doors.
  */
 export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestHandler {
-  const { active, lifecycle, predictionLog } = deps;
+  const { active, lifecycle, predictionLog, jsonDepth } = deps;
   const requestLog = createRequestLog(deps.logger);
   // Undefined unless tracing is set up: decided here, once, so untraced requests pay nothing.
   const traceRequest = requestTracer();
@@ -74,6 +80,13 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
 
   return async function handleModelRequest(request) {
     if (lifecycle.draining) return refuse(request, gatewayError('GATEWAY_DRAINING'));
+    let body: unknown;
+    try {
+      body = parseModelBody(request.bodyText, request.headers, jsonDepth);
+    } catch (error) {
+      if (error instanceof GatewayError) return refuse(request, error);
+      throw error;
+    }
     const { endpoint, receivedAt } = request;
     const gateway = active.enter();
     try {
@@ -85,7 +98,7 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
         endpoint,
         model: request.model,
         headers: request.headers,
-        body: request.body,
+        body,
         receivedAt,
         budgetMs: budgetMs(request.headers, config.budget_ms),
         stageCount: pipeline.stageNames.length,

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { GatewayError, gatewayError } from '../errors.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import { createFastPathServer } from '../shared/http/fast-path-server.js';
@@ -43,7 +43,9 @@ export function createModelServer(
           let model = match[3]!;
           if (match[1] !== undefined) [endpoint, model] = ['infer', match[1]];
           else if (match[2] !== undefined) [endpoint, model] = ['predict', match[2]];
-          handle({ endpoint, model, headers, body, receivedAt, requestId }).then(
+          // `body` is the text as it came (parse below): the handler parses it.
+          const bodyText = body as string;
+          handle({ endpoint, model, headers, bodyText, receivedAt, requestId }).then(
             (answer) => reply.send(answer),
             (error: unknown) => reply.fail(error),
           );
@@ -51,9 +53,11 @@ export function createModelServer(
       },
     ],
     bodyLimit,
-    parse: parseModelBody,
+    // The handler parses the body (src/http/json-body.ts), so that one refused as JSON is logged
+    // and recorded like any refused request: the text goes to it as it came.
+    parse: (text) => text,
     // A failure in the handler or in writing its answer is logged and answered as an internal
-    // error; a GatewayError (malformed JSON) is the client's and answered as itself.
+    // error; a GatewayError is the client's and answered as itself.
     failure: (error, requestId) =>
       error instanceof GatewayError
         ? { answer: errorAnswer(error, requestId), unexpected: false }
@@ -66,18 +70,4 @@ export function createModelServer(
     logger,
     keepAliveTimeout: options.keepAliveTimeout,
   });
-}
-
-/**
- * Bodies are JSON whatever the content type says; no body and no content type is no body. Plain
- * JSON.parse: no stage merges a client object into another, so a "__proto__" key stays an own
- * property and pollutes nothing.
- */
-function parseModelBody(text: string, headers: IncomingHttpHeaders): unknown {
-  if (text === '' && headers['content-type'] === undefined) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw gatewayError('HTTP_MALFORMED_JSON');
-  }
 }

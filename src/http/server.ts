@@ -14,6 +14,7 @@ import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { JSON_TYPE } from '../shared/http/fast-path-server.js';
 import { registerAdminRoutes } from './admin.js';
 import { requestIdFrom } from './context.js';
+import { parseJsonBody } from './json-body.js';
 import { modelMetadata } from './metadata.js';
 import { createModelRequestHandler, type ModelRequestDeps } from './model-request.js';
 import { createModelServer } from './model-server.js';
@@ -67,15 +68,14 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   });
 
   // Every body is JSON, whatever its content type says (as on the node:http path): Fastify's own
-  // text/plain parser would hand the raw string on. Plain JSON.parse rather than Fastify's
-  // secure-json-parse: no stage merges a client object into another, so a "__proto__" key
-  // stays an own property and cannot pollute anything.
+  // text/plain parser would hand the raw string on. The same parse as the model routes', depth
+  // limit included (src/http/json-body.ts), rather than Fastify's secure-json-parse.
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     try {
-      done(null, JSON.parse(body as string));
-    } catch {
-      done(gatewayError('HTTP_MALFORMED_JSON'), undefined);
+      done(null, parseJsonBody(body as string, options.jsonDepth));
+    } catch (error) {
+      done(error as GatewayError, undefined);
     }
   });
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -113,23 +113,30 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
         endpoint,
         model,
         headers: request.headers,
-        body: request.body,
+        // Fastify leaves it undefined when it read no body (none sent, and no content type).
+        bodyText: typeof request.body === 'string' ? request.body : '',
         receivedAt,
         requestId: request.id,
       });
       return reply.code(answer.status).headers(answer.headers).type(JSON_TYPE).send(answer.json);
     };
 
-  const byModelParam = (params: Record<string, string>) => params.model;
-  app.post('/v2/models/:model/infer', handle('infer', byModelParam));
-  // KServe v1 puts the verb after a colon in the last segment: /v1/models/fraud:predict
-  app.post(
-    '/v1/models/:spec',
-    handle('predict', ({ spec }) =>
-      spec?.endsWith(':predict') ? spec.slice(0, -':predict'.length) : undefined,
-    ),
-  );
-  app.post('/v1/decisions/:model', handle('decision', byModelParam));
+  // The model routes in a scope of their own that hands the handler the body's text, as the
+  // node:http path does: the handler parses it, so a body refused as JSON is logged and recorded.
+  void app.register(async (models) => {
+    models.removeAllContentTypeParsers();
+    models.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    const byModelParam = (params: Record<string, string>) => params.model;
+    models.post('/v2/models/:model/infer', handle('infer', byModelParam));
+    // KServe v1 puts the verb after a colon in the last segment: /v1/models/fraud:predict
+    models.post(
+      '/v1/models/:spec',
+      handle('predict', ({ spec }) =>
+        spec?.endsWith(':predict') ? spec.slice(0, -':predict'.length) : undefined,
+      ),
+    );
+    models.post('/v1/decisions/:model', handle('decision', byModelParam));
+  });
 
   app.get<{ Params: ModelParams }>('/v2/models/:model', async (request, reply) => {
     const gateway = active.version;

@@ -1,6 +1,7 @@
 import type { Logger } from '../shared/logger.js';
 import type { ModelConfig } from '../config/schema.js';
 import { boundLabels } from '../telemetry/bound-labels.js';
+import type { DeferredTask, DeferredTasks } from '../telemetry/deferred.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { predictionRecord, roundMs, type PredictionLog } from '../telemetry/prediction-log/index.js';
 import { createRequestLog, type RequestLogFields } from '../telemetry/request-log.js';
@@ -84,17 +85,47 @@ export function requestLogLine(logger: Logger): AfterStep {
   };
 }
 
-/** The request's prediction record, built later, off the request path (hashing, copying inputs). */
-export function predictionLogRecord(predictionLog: PredictionLog, model: ModelConfig): AfterStep {
+/**
+ * The request's prediction record, built later, off the request path (hashing, copying inputs).
+ * A record that cannot be built is counted here and rethrown: the log then counts it as lost.
+ */
+export function predictionLogRecord(
+  predictionLog: PredictionLog,
+  model: ModelConfig,
+  deferred: Pick<DeferredTasks, 'failed'>,
+): AfterStep {
   return ({ ctx, reply, response, finishedAt }) => {
     const at = Date.now();
-    predictionLog.write(() =>
-      predictionRecord({ ctx, reply, response, model, latencyMs: finishedAt - ctx.receivedAt, at }),
-    );
+    predictionLog.write(() => {
+      try {
+        return predictionRecord({ ctx, reply, response, model, latencyMs: finishedAt - ctx.receivedAt, at });
+      } catch (error) {
+        deferred.failed('prediction_record', error);
+        throw error;
+      }
+    });
   };
 }
 
 /** A running rollout's evidence: each answer counted for its side (baseline or candidate). */
 export function rolloutEvidence(evidence: { recordAnswer(finished: Finished): void }): AfterStep {
   return (finished) => evidence.recordAnswer(finished);
+}
+
+/**
+ * An after-step that cannot fail the request: the answer is decided by then, so a step that
+ * throws is counted and logged as `task`, and the steps after it still run.
+ */
+export function guarded(
+  deferred: Pick<DeferredTasks, 'failed'>,
+  task: DeferredTask,
+  step: AfterStep,
+): AfterStep {
+  return (finished) => {
+    try {
+      step(finished);
+    } catch (error) {
+      deferred.failed(task, error);
+    }
+  };
 }

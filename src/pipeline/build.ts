@@ -15,10 +15,12 @@ import type { RouteMetrics } from '../stages/route/metrics.js';
 import { createShadow, type ShadowDeps } from '../stages/shadow/index.js';
 import { createUpstream } from '../stages/upstream/index.js';
 import { createValidate, type ValidateDeps } from '../stages/validate/index.js';
+import type { DeferredTasks } from '../telemetry/deferred.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { PredictionLog } from '../telemetry/prediction-log/index.js';
 import type { RolloutController } from '../delivery/controller.js';
 import {
+  guarded,
   predictionLogRecord,
   requestLogLine,
   requestMetrics,
@@ -34,11 +36,11 @@ export interface PipelineDeps {
   route: { metrics: RouteMetrics };
   /** Shadows call through `call`, the model's outbound stack, like the primary. */
   shadow: Omit<ShadowDeps, 'call'>;
-  cache: { store: CacheStore; metrics: CacheMetrics } | undefined;
+  cache: { store: CacheStore; metrics: CacheMetrics; deferred: DeferredTasks } | undefined;
   fallback: { metrics: FallbackMetrics };
   /** The model's outbound stack (src/outbound/stack.ts): primary, fallback variant and shadows share it. */
   call: VariantCall;
-  after: { metrics: GatewayMetrics; logger: Logger; predictionLog: PredictionLog };
+  after: { metrics: GatewayMetrics; logger: Logger; predictionLog: PredictionLog; deferred: DeferredTasks };
   /** The model's running rollout, when its config has a policy. */
   rollout: RolloutController | undefined;
 }
@@ -46,6 +48,7 @@ export interface PipelineDeps {
 /** One model's request lifecycle, in the order a request meets it. */
 export function buildPipeline(modelName: string, model: ModelConfig, deps: PipelineDeps): Pipeline {
   const { rollout } = deps;
+  const { deferred } = deps.after;
   const cache = model.cache && deps.cache ? { config: model.cache, ...deps.cache } : undefined;
   return compose({
     stages: [
@@ -71,12 +74,13 @@ export function buildPipeline(modelName: string, model: ModelConfig, deps: Pipel
       createUpstream(deps.call), // the runtime pool: breaker, deadline passed on, budgeted retries
     ],
     respond: createRespond(modelName, model), // the reply as the endpoint's answer, x-switchyard-* headers
+    // The answer is decided: a step that throws is counted and logged, and the others still run.
     after: [
-      serverTimingHeader(), // where the milliseconds went
-      requestMetrics(deps.after.metrics), // requests and latency by outcome, each stage's time
-      requestLogLine(deps.after.logger), // one line per request
-      predictionLogRecord(deps.after.predictionLog, model), // one record per answer, built off the path
-      ...(rollout ? [rolloutEvidence(rollout.evidence)] : []), // the rollout's evidence, per side
+      guarded(deferred, 'server_timing', serverTimingHeader()), // where the milliseconds went
+      guarded(deferred, 'request_metrics', requestMetrics(deps.after.metrics)), // requests and latency by outcome, each stage's time
+      guarded(deferred, 'request_log', requestLogLine(deps.after.logger)), // one line per request
+      guarded(deferred, 'prediction_record', predictionLogRecord(deps.after.predictionLog, model, deferred)), // one record per answer, built off the path
+      ...(rollout ? [guarded(deferred, 'rollout_evidence', rolloutEvidence(rollout.evidence))] : []), // the rollout's evidence, per side
     ],
   });
 }

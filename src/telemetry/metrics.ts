@@ -58,6 +58,12 @@ export function createGatewayMetrics(models: ModelStates) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    deferredFailures: new Counter({
+      name: 'switchyard_deferred_failures_total',
+      help: "Failures in work done on a request's behalf after its answer was decided (src/telemetry/deferred.ts), by task: counted and logged, never fatal.",
+      labelNames: ['task'] as const,
+      registers: [registry],
+    }),
     configInfo: new Gauge({
       name: 'switchyard_config_info',
       help: 'The active config: value 1, its hash as a label.',

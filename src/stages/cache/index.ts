@@ -1,4 +1,5 @@
 import type { Answer, NamedStage, RequestContext } from '../../pipeline/stage.js';
+import type { DeferredTasks } from '../../telemetry/deferred.js';
 import type { CacheConfig } from './config.js';
 import { createCacheKeys } from './keys.js';
 import type { CacheMetrics } from './metrics.js';
@@ -13,7 +14,7 @@ import type { CacheStore } from './store.js';
 export function createCache(
   modelName: string,
   cache: CacheConfig,
-  deps: { store: CacheStore; metrics: CacheMetrics },
+  deps: { store: CacheStore; metrics: CacheMetrics; deferred: Pick<DeferredTasks, 'failed'> },
 ): NamedStage {
   const keysOf = createCacheKeys(modelName, cache);
   const hits = deps.metrics.lookups.labels({ model: modelName, outcome: 'hit' });
@@ -39,9 +40,15 @@ export function createCache(
           version: reply.version,
           storedAt: Date.now(),
         };
-        deps.store.set(keys.input, answer, cache.ttl_ms);
-        if (keys.entity) deps.store.set(keys.entity, answer, cache.ttl_ms);
-        stores.inc();
+        // The answer is good whether or not it can be kept: a write that throws (an answer the
+        // store cannot serialise) is counted, never the caller's 500.
+        try {
+          deps.store.set(keys.input, answer, cache.ttl_ms);
+          if (keys.entity) deps.store.set(keys.entity, answer, cache.ttl_ms);
+          stores.inc();
+        } catch (error) {
+          deps.deferred.failed('cache_write', error);
+        }
       }
       return reply;
     },

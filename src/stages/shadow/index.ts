@@ -5,6 +5,7 @@ import type { NamedStage, Reply, RequestContext } from '../../pipeline/stage.js'
 import { boundLabels } from '../../telemetry/bound-labels.js';
 import type { ShadowReport } from '../../telemetry/prediction-log/record.js';
 import type { Logger } from '../../shared/logger.js';
+import type { DeferredTasks } from '../../telemetry/deferred.js';
 import { BUCKETS, bucketOf } from '../route/assign.js';
 import type { MetadataSource } from '../validate/metadata.js';
 import type { VariantCall } from '../../outbound/variant-call.js';
@@ -28,6 +29,8 @@ export interface ShadowDeps {
   report?: (report: ShadowReport) => void;
   /** The model's running rollout: baseline requests are mirrored to its candidate at this percent. */
   rollout?: { mirrorPercent(): number };
+  /** Where a failure in sending, comparing or reporting a copy is counted and logged. */
+  deferred: Pick<DeferredTasks, 'later' | 'failed'>;
 }
 
 /** At most one logged disagreement per pair and second: a sample, not a flood. */
@@ -84,6 +87,7 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
         maxRows: () => batchRowsFor(metadata?.current(), model.shadow_batch_max_rows),
         observeRows: (n) => rows.observe(n),
         logger: deps.logger,
+        deferred: deps.deferred,
       });
       return [shadow, sender] as const;
     }),
@@ -145,14 +149,10 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
       inference: ctx.inference!,
       // The primary's call has usually written the request's JSON by now: a copy alone sends it.
       inferenceText: ctx.inferenceText,
+      // A comparison or report that throws is counted and logged at a bounded rate, not per copy.
       settle: (answer, latencyMs) =>
         void settled(answer, latencyMs)
-          .catch((error: unknown) =>
-            deps.logger.error(
-              { err: error, request_id: requestId, shadow: shadow.name },
-              'shadow comparison failed',
-            ),
-          )
+          .catch((error: unknown) => deps.deferred.failed('shadow_compare', error))
           .finally(() => deps.stats.inFlight--),
     });
   }
