@@ -84,3 +84,18 @@ export interface ServerMetadata {
   version: string;
   extensions: string[];
 }
+
+/**
+ * Whether the model takes its rows along a first dimension, and how many at most (0: any): when
+ * the runtime states `parameters.max_batch_size` (switchyard's runtime does, for every model) and
+ * every input and output has a variable first dimension. A variable first dimension alone does
+ * not make it a batch dimension (a sequence model's tokens), so without the stated size there is
+ * none. Then a request's rows are the first dimension of every input, and of every output.
+ */
+export function batchDimension(metadata: ModelMetadata): { maxRows: number } | undefined {
+  const stated = metadata.parameters?.max_batch_size;
+  if (typeof stated !== 'number' || !Number.isInteger(stated) || stated < 0) return undefined;
+  const variableFirst = (tensor: TensorMetadata) => tensor.shape[0] === -1;
+  if (!metadata.inputs.every(variableFirst) || !metadata.outputs.every(variableFirst)) return undefined;
+  return { maxRows: stated };
+}

@@ -1,16 +1,24 @@
 import type { ContractConfig } from '../../contract/config.js';
 import type { Problem } from '../../errors.js';
-import type { InferRequest, ModelMetadata, TensorMetadata } from '../../shared/oip.js';
+import {
+  batchDimension,
+  type InferRequest,
+  type ModelMetadata,
+  type TensorMetadata,
+} from '../../shared/oip.js';
 
 /**
  * Checks an OIP request's tensors against the runtime's metadata before anything is sent:
- * names, datatypes, shapes (−1 matches any size) and the number of values. Every problem is
- * listed with its JSON-pointer path.
+ * names, datatypes, shapes (−1 matches any size), the number of values and each value's range,
+ * the rows of a batch, and the outputs asked for. Every problem is listed with its JSON-pointer
+ * path. What passes here the runtime takes: a request it refuses would cost the caller a round
+ * trip, and a request it fails on would count against a healthy runtime.
  */
 export function checkTensors(request: InferRequest, metadata: ModelMetadata): Problem[] {
   const problems: Problem[] = [];
   const expected = new Map(metadata.inputs.map((t) => [t.name, t]));
   const seen = new Set<string>();
+  const rows: { path: string; rows: number }[] = [];
   request.inputs.forEach((input, index) => {
     const path = `/inputs/${index}`;
     if (typeof input !== 'object' || input === null) {
@@ -39,17 +47,18 @@ export function checkTensors(request: InferRequest, metadata: ModelMetadata): Pr
       });
     }
     const shapeOk = checkShape(input.shape, spec, `${path}/shape`, problems);
+    if (shapeOk) rows.push({ path: `${path}/shape`, rows: input.shape[0]! });
     if (!Array.isArray(input.data)) {
       problems.push({ path: `${path}/data`, message: 'must be an array' });
       return;
     }
     const counted = countValues(input.data, spec.datatype, `${path}/data`, problems);
     if (shapeOk && counted !== undefined) {
-      const needed = (input.shape as number[]).reduce((a, b) => a * b, 1);
+      const needed = input.shape.reduce((a, b) => a * b, 1);
       if (counted !== needed) {
         problems.push({
           path: `${path}/data`,
-          message: `${counted} values for shape [${(input.shape as number[]).join(', ')}], which needs ${needed}`,
+          message: `${counted} values for shape [${input.shape.join(', ')}], which needs ${needed}`,
         });
       }
     }
@@ -57,11 +66,19 @@ export function checkTensors(request: InferRequest, metadata: ModelMetadata): Pr
   for (const name of expected.keys()) {
     if (!seen.has(name)) problems.push({ path: '/inputs', message: `missing input "${name}"` });
   }
+  const batch = batchDimension(metadata);
+  if (batch) checkRows(rows, batch.maxRows, problems);
+  checkOutputNames(request.outputs, metadata, problems);
   return problems;
 }
 
-function checkShape(shape: unknown, spec: TensorMetadata, path: string, problems: Problem[]): boolean {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+function checkShape(
+  shape: unknown,
+  spec: TensorMetadata,
+  path: string,
+  problems: Problem[],
+): shape is number[] {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     problems.push({ path, message: 'must be an array of non-negative integers' });
     return false;
   }
@@ -73,6 +90,43 @@ function checkShape(shape: unknown, spec: TensorMetadata, path: string, problems
   return fits;
 }
 
+/**
+ * A batch is every input's first dimension: at least one row, the same for every input, and at
+ * most the runtime's `max_batch_size` (0: no limit), as the runtime itself requires.
+ */
+function checkRows(rows: { path: string; rows: number }[], maxRows: number, problems: Problem[]): void {
+  const first = rows[0];
+  for (const given of rows) {
+    if (given.rows === 0) {
+      problems.push({ path: given.path, message: 'a batch needs at least one row' });
+    } else if (maxRows > 0 && given.rows > maxRows) {
+      problems.push({
+        path: given.path,
+        message: `batch of ${given.rows} rows is above the model's max_batch_size ${maxRows}`,
+      });
+    } else if (given.rows !== first!.rows) {
+      problems.push({
+        path: given.path,
+        message: `${given.rows} rows where ${first!.path} has ${first!.rows}`,
+      });
+    }
+  }
+}
+
+/** The outputs asked for (their form is checked in protocol.ts) are the model's. */
+function checkOutputNames(outputs: unknown, metadata: ModelMetadata, problems: Problem[]): void {
+  if (!Array.isArray(outputs)) return;
+  outputs.forEach((output: unknown, index) => {
+    const name = (output as { name?: unknown } | null)?.name;
+    if (typeof name === 'string' && !metadata.outputs.some((t) => t.name === name)) {
+      problems.push({
+        path: `/outputs/${index}/name`,
+        message: `the model has no output "${name}" (it has ${metadata.outputs.map((t) => t.name).join(', ')})`,
+      });
+    }
+  });
+}
+
 /** Counts the values of flat or nested data, reporting the first few that are not of the datatype. */
 function countValues(
   data: unknown[],
@@ -82,27 +136,56 @@ function countValues(
 ): number | undefined {
   let count = 0;
   let bad = 0;
-  const wantBoolean = datatype === 'BOOL';
-  const wantInteger = datatype.startsWith('INT') || datatype.startsWith('UINT');
+  const fits = valueCheck(datatype);
   const visit = (values: unknown[]): void => {
     for (const value of values) {
       if (Array.isArray(value)) {
         visit(value);
         continue;
       }
-      const ok = wantBoolean
-        ? typeof value === 'boolean'
-        : typeof value === 'number' && (!wantInteger || Number.isInteger(value));
-      if (!ok && bad++ < 3)
+      if (!fits(value) && bad++ < 3)
         problems.push({
           path: `${path}/${count}`,
-          message: `${JSON.stringify(value)} is not a ${datatype} value`,
+          message: `${typeof value === 'number' ? String(value) : JSON.stringify(value)} is not a ${datatype} value`,
         });
       count++;
     }
   };
   visit(data);
   return bad === 0 ? count : undefined;
+}
+
+const INT_RANGES: Record<string, [number, number]> = {
+  INT8: [-128, 127],
+  INT16: [-32768, 32767],
+  INT32: [-2147483648, 2147483647],
+  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  UINT8: [0, 255],
+  UINT16: [0, 65535],
+  UINT32: [0, 4294967295],
+  UINT64: [0, Number.MAX_SAFE_INTEGER],
+};
+
+/**
+ * Whether a JSON value is one of the datatype's. JSON has no NaN or Infinity, but JSON.parse
+ * makes a number too large for a double (1e309) Infinity, which JSON.stringify would forward as
+ * null; one too large for FP32 (1e39) becomes Infinity in the runtime's Float32Array. INT64
+ * stops at 2^53: past it a JSON number has already lost its exact value.
+ */
+export function valueCheck(datatype: string): (value: unknown) => boolean {
+  if (datatype === 'BOOL') return (value) => typeof value === 'boolean';
+  if (datatype === 'FP32' || datatype === 'BF16') {
+    return (value) => typeof value === 'number' && Number.isFinite(Math.fround(value));
+  }
+  // IEEE 754 binary16: the largest finite value is 65504.
+  if (datatype === 'FP16') return (value) => typeof value === 'number' && Math.abs(value) <= 65504;
+  if (datatype.startsWith('FP')) return (value) => typeof value === 'number' && Number.isFinite(value);
+  const range = INT_RANGES[datatype];
+  if (range) {
+    const [min, max] = range;
+    return (value) => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+  }
+  return (value) => typeof value === 'number' && Number.isFinite(value);
 }
 
 /** Why the runtime's model cannot serve this contract, or undefined when it can. */
