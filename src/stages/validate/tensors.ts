@@ -2,6 +2,7 @@ import type { ContractConfig } from '../../contract/config.js';
 import type { Problem } from '../../errors.js';
 import {
   batchDimension,
+  valueCheck,
   type InferRequest,
   type ModelMetadata,
   type TensorMetadata,
@@ -153,39 +154,6 @@ function countValues(
   };
   visit(data);
   return bad === 0 ? count : undefined;
-}
-
-const INT_RANGES: Record<string, [number, number]> = {
-  INT8: [-128, 127],
-  INT16: [-32768, 32767],
-  INT32: [-2147483648, 2147483647],
-  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
-  UINT8: [0, 255],
-  UINT16: [0, 65535],
-  UINT32: [0, 4294967295],
-  UINT64: [0, Number.MAX_SAFE_INTEGER],
-};
-
-/**
- * Whether a JSON value is one of the datatype's. JSON has no NaN or Infinity, but JSON.parse
- * makes a number too large for a double (1e309) Infinity, which JSON.stringify would forward as
- * null; one too large for FP32 (1e39) becomes Infinity in the runtime's Float32Array. INT64
- * stops at 2^53: past it a JSON number has already lost its exact value.
- */
-export function valueCheck(datatype: string): (value: unknown) => boolean {
-  if (datatype === 'BOOL') return (value) => typeof value === 'boolean';
-  if (datatype === 'FP32' || datatype === 'BF16') {
-    return (value) => typeof value === 'number' && Number.isFinite(Math.fround(value));
-  }
-  // IEEE 754 binary16: the largest finite value is 65504.
-  if (datatype === 'FP16') return (value) => typeof value === 'number' && Math.abs(value) <= 65504;
-  if (datatype.startsWith('FP')) return (value) => typeof value === 'number' && Number.isFinite(value);
-  const range = INT_RANGES[datatype];
-  if (range) {
-    const [min, max] = range;
-    return (value) => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
-  }
-  return (value) => typeof value === 'number' && Number.isFinite(value);
 }
 
 /** Why the runtime's model cannot serve this contract, or undefined when it can. */
