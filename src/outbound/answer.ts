@@ -39,6 +39,22 @@ export function readAnswer(
   return problem === undefined ? { response: value as InferResponse } : { problem };
 }
 
+/** What a model version's metadata says of every answer, worked out once per metadata. */
+interface ModelFacts {
+  outputNames: readonly string[];
+  batched: boolean;
+}
+const factsOf = new WeakMap<ModelMetadata, ModelFacts>();
+
+function modelFacts(metadata: ModelMetadata): ModelFacts {
+  let facts = factsOf.get(metadata);
+  if (!facts) {
+    facts = { outputNames: metadata.outputs.map((t) => t.name), batched: !!batchDimension(metadata) };
+    factsOf.set(metadata, facts);
+  }
+  return facts;
+}
+
 function answerProblem(
   value: unknown,
   request: InferRequest | undefined,
@@ -48,28 +64,31 @@ function answerProblem(
   const outputs = (value as { outputs?: unknown }).outputs;
   if (!Array.isArray(outputs) || outputs.length === 0) return '"outputs" is not a non-empty array';
   const { metadata, contract } = spec;
-  const wanted = wantedOutputs(request, metadata, contract);
-  const rows = metadata && batchDimension(metadata) ? request?.inputs[0]?.shape[0] : undefined;
-  const seen = new Set<string>();
+  const facts = metadata && modelFacts(metadata);
+  const wanted = wantedOutputs(request, facts, contract);
+  const rows = facts?.batched ? request?.inputs[0]?.shape[0] : undefined;
+  // An answer has a handful of outputs: arrays beat sets here.
+  const seen: string[] = [];
   for (let i = 0; i < outputs.length; i++) {
-    const path = `outputs[${i}]`;
     const output: unknown = outputs[i];
-    if (typeof output !== 'object' || output === null) return `${path} is not an object`;
+    if (typeof output !== 'object' || output === null) return `outputs[${i}] is not an object`;
     const { name, datatype, shape, data } = output as Record<string, unknown>;
-    if (typeof name !== 'string') return `${path}.name is not a string`;
-    if (seen.has(name)) return `${path}: "${name}" is given twice`;
-    seen.add(name);
+    if (typeof name !== 'string') return `outputs[${i}].name is not a string`;
+    if (seen.includes(name)) return `outputs[${i}]: "${name}" is given twice`;
+    seen.push(name);
     const model = metadata?.outputs.find((t) => t.name === name);
-    if (metadata && !model) return `${path}: the model has no output "${name}"`;
-    if (wanted.only && !wanted.only.has(name)) return `${path}: "${name}" was not asked for`;
+    if (metadata && !model) return `outputs[${i}]: the model has no output "${name}"`;
+    if (wanted.only && !wanted.only.includes(name)) return `outputs[${i}]: "${name}" was not asked for`;
     const problem =
       tensorProblem(datatype, shape, data, model, rows) ??
       (name === contract?.output ? scoreProblem(data as unknown[]) : undefined);
-    if (problem) return `${path} ("${name}"): ${problem}`;
+    if (problem) return `outputs[${i}] ("${name}"): ${problem}`;
   }
-  for (const name of wanted.required) if (!seen.has(name)) return `output "${name}" is missing`;
+  for (const name of wanted.required) if (!seen.includes(name)) return `output "${name}" is missing`;
   return undefined;
 }
+
+const NOTHING: readonly string[] = [];
 
 /**
  * The outputs the answer must hold: those asked for, or else every output of the model; when
@@ -78,14 +97,14 @@ function answerProblem(
  */
 function wantedOutputs(
   request: InferRequest | undefined,
-  metadata: ModelMetadata | undefined,
+  facts: ModelFacts | undefined,
   contract: ContractConfig | undefined,
-): { required: string[]; only?: Set<string> } {
-  const modelOutputs = metadata?.outputs.map((t) => t.name);
-  if (!request) return { required: [], ...(modelOutputs ? { only: new Set(modelOutputs) } : {}) };
+): { required: readonly string[]; only?: readonly string[] } {
+  const modelOutputs = facts?.outputNames;
+  if (!request) return { required: NOTHING, only: modelOutputs };
   const asked = Array.isArray(request.outputs) ? request.outputs.map((o) => o.name) : modelOutputs;
-  if (asked) return { required: asked, only: new Set(asked) };
-  return { required: contract ? [contract.output] : [] };
+  if (asked) return { required: asked, only: asked };
+  return { required: contract ? [contract.output] : NOTHING };
 }
 
 function tensorProblem(

@@ -76,6 +76,14 @@ export interface ServerMetadata {
  * none. Then a request's rows are the first dimension of every input, and of every output.
  */
 export function batchDimension(metadata: ModelMetadata): { maxRows: number } | undefined {
+  // Asked per request; a version's metadata is fetched once and kept, so once per metadata.
+  if (!batchDimensions.has(metadata)) batchDimensions.set(metadata, findBatchDimension(metadata));
+  return batchDimensions.get(metadata);
+}
+
+const batchDimensions = new WeakMap<ModelMetadata, { maxRows: number } | undefined>();
+
+function findBatchDimension(metadata: ModelMetadata): { maxRows: number } | undefined {
   const stated = metadata.parameters?.max_batch_size;
   if (typeof stated !== 'number' || !Number.isInteger(stated) || stated < 0) return undefined;
   const variableFirst = (tensor: TensorMetadata) => tensor.shape[0] === -1;
@@ -102,6 +110,18 @@ const INT_RANGES: Record<string, [number, number]> = {
  * BYTES elements are strings in the protocol's JSON form.
  */
 export function valueCheck(datatype: string): (value: unknown) => boolean {
+  let check = checks.get(datatype);
+  if (!check) {
+    check = makeValueCheck(datatype);
+    // Bounded: a broken runtime may name any datatype in its answers.
+    if (checks.size < 64) checks.set(datatype, check);
+  }
+  return check;
+}
+
+const checks = new Map<string, (value: unknown) => boolean>();
+
+function makeValueCheck(datatype: string): (value: unknown) => boolean {
   if (datatype === 'BOOL') return (value) => typeof value === 'boolean';
   if (datatype === 'BYTES') return (value) => typeof value === 'string';
   if (datatype === 'FP32' || datatype === 'BF16') {
