@@ -24,6 +24,7 @@ export const ERRORS = {
   UPSTREAM_CIRCUIT_OPEN: [503, 'the circuit breaker of this variant is open'],
   UPSTREAM_FAILED: [502, 'the runtime failed to answer'],
   UPSTREAM_REFUSED: [502, 'the runtime refused the request'],
+  UPSTREAM_MALFORMED_ANSWER: [502, 'the runtime answered with a malformed inference response'],
   BUDGET_EXHAUSTED: [504, 'the latency budget ran out before the model answered'],
   ADMIN_UNKNOWN_ENDPOINT: [404, 'no such upstream endpoint'],
   ROLLOUT_UNKNOWN: [404, 'no rollout runs for this model'],

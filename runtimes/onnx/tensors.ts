@@ -63,6 +63,7 @@ export function decodeRequest(
   const given: unknown = request.inputs;
   if (!Array.isArray(given)) throw badRequest('"inputs" must be an array of tensors');
   if (request.id !== undefined && typeof request.id !== 'string') throw badRequest('"id" must be a string');
+  checkParameters(request.parameters, 'parameters');
 
   // Which given tensor is each of the model's inputs (by index in `inputs`); the loops stay
   // allocation-free for the usual handful of inputs.
@@ -88,16 +89,13 @@ export function decodeRequest(
     const spec = inputs[at]!;
     const index = positions[at]!;
     if (index === -1) throw badRequest(`inputs: missing input "${spec.name}"`);
-    const tensor = decodeInput(given[index] as RequestInput, `inputs[${index}]`, spec);
+    const tensor = decodeInput(given[index] as RequestInput, `inputs[${index}]`, spec, maxRows);
     const tensorRows = tensor.dims[0] ?? 0;
     if (rows === -1) rows = tensorRows;
     else if (tensorRows !== rows) {
       throw badRequest(`inputs[${index}].shape: ${tensorRows} rows where the other inputs have ${rows}`);
     }
     decoded.set(spec.name, tensor);
-  }
-  if (maxRows > 0 && rows > maxRows) {
-    throw badRequest(`inputs: batch of ${rows} rows is above the model's max_batch_size ${maxRows}`);
   }
   return { rows, inputs: decoded, outputs: selectOutputs(request.outputs, outputs) };
 }
@@ -107,7 +105,7 @@ function indexOfName(specs: readonly TensorConfig[], name: string): number {
   return -1;
 }
 
-function decodeInput(input: RequestInput, path: string, spec: TensorConfig): Tensor {
+function decodeInput(input: RequestInput, path: string, spec: TensorConfig, maxRows: number): Tensor {
   if (input.datatype !== spec.datatype) {
     throw badRequest(`${path}.datatype: expected ${spec.datatype}, got ${JSON.stringify(input.datatype)}`);
   }
@@ -124,17 +122,37 @@ function decodeInput(input: RequestInput, path: string, spec: TensorConfig): Ten
     );
   }
   if (dims[0] === 0) throw badRequest(`${path}.shape: a batch needs at least one row`);
-  if (!Array.isArray(input.data)) throw badRequest(`${path}.data must be an array`);
-  const length = product(dims);
-  const data = allocate(spec.datatype, length);
-  const written = fill(data, input.data, spec.datatype, path, 0);
-  if (written !== length) {
-    throw badRequest(`${path}.data: ${written} values for shape [${dims.join(', ')}], which needs ${length}`);
+  // Before anything is allocated for the shape: a few bytes of JSON may claim any number of rows.
+  if (maxRows > 0 && dims[0]! > maxRows) {
+    throw badRequest(
+      `${path}.shape: batch of ${dims[0]} rows is above the model's max_batch_size ${maxRows}`,
+    );
   }
+  if (!Array.isArray(input.data)) throw badRequest(`${path}.data must be an array`);
+  checkParameters(input.parameters, `${path}.parameters`);
+  const length = product(dims);
+  // Counted first, so the typed array is only as large as the values the body really holds
+  // (without max_batch_size the shape alone bounds nothing).
+  const given = countValues(input.data);
+  if (given !== length) {
+    throw badRequest(`${path}.data: ${given} values for shape [${dims.join(', ')}], which needs ${length}`);
+  }
+  const data = allocate(spec.datatype, length);
+  fill(data, input.data, spec.datatype, path, 0);
   return { data, dims };
 }
 
-/** Copies flat or nested (row-major) JSON data into `target`; returns how many values it held. */
+/** How many values flat or nested (row-major) JSON data holds. */
+function countValues(source: unknown[]): number {
+  let count = 0;
+  for (let i = 0; i < source.length; i++) {
+    const value = source[i];
+    count += Array.isArray(value) ? countValues(value) : 1;
+  }
+  return count;
+}
+
+/** Copies flat or nested (row-major) JSON data, counted beforehand to fit, into `target`. */
 function fill(target: TypedData, source: unknown[], datatype: Datatype, path: string, start: number): number {
   let at = start;
   for (let i = 0; i < source.length; i++) {
@@ -143,9 +161,7 @@ function fill(target: TypedData, source: unknown[], datatype: Datatype, path: st
       at = fill(target, value, datatype, path, at);
       continue;
     }
-    const converted = convert(value, datatype, path, at);
-    // Past the end the values are only counted, so the error can say how many there were.
-    if (at < target.length) target[at] = converted as never;
+    target[at] = convert(value, datatype, path, at) as never;
     at++;
   }
   return at;
@@ -156,9 +172,14 @@ const INT32_MAX = 2147483647;
 
 function convert(value: unknown, datatype: Datatype, path: string, index: number): number | bigint {
   switch (datatype) {
+    // JSON has no NaN or Infinity, but JSON.parse turns a number too large for a double (1e309)
+    // into Infinity, and one too large for a float (1e39) becomes Infinity in a Float32Array: a
+    // non-finite input only makes a non-finite output.
     case 'FP32':
+      if (typeof value === 'number' && Number.isFinite(Math.fround(value))) return value;
+      break;
     case 'FP64':
-      if (typeof value === 'number') return value;
+      if (typeof value === 'number' && Number.isFinite(value)) return value;
       break;
     case 'INT32':
       if (Number.isInteger(value) && (value as number) >= INT32_MIN && (value as number) <= INT32_MAX) {
@@ -172,25 +193,53 @@ function convert(value: unknown, datatype: Datatype, path: string, index: number
       if (typeof value === 'boolean') return value ? 1 : 0;
       break;
   }
-  throw badRequest(`${path}.data[${index}]: ${JSON.stringify(value)} is not a valid ${datatype} value`);
+  const shown = typeof value === 'number' ? String(value) : JSON.stringify(value); // Infinity, not null
+  throw badRequest(`${path}.data[${index}]: ${shown} is not a valid ${datatype} value`);
 }
 
 function selectOutputs(requested: unknown, outputs: readonly TensorConfig[]): readonly TensorConfig[] {
   if (requested === undefined) return outputs;
   if (!Array.isArray(requested)) throw badRequest('"outputs" must be an array');
-  return requested.map((entry: unknown, index) => {
-    const name = (entry as { name?: unknown } | null)?.name;
+  // The protocol leaves out "outputs" to ask for every output; an empty list asks for nothing.
+  if (requested.length === 0) throw badRequest('"outputs" must name at least one output, or be left out');
+  const selected: TensorConfig[] = [];
+  requested.forEach((entry: unknown, index) => {
+    if (typeof entry !== 'object' || entry === null) throw badRequest(`outputs[${index}] must be an object`);
+    const { name, parameters } = entry as { name?: unknown; parameters?: unknown };
     if (typeof name !== 'string') throw badRequest(`outputs[${index}].name must be a string`);
     const spec = outputs.find((o) => o.name === name);
     if (!spec) throw badRequest(`outputs[${index}].name: the model has no output "${name}"`);
-    return spec;
+    if (selected.includes(spec)) throw badRequest(`outputs[${index}].name: "${name}" is asked for twice`);
+    checkParameters(parameters, `outputs[${index}].parameters`);
+    selected.push(spec);
   });
+  return selected;
+}
+
+/**
+ * The protocol's `parameters` (request, input or output): an object whose values are strings,
+ * numbers or booleans (KServe v2 protocol, "Parameters"). The runtime reads none of them.
+ */
+function checkParameters(parameters: unknown, path: string): void {
+  if (parameters === undefined) return;
+  if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters)) {
+    throw badRequest(`${path} must be an object`);
+  }
+  for (const [key, value] of Object.entries(parameters)) {
+    const type = typeof value;
+    if (type !== 'string' && type !== 'number' && type !== 'boolean') {
+      throw badRequest(`${path}.${key} must be a string, a number or a boolean`);
+    }
+  }
 }
 
 /**
  * One output of a response as JSON text: rows `row` to `row + rows` of a run's tensor that had
- * `runRows` rows. The text is what JSON.stringify gives for `{name, datatype, shape, data}`
- * (non-finite numbers as null), written directly: no array of values, no serializer walking it.
+ * `runRows` rows. The text is what JSON.stringify gives for `{name, datatype, shape, data}`,
+ * written directly: no array of values, no serializer walking it. JSON has no NaN or Infinity:
+ * a non-finite value in this request's rows is refused (400). The model computed it from this
+ * request's values (finite, in range, but extreme enough to overflow inside the model), so every
+ * replica would answer the same: it is the request's failure, not the runtime's.
  */
 export function outputJson(
   spec: TensorConfig,
@@ -214,7 +263,12 @@ export function outputJson(
     const numbers = data as Float32Array;
     for (let i = start; i < end; i++) {
       const value = numbers[i]!;
-      text += (i > start ? ',' : '') + (Number.isFinite(value) ? String(value) : 'null');
+      if (!Number.isFinite(value)) {
+        throw badRequest(
+          `outputs: the model's output "${spec.name}" is ${value} for this input (row ${Math.floor((i - start) / rowSize)}); JSON cannot carry it`,
+        );
+      }
+      text += (i > start ? ',' : '') + String(value);
     }
   }
   return `${text}]}`;

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { ConfigSnapshot } from '../config/load.js';
 import type { ModelConfig } from '../config/schema.js';
 import { createOutboundCall } from '../outbound/stack.js';
+import type { CallTarget } from '../outbound/variant-call.js';
 import type { RolloutRegistry } from '../delivery/registry.js';
 import type { Pipeline } from '../pipeline/compose.js';
 import { buildPipeline } from '../pipeline/build.js';
@@ -142,12 +143,21 @@ function buildModels(
     prepared.push(state);
     const rollout = deps.rollouts.prepare(name, model);
     onApply.push(rollout.apply);
+    // Every target's answers are checked against its own model version's metadata.
+    const targetMetadata = new Map<string, MetadataSource>();
+    const targetKey = (t: CallTarget) => `${t.upstream}\n${t.model}\n${t.version}`;
+    for (const target of [...model.variants, ...(model.shadows ?? [])]) {
+      const pool = pools.get(target.upstream);
+      if (pool && !targetMetadata.has(targetKey(target)))
+        targetMetadata.set(targetKey(target), metadataSource(pool, target.model, target.version));
+    }
     const call = createOutboundCall(name, model, {
       pools,
       metrics: deps.metrics.outbound,
       latency: state.latency,
       retryBudget: state.retryBudget,
       breakerOf: state.breakerOf,
+      metadataOf: (target) => targetMetadata.get(targetKey(target))?.current(),
     });
     const first = model.variants[0]!;
     const firstPool = pools.get(first.upstream);

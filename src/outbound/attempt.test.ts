@@ -95,12 +95,62 @@ test('a 400 is final: the request is wrong, not the endpoint, and the runtime sa
   assert.equal(await attempts('client_error'), 1);
 });
 
-test('a 200 that is no inference response is final, UPSTREAM_FAILED, not retried elsewhere', async () => {
-  const { attempt } = setup();
+test('a 200 that is no inference response is not an answer: the endpoint failed, another may answer', async () => {
+  const { attempt, latency, attempts } = setup();
   next = { status: 200, body: '{"outputs": "nope"}', headers: {} };
   const result = await attempt(endpoint, request());
-  assert.equal(result.final, true);
-  assert.equal(result.final && !result.reply.ok && result.reply.error.code, 'SWY_ERR_UPSTREAM_FAILED');
+  assert.deepEqual([result.final, result.outcome], [false, 'error']);
+  assert.match((!result.final && result.malformed) || '', /"outputs" is not a non-empty array/);
+  assert.equal(await attempts('malformed'), 1);
+  assert.equal(latency.median(), 0, 'a malformed answer is no latency sample');
+});
+
+test("a 200 that does not fit the model's metadata or contract is malformed", async () => {
+  const registry = new Registry();
+  const attempt = createAttempt('fraud', {
+    metrics: createOutboundMetrics(registry),
+    latency: new LatencyWindow(16, 0),
+    answerSpec: () => ({
+      metadata: {
+        name: 'fraud',
+        versions: ['3'],
+        platform: 'onnxruntime',
+        inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 8] }],
+        outputs: [{ name: 'score', datatype: 'FP32', shape: [-1, 1] }],
+      },
+      contract: {
+        input: 'features',
+        output: 'score',
+        features: [{ name: 'x' }],
+        decisions: { below: 'approve', thresholds: [{ at: 0.5, decision: 'review' }] },
+      },
+    }),
+  });
+  next = { status: 200, body: ANSWER.replace('0.25', '7.5'), headers: {} };
+  const result = await attempt(endpoint, request());
+  assert.deepEqual([result.final, result.outcome], [false, 'error']);
+  assert.match((!result.final && result.malformed) || '', /score 7\.5 at data\[0\] is outside \[0, 1\]/);
+});
+
+test("a runtime's 4xx is the request's: final, not the endpoint's fault; 404, 408 and 429 may go elsewhere", async () => {
+  const { attempt, attempts } = setup();
+  for (const [status, code] of [
+    [422, 'SWY_ERR_INPUT_INVALID'],
+    [413, 'SWY_ERR_INPUT_INVALID'],
+    [403, 'SWY_ERR_UPSTREAM_REFUSED'],
+    [415, 'SWY_ERR_UPSTREAM_REFUSED'],
+  ] as const) {
+    next = { status, body: '{"error":"no"}', headers: {} };
+    const result = await attempt(endpoint, request());
+    assert.deepEqual([result.final, result.outcome], [true, 'ok'], `status ${status}`);
+    assert.equal(result.final && !result.reply.ok && result.reply.error.code, code, `status ${status}`);
+  }
+  assert.equal(await attempts('client_error'), 4);
+  for (const status of [404, 408, 429]) {
+    next = { status, body: '', headers: {} };
+    const result = await attempt(endpoint, request());
+    assert.deepEqual([result.final, result.outcome], [false, 'ok'], `status ${status}`);
+  }
 });
 
 test('a 500 counts against the endpoint and may be tried elsewhere; a 503 or 404 does not count against it', async () => {
@@ -117,7 +167,7 @@ test('a 500 counts against the endpoint and may be tried elsewhere; a 503 or 404
 });
 
 test('no answer within the time given: not final, timed out, counted as a timeout', async () => {
-  const { attempt, attempts } = setup();
+  const { attempt, attempts, latency } = setup();
   const slow = createServer(() => {}); // never answers
   slow.listen(0, '127.0.0.1');
   await once(slow, 'listening');
@@ -129,6 +179,12 @@ test('no answer within the time given: not final, timed out, counted as a timeou
     assert.equal(!result.final && result.result.timedOut, true);
     assert.equal(result.outcome, 'error');
     assert.equal(await attempts('timeout'), 1);
+
+    // Given less than the model's recent p90 (here 100 ms), the attempt was expected to run out:
+    // the caller's short deadline, not the endpoint's fault.
+    latency.record(100);
+    const short = await attempt(hung, request({ timeoutMs: 50 }));
+    assert.deepEqual([short.final, short.outcome], [false, 'ok']);
   } finally {
     await hung.dispatcher.destroy();
     slow.closeAllConnections();

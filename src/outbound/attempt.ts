@@ -1,11 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { gatewayError } from '../errors.js';
+import { gatewayError, type GatewayError } from '../errors.js';
 import { refuse, type Reply } from '../pipeline/stage.js';
-import { isInferResponse } from '../shared/oip.js';
+import type { InferResponse } from '../shared/oip.js';
 import { boundLabels } from '../telemetry/bound-labels.js';
 import { callTracer } from '../telemetry/tracing.js';
 import type { Endpoint, Outcome } from '../runtime-pool/index.js';
+import { readAnswer, type AnswerSpec } from './answer.js';
 import { exchange, type ExchangeResult } from './exchange.js';
 import type { LatencyWindow } from './latency.js';
 import type { OutboundMetrics } from './metrics.js';
@@ -27,13 +28,18 @@ export interface AttemptRequest {
 
 /**
  * How one attempt went. `final`: the call is decided (an answer, or a refusal that another
- * endpoint would repeat: the request is wrong, or the runtime's 200 is no inference response).
- * Otherwise another endpoint may do better; `result` is the exchange, for the call's last word.
- * `outcome` is the endpoint's part, for outlier detection.
+ * endpoint would repeat because the request caused it). Otherwise another endpoint may do
+ * better; `result` is the exchange and `malformed` what was wrong with its 200, for the call's
+ * last word. `outcome` is the endpoint's part, for outlier detection.
  */
 export type AttemptResult =
   | { readonly final: true; readonly outcome: Outcome; readonly reply: Reply }
-  | { readonly final: false; readonly outcome: Outcome; readonly result: ExchangeResult };
+  | {
+      readonly final: false;
+      readonly outcome: Outcome;
+      readonly result: ExchangeResult;
+      readonly malformed?: string;
+    };
 
 export type Attempt = (endpoint: Endpoint, request: AttemptRequest) => Promise<AttemptResult>;
 
@@ -41,15 +47,20 @@ export interface AttemptDeps {
   metrics: Pick<OutboundMetrics, 'attempts' | 'duration'>;
   /** The model's recent latency, fed by every answered attempt. */
   latency: LatencyWindow;
+  /** What the target's answers must fit: its model version's metadata, the model's contract. */
+  answerSpec?: (target: CallTarget) => AnswerSpec;
 }
+
+const NO_SPEC: AnswerSpec = { metadata: undefined, contract: undefined };
 
 /**
  * The innermost layer: one exchange with one endpoint, in its own span when tracing is on,
- * timed and counted, its answer parsed. The runtime gets `x-request-timeout-ms` and drops work
- * past it.
+ * timed and counted, its answer read and checked (answer.ts). The runtime gets
+ * `x-request-timeout-ms` and drops work past it.
  */
 export function createAttempt(modelName: string, deps: AttemptDeps): Attempt {
   const { metrics, latency } = deps;
+  const answerSpec = deps.answerSpec ?? (() => NO_SPEC);
   // Checked once per config version: without tracing no span is made per attempt.
   const traceCall = callTracer();
   const attemptCounter = boundLabels((l) => metrics.attempts.labels(l), [
@@ -76,43 +87,52 @@ export function createAttempt(modelName: string, deps: AttemptDeps): Attempt {
     const elapsed = performance.now() - started;
     durationHistogram(modelName, variant.name).observe(elapsed / 1000);
     if (result.status === 200) {
+      const read = readAnswer(result.text, request.ctx.inference, answerSpec(variant));
+      if (read.problem !== undefined) {
+        // The endpoint's failure: another endpoint may answer, and it counts for ejection.
+        attemptCounter(modelName, variant.name, 'malformed').inc();
+        return { final: false, outcome: 'error', result, malformed: read.problem };
+      }
       latency.record(elapsed);
       attemptCounter(modelName, variant.name, 'ok').inc();
-      return { final: true, outcome: 'ok', reply: answer(result, variant) };
+      return { final: true, outcome: 'ok', reply: answer(read.response, result, variant) };
     }
-    if (result.status === 400 || result.status === 413) {
-      // The request is wrong, not the endpoint: tell the caller what the runtime said.
+    const refused = callerError(result);
+    if (refused) {
+      // The request caused it, not the endpoint: every endpoint would say the same, and no
+      // endpoint, breaker or retry budget is charged for it.
       attemptCounter(modelName, variant.name, 'client_error').inc();
-      return {
-        final: true,
-        outcome: 'ok',
-        reply: refuse(gatewayError('INPUT_INVALID', runtimeMessage(result))),
-      };
+      return { final: true, outcome: 'ok', reply: refuse(refused) };
     }
-    // 404 (this endpoint lacks the version) and 503 (queue full, not ready) were not processed:
-    // another endpoint may serve them. Connection errors and other 5xx count against the endpoint.
-    const endpointFault = result.status === 0 || (result.status >= 500 && result.status !== 503);
+    // 404 (this endpoint lacks the version), 408/429 (not now) and 503 (queue full, not ready)
+    // were not processed: another endpoint may serve them. Connection errors, timeouts and other
+    // 5xx count against the endpoint, except a timeout of an attempt given less time than the
+    // model's recent p90: it was expected to run out (a caller's short deadline).
+    const endpointFault = result.timedOut
+      ? request.timeoutMs >= latency.p90Ms()
+      : result.status === 0 || (result.status >= 500 && result.status !== 503);
     attemptCounter(modelName, variant.name, result.timedOut ? 'timeout' : 'retryable').inc();
     return { final: false, outcome: endpointFault ? 'error' : 'ok', result };
   };
 }
 
-function answer(result: ExchangeResult, variant: CallTarget): Reply {
-  let response: unknown;
-  try {
-    response = JSON.parse(result.text);
-  } catch (error) {
-    return refuse(
-      gatewayError('UPSTREAM_FAILED', 'the runtime answered 200 with a body that is not JSON', {
-        cause: error,
-      }),
-    );
+/**
+ * A runtime's 4xx is the request's fault (RFC 9110 §15.5: the client seems to have erred), except
+ * 404 (this endpoint lacks the version: another may have it), 408 (the runtime timed out reading
+ * what the gateway sent) and 429 (not now). 400, 413 and 422 are about the request's content: the
+ * caller hears what the runtime said. Other refusals (401, 403, 405, 415, …) come from how the
+ * gateway is set up to call the runtime, not from the runtime's health: 502 UPSTREAM_REFUSED.
+ */
+function callerError(result: ExchangeResult): GatewayError | undefined {
+  const { status } = result;
+  if (status < 400 || status >= 500 || status === 404 || status === 408 || status === 429) return undefined;
+  if (status === 400 || status === 413 || status === 422) {
+    return gatewayError('INPUT_INVALID', runtimeMessage(result));
   }
-  if (!isInferResponse(response)) {
-    return refuse(
-      gatewayError('UPSTREAM_FAILED', 'the runtime answered 200 with JSON that is not an inference response'),
-    );
-  }
+  return gatewayError('UPSTREAM_REFUSED', runtimeMessage(result));
+}
+
+function answer(response: InferResponse, result: ExchangeResult, variant: CallTarget): Reply {
   return {
     ok: true,
     response,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gatewayError } from '../errors.js';
 import { refuse, type Reply } from '../pipeline/stage.js';
@@ -71,7 +72,10 @@ test('withBreaker looks the breaker up per call: a replaced breaker applies at o
       calls++;
       return answered();
     };
-    const call = withBreaker(inner, (variant) => (variant === 'v1' ? current : undefined));
+    const call = withBreaker(inner, (variant) => (variant === 'v1' ? current : undefined), {
+      latency: { p90Ms: () => 0 },
+      defaultReserveMs: 0,
+    });
     const target = { name: 'v1', upstream: 'onnx', model: 'm', version: '1' };
     const ctx = { inference: undefined, inferenceText: undefined, deadline: 0, requestId: 'r', headers: {} };
     const refused = await call(ctx, target);
@@ -84,5 +88,65 @@ test('withBreaker looks the breaker up per call: a replaced breaker applies at o
   } finally {
     open.shutdown();
     fresh.shutdown();
+  }
+});
+
+test("only a variant's failures count: a malformed answer does, the request's refusals and a throw do not", async () => {
+  const config = {
+    error_threshold_percent: 50,
+    volume_threshold: 4,
+    reset_ms: 60_000,
+    rolling_window_ms: 10_000,
+  };
+  const callerCaused = new VariantBreaker(config);
+  const malformed = new VariantBreaker(config);
+  try {
+    for (const name of ['INPUT_INVALID', 'UPSTREAM_REFUSED'] as const) {
+      for (let i = 0; i < 4; i++) await callerCaused.call(() => Promise.resolve(refuse(gatewayError(name))));
+    }
+    for (let i = 0; i < 4; i++) {
+      const reply = await callerCaused.call(() => Promise.reject(new Error('a bug, not the variant')));
+      assert.equal(!reply.ok && reply.error.code, 'SWY_ERR_INTERNAL');
+    }
+    assert.equal(callerCaused.state, 'closed');
+    assert.equal(stats(callerCaused).failures, 0);
+
+    for (let i = 0; i < 4; i++)
+      await malformed.call(() => Promise.resolve(refuse(gatewayError('UPSTREAM_MALFORMED_ANSWER'))));
+    assert.equal(malformed.state, 'open');
+  } finally {
+    callerCaused.shutdown();
+    malformed.shutdown();
+  }
+});
+
+test("running out of time counts against the variant only when the call had the model's usual time", async () => {
+  const config = {
+    error_threshold_percent: 50,
+    volume_threshold: 4,
+    reset_ms: 60_000,
+    rolling_window_ms: 10_000,
+  };
+  const breaker = new VariantBreaker(config);
+  try {
+    const exhausted: VariantCall = () => Promise.resolve(refuse(gatewayError('BUDGET_EXHAUSTED')));
+    // The model usually answers within 20 ms; 5 ms of it are kept for a fallback.
+    const call = withBreaker(exhausted, () => breaker, { latency: { p90Ms: () => 20 }, defaultReserveMs: 5 });
+    const target = { name: 'v1', upstream: 'onnx', model: 'm', version: '1' };
+    const ctx = (budgetMs: number) => ({
+      inference: undefined,
+      inferenceText: undefined,
+      deadline: performance.now() + budgetMs,
+      requestId: 'r',
+      headers: {},
+    });
+    // A caller allowing 2 ms, or 10 ms: short of what the model needs, its own doing.
+    for (const budgetMs of [2, 10, 2, 10, 2, 10]) await call(ctx(budgetMs), target);
+    assert.equal(breaker.state, 'closed');
+    assert.equal(stats(breaker).failures, 0);
+    for (let i = 0; i < 8; i++) await call(ctx(250), target); // 8 of 14 calls: over 50%
+    assert.equal(breaker.state, 'open', 'with the time it needs, running out is the variant failing');
+  } finally {
+    breaker.shutdown();
   }
 });

@@ -1,17 +1,27 @@
+import { performance } from 'node:perf_hooks';
 import CircuitBreaker from 'opossum';
 import { gatewayError, type ErrorCode } from '../errors.js';
 import { refuse, type Reply } from '../pipeline/stage.js';
 import type { BreakerConfig } from '../stages/upstream/config.js';
+import type { LatencyWindow } from './latency.js';
 import type { VariantCall } from './variant-call.js';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
-/** Refusals that say the variant is unwell; a bad request is the caller's problem, not the model's. */
+/**
+ * Refusals that say the variant is unwell; a bad request is the caller's problem, not the model's
+ * (the runtime's 4xx become INPUT_INVALID or UPSTREAM_REFUSED, which never count).
+ */
 const VARIANT_FAILURES = new Set<ErrorCode>([
   'SWY_ERR_UPSTREAM_FAILED',
+  'SWY_ERR_UPSTREAM_MALFORMED_ANSWER',
   'SWY_ERR_UPSTREAM_NO_ENDPOINT',
   'SWY_ERR_BUDGET_EXHAUSTED',
 ]);
+
+function isVariantFailure(code: ErrorCode, shortOfTime: boolean): boolean {
+  return VARIANT_FAILURES.has(code) && !(shortOfTime && code === 'SWY_ERR_BUDGET_EXHAUSTED');
+}
 
 /** Built once: a refusal is a value, and an Error's stack costs microseconds to capture. */
 const BREAKER_OPEN = Object.assign(new Error('Breaker is open'), { code: 'EOPENBREAKER' });
@@ -29,13 +39,13 @@ class VariantFailure extends Error {
  * touching the network, until `reset_ms` later one trial call (half-open) decides.
  */
 export class VariantBreaker {
-  private readonly breaker: CircuitBreaker<[() => Promise<Reply>], Reply>;
+  private readonly breaker: CircuitBreaker<[() => Promise<Reply>, boolean], Reply>;
 
   constructor(readonly config: BreakerConfig) {
     this.breaker = new CircuitBreaker(
-      async (call: () => Promise<Reply>) => {
+      async (call: () => Promise<Reply>, shortOfTime: boolean) => {
         const reply = await call();
-        if (!reply.ok && VARIANT_FAILURES.has(reply.error.code)) throw new VariantFailure(reply);
+        if (!reply.ok && isVariantFailure(reply.error.code, shortOfTime)) throw new VariantFailure(reply);
         return reply;
       },
       {
@@ -51,11 +61,19 @@ export class VariantBreaker {
         // in the same tick. The model's latency comes from our own window (latency.ts).
         rollingPercentilesEnabled: false,
         enableSnapshots: false,
+        // Only a variant's failure counts (opossum's errorFilter: a filtered error is not a
+        // failure). A call never throws by contract; if one did, the throw is the gateway's own
+        // fault (or a request it could not serve), which says nothing of the variant's health.
+        errorFilter: (error: unknown) => !(error instanceof VariantFailure),
       },
     );
   }
 
-  async call(call: () => Promise<Reply>): Promise<Reply> {
+  /**
+   * `shortOfTime`: the call began with less time than the variant usually needs, so running out
+   * of it is the request's doing (a caller's short `x-request-timeout-ms`), not the variant's.
+   */
+  async call(call: () => Promise<Reply>, shortOfTime = false): Promise<Reply> {
     const breaker = this.breaker;
     if (breaker.enabled && !breaker.isShutdown && !breaker.closed && !breaker.pendingClose) {
       // Open (or half-open with its trial under way): what fire() would do, minus the Error it
@@ -67,7 +85,7 @@ export class VariantBreaker {
       return CIRCUIT_OPEN;
     }
     try {
-      return await this.breaker.fire(call);
+      return await this.breaker.fire(call, shortOfTime);
     } catch (error) {
       if (error instanceof VariantFailure) return error.reply;
       if ((error as { code?: string }).code === 'EOPENBREAKER') return CIRCUIT_OPEN;
@@ -86,16 +104,30 @@ export class VariantBreaker {
   }
 }
 
+export interface BreakerLayerDeps {
+  /** The model's recent latency: a call given less than its p90 was expected to run out. */
+  latency: Pick<LatencyWindow, 'p90Ms'>;
+  /** The model's `fallback_reserve_ms`: the reserve of a call that does not name its own. */
+  defaultReserveMs: number;
+}
+
 /**
  * The outermost layer: a call through the variant's breaker, looked up per call so that a
- * reload's new breaker applies at once, also to requests still running on the old version.
+ * reload's new breaker applies at once, also to requests still running on the old version. A
+ * call that starts with less time for the runtime than the model's recent p90 (the bar a retry
+ * must clear, retry.ts) does not count against the variant when it runs out of time: else a
+ * caller sending `x-request-timeout-ms: 2` would open the breaker for everyone.
  */
 export function withBreaker(
   inner: VariantCall,
   breakerOf: (variant: string) => VariantBreaker | undefined,
+  deps: BreakerLayerDeps,
 ): VariantCall {
-  return (ctx, variant, reserveMs) => {
+  return (ctx, variant, reserveMs = deps.defaultReserveMs) => {
     const breaker = breakerOf(variant.name);
-    return breaker ? breaker.call(() => inner(ctx, variant, reserveMs)) : inner(ctx, variant, reserveMs);
+    if (!breaker) return inner(ctx, variant, reserveMs);
+    const timeMs = ctx.deadline - performance.now() - reserveMs;
+    const shortOfTime = timeMs <= 0 || timeMs < deps.latency.p90Ms();
+    return breaker.call(() => inner(ctx, variant, reserveMs), shortOfTime);
   };
 }

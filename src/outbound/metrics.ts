@@ -5,7 +5,7 @@ export function createOutboundMetrics(registry: Registry) {
   return {
     attempts: new LeanCounter({
       name: 'switchyard_upstream_attempts_total',
-      help: 'Calls to runtime endpoints by model, variant and outcome (ok | client_error | retryable | timeout).',
+      help: 'Calls to runtime endpoints by model, variant and outcome (ok | client_error | malformed | retryable | timeout).',
       labelNames: ['model', 'variant', 'outcome'] as const,
       registers: [registry],
     }),

@@ -106,6 +106,28 @@ test(`at most ${MAX_ATTEMPTS} attempts; then the runtime's last answer is the fa
   assert.match(!reply.ok ? reply.error.message : '', /runtime answered 502/);
 });
 
+test('a malformed answer is tried on another endpoint; when every one was malformed, the call says so', async () => {
+  const malformed: AttemptResult = {
+    final: false,
+    outcome: 'error',
+    result: { status: 200, text: '{}', serverTiming: undefined, timedOut: false },
+    malformed: '"outputs" is not a non-empty array',
+  };
+  const recovered = scripted([malformed, answered]);
+  const { deps } = setup(['a', 'b', 'c']);
+  assert.equal((await withRetries('fraud', recovered.attempt, deps)(ctx(), variant)).ok, true);
+  assert.deepEqual(
+    recovered.seen.map((s) => s.endpoint),
+    ['a', 'b'],
+  );
+
+  const { attempt, seen } = scripted([malformed]);
+  const reply = await withRetries('fraud', attempt, deps)(ctx(), variant);
+  assert.equal(seen.length, MAX_ATTEMPTS);
+  assert.equal(!reply.ok && reply.error.code, 'SWY_ERR_UPSTREAM_MALFORMED_ANSWER');
+  assert.match(!reply.ok ? reply.error.message : '', /variant v1: "outputs" is not a non-empty array/);
+});
+
 test('no retry when the budget refuses, when the time left is under the p90, or after a timeout', async () => {
   for (const [options, results] of [
     [{ budget: false }, [failed(500)]],

@@ -3,8 +3,7 @@ import { gatewayError } from '../errors.js';
 import { refuse } from '../pipeline/stage.js';
 import { boundLabels } from '../telemetry/bound-labels.js';
 import type { Endpoint, UpstreamPool } from '../runtime-pool/index.js';
-import { runtimeMessage, type Attempt } from './attempt.js';
-import type { ExchangeResult } from './exchange.js';
+import { runtimeMessage, type Attempt, type AttemptResult } from './attempt.js';
 import type { LatencyWindow } from './latency.js';
 import type { OutboundMetrics } from './metrics.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -26,7 +25,7 @@ export interface RetryDeps {
 
 /**
  * The call over the variant's pool: each attempt on an endpoint leased from the pool, on another
- * one after a connection error or a 5xx while the retry budget allows and the remaining time
+ * one after a connection error, a 5xx or a malformed answer while the retry budget allows and the remaining time
  * still covers the model's recent p90 latency. Past the last attempt, says why the call failed:
  * out of time, no endpoint, or what the runtime last answered.
  */
@@ -53,7 +52,7 @@ export function withRetries(modelName: string, attempt: Attempt, deps: RetryDeps
     const tried = new Set<Endpoint>();
     const budget = deps.retryBudget();
     budget.deposit();
-    let last: ExchangeResult | undefined;
+    let last: Extract<AttemptResult, { final: false }> | undefined;
 
     for (let number = 1; number <= MAX_ATTEMPTS; number++) {
       const timeoutMs = Math.floor(ctx.deadline - performance.now() - reserveMs);
@@ -67,8 +66,8 @@ export function withRetries(modelName: string, attempt: Attempt, deps: RetryDeps
       if (number > 1) retryCounter(modelName, variant.name).inc();
       const result = await leased;
       if (result.final) return result.reply;
-      last = result.result;
-      if (last.timedOut) break;
+      last = result;
+      if (last.result.timedOut) break;
     }
 
     const outOfTime = ctx.deadline - performance.now() - reserveMs <= 0;
@@ -82,9 +81,12 @@ export function withRetries(modelName: string, attempt: Attempt, deps: RetryDeps
             ),
       );
     }
-    if (last.timedOut || outOfTime) {
+    if (last.result.timedOut || outOfTime) {
       return refuse(gatewayError('BUDGET_EXHAUSTED', `variant ${variant.name} did not answer in time`));
     }
-    return refuse(gatewayError('UPSTREAM_FAILED', `variant ${variant.name}: ${runtimeMessage(last)}`));
+    if (last.malformed !== undefined) {
+      return refuse(gatewayError('UPSTREAM_MALFORMED_ANSWER', `variant ${variant.name}: ${last.malformed}`));
+    }
+    return refuse(gatewayError('UPSTREAM_FAILED', `variant ${variant.name}: ${runtimeMessage(last.result)}`));
   };
 }

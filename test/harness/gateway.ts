@@ -77,6 +77,12 @@ function withPredictionLogIn(dir: string, config: object | string): object | str
   return doc.toString();
 }
 
+/**
+ * Health checks a busy shared machine does not fail (2 s to answer, 5 misses in a row), for
+ * tests about something else: a missed check takes the only endpoint out of rotation.
+ */
+export const PATIENT_HEALTH = { interval_ms: 200, timeout_ms: 2000, unhealthy_after: 5, healthy_after: 2 };
+
 /** A gateway config for the demo fraud model on the given runtime URLs (weights in percent). */
 export function fraudGatewayConfig(
   runtimes: string[],

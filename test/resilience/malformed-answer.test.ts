@@ -9,6 +9,7 @@ import {
   AUTH,
   decisionBody,
   fraudGatewayConfig,
+  PATIENT_HEALTH,
   startGateway,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
@@ -60,6 +61,7 @@ test('a shadow answering 200 with JSON that is no inference response: copies cou
     for (const body of MALFORMED) broken.push(await startMalformedRuntime(body));
     const config = fraudGatewayConfig([runtime.url], {
       weights: [100, 0],
+      upstream: { health: PATIENT_HEALTH },
       model: {
         shadows: MALFORMED.map((_, i) => ({
           name: `s${i}`,
@@ -108,8 +110,8 @@ test('a shadow answering 200 with JSON that is no inference response: copies cou
     // Each copy failed: on the malformed answer, or, once the shadow's breaker opened on those
     // failures, at the breaker.
     const outcomes = new Set(records.map((r) => `${r.outcome} ${r.error}`));
-    assert.ok(outcomes.has('error SWY_ERR_UPSTREAM_FAILED'), [...outcomes].join(', '));
-    outcomes.delete('error SWY_ERR_UPSTREAM_FAILED');
+    assert.ok(outcomes.has('error SWY_ERR_UPSTREAM_MALFORMED_ANSWER'), [...outcomes].join(', '));
+    outcomes.delete('error SWY_ERR_UPSTREAM_MALFORMED_ANSWER');
     outcomes.delete('error SWY_ERR_UPSTREAM_CIRCUIT_OPEN');
     assert.deepEqual([...outcomes], []);
   } finally {
@@ -120,12 +122,14 @@ test('a shadow answering 200 with JSON that is no inference response: copies cou
   }
 });
 
-test('the primary answering 200 with JSON that is no inference response: 502 SWY_ERR_UPSTREAM_FAILED', async () => {
+test('the primary answering 200 with JSON that is no inference response: 502 SWY_ERR_UPSTREAM_MALFORMED_ANSWER', async () => {
   const client = createClient(4);
   let gateway: GatewayUnderTest | undefined;
   const broken = await startMalformedRuntime('{"outputs":null}');
   try {
-    gateway = await startGateway(fraudGatewayConfig([broken.url], { weights: [100, 0] }));
+    gateway = await startGateway(
+      fraudGatewayConfig([broken.url], { weights: [100, 0], upstream: { health: PATIENT_HEALTH } }),
+    );
     const response = await postJson(
       client,
       `${gateway.url}/v1/decisions/fraud`,
@@ -135,7 +139,7 @@ test('the primary answering 200 with JSON that is no inference response: 502 SWY
     assert.equal(response.status, 502, response.text);
     assert.equal(
       (response.body as { error: { code: string } }).error.code,
-      'SWY_ERR_UPSTREAM_FAILED' satisfies ErrorCode,
+      'SWY_ERR_UPSTREAM_MALFORMED_ANSWER' satisfies ErrorCode,
     );
   } finally {
     await client.close();

@@ -56,6 +56,14 @@ test('with max_batch_size 0 every request runs alone', async () => {
     );
     assert.equal(big.status, 200, big.text);
     assert.match(String(big.headers['server-timing']), /batch;desc="100"/);
+    // Without a row limit the shape alone bounds nothing: a 100-byte body claiming 10^10 rows is
+    // refused by counting its values before anything is allocated for the shape (it was a 500,
+    // "Invalid typed array length"; at 10^8 rows it was 3.2 GB allocated).
+    const claimed = await postJson(client, `${runtime.url}/v2/models/fraud/versions/1/infer`, {
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [1e10, 8], data: fraudRows(1)[0] }],
+    });
+    assert.equal(claimed.status, 400, claimed.text);
+    assert.match(claimed.text, /8 values for shape \[10000000000, 8\], which needs 80000000000/);
   } finally {
     assert.equal(await runtime.stop(), 0);
     await repository.remove();

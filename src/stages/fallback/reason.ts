@@ -10,6 +10,7 @@ export function fallbackReason(error: GatewayError): string | undefined {
     case 'SWY_ERR_UPSTREAM_NO_ENDPOINT':
       return 'no_endpoint';
     case 'SWY_ERR_UPSTREAM_FAILED':
+    case 'SWY_ERR_UPSTREAM_MALFORMED_ANSWER':
     case 'SWY_ERR_UPSTREAM_REFUSED':
       return 'upstream_error';
     default:

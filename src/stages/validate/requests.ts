@@ -2,6 +2,7 @@ import type { ContractConfig } from '../../contract/config.js';
 import { featuresToRow } from '../../contract/features.js';
 import { gatewayError, type Problem } from '../../errors.js';
 import type { InferRequest, RequestInput } from '../../shared/oip.js';
+import { checkForwarded } from './protocol.js';
 
 /** POST /v1/decisions/{model}: `{"user_id"?, "features": {...}}` → one FP32 row of the contract's input. */
 export function decisionRequest(body: unknown, contract: ContractConfig, requestId: string): InferRequest {
@@ -77,7 +78,10 @@ function shapeOf(value: unknown): number[] | undefined {
   return [value.length, ...inner];
 }
 
-/** POST /v2/models/{model}/infer: an OIP request, checked for its outline; the runtime checks tensors. */
+/**
+ * POST /v2/models/{model}/infer: an OIP request, checked for its outline and for what is
+ * forwarded as it came (parameters, outputs); the tensors are checked against the metadata.
+ */
 export function inferRequest(body: unknown): InferRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalid([{ path: '/', message: 'must be an object with "inputs"' }]);
@@ -89,6 +93,8 @@ export function inferRequest(body: unknown): InferRequest {
   if (request.id !== undefined && typeof request.id !== 'string') {
     throw invalid([{ path: '/id', message: 'must be a string' }]);
   }
+  const problems = checkForwarded(request as InferRequest);
+  if (problems.length > 0) throw invalid(problems);
   return request as InferRequest;
 }
 

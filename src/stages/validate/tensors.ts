@@ -1,16 +1,25 @@
 import type { ContractConfig } from '../../contract/config.js';
 import type { Problem } from '../../errors.js';
-import type { InferRequest, ModelMetadata, TensorMetadata } from '../../shared/oip.js';
+import {
+  batchDimension,
+  valueCheck,
+  type InferRequest,
+  type ModelMetadata,
+  type TensorMetadata,
+} from '../../shared/oip.js';
 
 /**
  * Checks an OIP request's tensors against the runtime's metadata before anything is sent:
- * names, datatypes, shapes (−1 matches any size) and the number of values. Every problem is
- * listed with its JSON-pointer path.
+ * names, datatypes, shapes (−1 matches any size), the number of values and each value's range,
+ * the rows of a batch, and the outputs asked for. Every problem is listed with its JSON-pointer
+ * path. What passes here the runtime takes: a request it refuses would cost the caller a round
+ * trip, and a request it fails on would count against a healthy runtime.
  */
 export function checkTensors(request: InferRequest, metadata: ModelMetadata): Problem[] {
   const problems: Problem[] = [];
   const expected = new Map(metadata.inputs.map((t) => [t.name, t]));
   const seen = new Set<string>();
+  const rows: { path: string; rows: number }[] = [];
   request.inputs.forEach((input, index) => {
     const path = `/inputs/${index}`;
     if (typeof input !== 'object' || input === null) {
@@ -39,17 +48,18 @@ export function checkTensors(request: InferRequest, metadata: ModelMetadata): Pr
       });
     }
     const shapeOk = checkShape(input.shape, spec, `${path}/shape`, problems);
+    if (shapeOk) rows.push({ path: `${path}/shape`, rows: input.shape[0]! });
     if (!Array.isArray(input.data)) {
       problems.push({ path: `${path}/data`, message: 'must be an array' });
       return;
     }
     const counted = countValues(input.data, spec.datatype, `${path}/data`, problems);
     if (shapeOk && counted !== undefined) {
-      const needed = (input.shape as number[]).reduce((a, b) => a * b, 1);
+      const needed = input.shape.reduce((a, b) => a * b, 1);
       if (counted !== needed) {
         problems.push({
           path: `${path}/data`,
-          message: `${counted} values for shape [${(input.shape as number[]).join(', ')}], which needs ${needed}`,
+          message: `${counted} values for shape [${input.shape.join(', ')}], which needs ${needed}`,
         });
       }
     }
@@ -57,11 +67,19 @@ export function checkTensors(request: InferRequest, metadata: ModelMetadata): Pr
   for (const name of expected.keys()) {
     if (!seen.has(name)) problems.push({ path: '/inputs', message: `missing input "${name}"` });
   }
+  const batch = batchDimension(metadata);
+  if (batch) checkRows(rows, batch.maxRows, problems);
+  checkOutputNames(request.outputs, metadata, problems);
   return problems;
 }
 
-function checkShape(shape: unknown, spec: TensorMetadata, path: string, problems: Problem[]): boolean {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+function checkShape(
+  shape: unknown,
+  spec: TensorMetadata,
+  path: string,
+  problems: Problem[],
+): shape is number[] {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     problems.push({ path, message: 'must be an array of non-negative integers' });
     return false;
   }
@@ -73,6 +91,43 @@ function checkShape(shape: unknown, spec: TensorMetadata, path: string, problems
   return fits;
 }
 
+/**
+ * A batch is every input's first dimension: at least one row, the same for every input, and at
+ * most the runtime's `max_batch_size` (0: no limit), as the runtime itself requires.
+ */
+function checkRows(rows: { path: string; rows: number }[], maxRows: number, problems: Problem[]): void {
+  const first = rows[0];
+  for (const given of rows) {
+    if (given.rows === 0) {
+      problems.push({ path: given.path, message: 'a batch needs at least one row' });
+    } else if (maxRows > 0 && given.rows > maxRows) {
+      problems.push({
+        path: given.path,
+        message: `batch of ${given.rows} rows is above the model's max_batch_size ${maxRows}`,
+      });
+    } else if (given.rows !== first!.rows) {
+      problems.push({
+        path: given.path,
+        message: `${given.rows} rows where ${first!.path} has ${first!.rows}`,
+      });
+    }
+  }
+}
+
+/** The outputs asked for (their form is checked in protocol.ts) are the model's. */
+function checkOutputNames(outputs: unknown, metadata: ModelMetadata, problems: Problem[]): void {
+  if (!Array.isArray(outputs)) return;
+  outputs.forEach((output: unknown, index) => {
+    const name = (output as { name?: unknown } | null)?.name;
+    if (typeof name === 'string' && !metadata.outputs.some((t) => t.name === name)) {
+      problems.push({
+        path: `/outputs/${index}/name`,
+        message: `the model has no output "${name}" (it has ${metadata.outputs.map((t) => t.name).join(', ')})`,
+      });
+    }
+  });
+}
+
 /** Counts the values of flat or nested data, reporting the first few that are not of the datatype. */
 function countValues(
   data: unknown[],
@@ -82,21 +137,17 @@ function countValues(
 ): number | undefined {
   let count = 0;
   let bad = 0;
-  const wantBoolean = datatype === 'BOOL';
-  const wantInteger = datatype.startsWith('INT') || datatype.startsWith('UINT');
+  const fits = valueCheck(datatype);
   const visit = (values: unknown[]): void => {
     for (const value of values) {
       if (Array.isArray(value)) {
         visit(value);
         continue;
       }
-      const ok = wantBoolean
-        ? typeof value === 'boolean'
-        : typeof value === 'number' && (!wantInteger || Number.isInteger(value));
-      if (!ok && bad++ < 3)
+      if (!fits(value) && bad++ < 3)
         problems.push({
           path: `${path}/${count}`,
-          message: `${JSON.stringify(value)} is not a ${datatype} value`,
+          message: `${typeof value === 'number' ? String(value) : JSON.stringify(value)} is not a ${datatype} value`,
         });
       count++;
     }

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkForwarded } from './protocol.js';
+
+const input = { name: 'features', datatype: 'FP32', shape: [1, 1], data: [1] };
+const paths = (request: Parameters<typeof checkForwarded>[0]) =>
+  checkForwarded(request).map((p) => `${p.path} ${p.message}`);
+
+test('parameters are objects of strings, numbers and booleans, at every level', () => {
+  assert.deepEqual(paths({ inputs: [input], parameters: { priority: 1, tag: 'a', fast: true } }), []);
+  assert.deepEqual(paths({ inputs: [input], parameters: 'fast' }), [
+    '/parameters must be an object of strings, numbers or booleans',
+  ]);
+  assert.deepEqual(paths({ inputs: [input], parameters: [] }), [
+    '/parameters must be an object of strings, numbers or booleans',
+  ]);
+  assert.deepEqual(paths({ inputs: [{ ...input, parameters: { 'a/b': { deep: 1 } } }] }), [
+    '/inputs/0/parameters/a~1b must be a string, a number or a boolean',
+  ]);
+  assert.deepEqual(paths({ inputs: [input], outputs: [{ name: 'score', parameters: null }] }), [
+    '/outputs/0/parameters must be an object of strings, numbers or booleans',
+  ]);
+});
+
+test('extension flags that change the answer form are refused unless off', () => {
+  assert.deepEqual(paths({ inputs: [input], parameters: { binary_data_output: false } }), []);
+  assert.deepEqual(paths({ inputs: [input], parameters: { binary_data_output: true } }), [
+    '/parameters/binary_data_output is not supported: the gateway answers with JSON tensors',
+  ]);
+  assert.deepEqual(paths({ inputs: [{ ...input, parameters: { binary_data_size: 4 } }] }), [
+    '/inputs/0/parameters/binary_data_size is not supported: the gateway answers with JSON tensors',
+  ]);
+  assert.deepEqual(
+    paths({
+      inputs: [input],
+      outputs: [{ name: 'score', parameters: { binary_data: true, classification: 2 } }],
+    }),
+    [
+      '/outputs/0/parameters/binary_data is not supported: the gateway answers with JSON tensors',
+      '/outputs/0/parameters/classification is not supported: the gateway answers with JSON tensors',
+    ],
+  );
+});
+
+test('outputs, when given, name each output once', () => {
+  assert.deepEqual(paths({ inputs: [input], outputs: [{ name: 'score' }] }), []);
+  for (const outputs of [[], {}, null, 'score']) {
+    assert.deepEqual(paths({ inputs: [input], outputs }), [
+      '/outputs must be a non-empty array of {"name"}, or be left out',
+    ]);
+  }
+  assert.deepEqual(
+    paths({ inputs: [input], outputs: [{ name: 'score' }, { name: 'score' }, 'x', { name: 3 }] }),
+    [
+      '/outputs/1/name "score" is asked for twice',
+      '/outputs/2 must be an object with a "name"',
+      '/outputs/3/name must be a string',
+    ],
+  );
+});
