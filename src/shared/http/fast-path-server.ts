@@ -9,14 +9,9 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
 import { readBody } from './read-body.js';
 
-export const JSON_TYPE = 'application/json; charset=utf-8';
+import { JSON_TYPE, type FastPathAnswer } from './answer.js';
 
-/** A whole answer: its status, its own headers, its JSON text. */
-export interface FastPathAnswer {
-  status: number;
-  headers?: Record<string, string>;
-  json: string;
-}
+export { JSON_TYPE, type FastPathAnswer };
 
 /** One request on a hot route, once its body is read and parsed. */
 export interface FastPathRequest {
