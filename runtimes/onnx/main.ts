@@ -49,6 +49,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHand
     bodyLimit: options.bodyLimit,
     logger,
     addedLatencyMs: options.addedLatencyMs,
+    clientLimits: options.clientLimits,
   });
   // Listen before the models finish loading: live at once, ready when loaded.
   await app.listen({ host: options.host, port: options.port });

@@ -11,6 +11,7 @@ import { ShadowModelFields } from '../stages/shadow/config.js';
 import { UpstreamModelFields } from '../stages/upstream/config.js';
 import { PredictionLogConfigSchema, PredictionLogModelFields } from '../telemetry/prediction-log/config.js';
 import { UpstreamConfigSchema } from '../runtime-pool/config.js';
+import { CLIENT_LIMITS_DEFAULTS } from '../shared/http/client-limits.js';
 import { NAME_PATTERN } from './common.js';
 
 /**
@@ -49,6 +50,14 @@ export const LimitsConfigSchema = Type.Object(
   {
     /** Larger request bodies are refused with 413 before they are parsed. */
     body_bytes: Type.Integer({ minimum: 1, default: 1048576 }),
+    /** The request line and headers must arrive within this (nginx's client_header_timeout), else 408 and close. */
+    header_timeout_ms: Type.Integer({ minimum: 1, default: CLIENT_LIMITS_DEFAULTS.headerTimeoutMs }),
+    /** The longest pause between two reads of a body (nginx's client_body_timeout), else 408 and close. */
+    body_timeout_ms: Type.Integer({ minimum: 1, default: CLIENT_LIMITS_DEFAULTS.bodyTimeoutMs }),
+    /** The whole request, head and body, must arrive within this (Node's requestTimeout), else 408 and close. */
+    request_timeout_ms: Type.Integer({ minimum: 1, default: CLIENT_LIMITS_DEFAULTS.requestTimeoutMs }),
+    /** Connections beyond this many are closed as they arrive; 0: no cap. */
+    max_connections: Type.Integer({ minimum: 0, default: CLIENT_LIMITS_DEFAULTS.maxConnections }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -130,6 +130,12 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     logger,
     predictionLog,
     bodyLimit: config.limits.body_bytes,
+    clientLimits: {
+      headerTimeoutMs: config.limits.header_timeout_ms,
+      bodyTimeoutMs: config.limits.body_timeout_ms,
+      requestTimeoutMs: config.limits.request_timeout_ms,
+      maxConnections: config.limits.max_connections,
+    },
     lifecycle,
   });
 
