@@ -5,9 +5,27 @@ import {
   type FastPathReply,
 } from '../../src/shared/http/fast-path-server.js';
 import { jsonDepthExceeds } from '../../src/shared/json-depth.js';
+import type { ClientLimits } from '../../src/shared/http/client-limits.js';
+import type { AnsweredRefusal, RefusalReason } from '../../src/shared/http/refusal.js';
 import type { Logger } from '../../src/shared/logger.js';
 import { RuntimeError } from './errors.js';
 import type { Infer, InferReply } from './infer.js';
+
+const REFUSAL_STATUS: Record<AnsweredRefusal, number> = {
+  malformed: 400,
+  headers_too_large: 431,
+  header_timeout: 408,
+  request_timeout: 408,
+  body_timeout: 408,
+};
+
+const REFUSAL_MESSAGE: Record<AnsweredRefusal, string> = {
+  malformed: 'request is not valid HTTP/1.1',
+  headers_too_large: 'request headers are larger than the limit',
+  header_timeout: 'request headers did not arrive in time',
+  request_timeout: 'request did not arrive in time',
+  body_timeout: 'request body did not arrive in time',
+};
 
 /** The infer URLs in their plain form; names are limited as the repository's config limits them. */
 const INFER_PATH = /^\/v2\/models\/([\w.-]{1,100})\/(?:versions\/([\w.-]{1,100})\/)?infer$/;
@@ -22,8 +40,9 @@ export interface RuntimeServerOptions {
   logger: Logger;
   /** Fastify's settings for the server it would have made itself. */
   keepAliveTimeout: number;
-  requestTimeout: number;
   connectionTimeout: number;
+  clientLimits: ClientLimits;
+  onRefused(reason: RefusalReason): void;
 }
 
 /**
@@ -60,8 +79,11 @@ export function createRuntimeServer(
     draining: options.draining,
     logger: options.logger,
     keepAliveTimeout: options.keepAliveTimeout,
-    requestTimeout: options.requestTimeout,
     connectionTimeout: options.connectionTimeout,
+    clientLimits: options.clientLimits,
+    // The protocol's error body, with the status Node's own answer would have had.
+    refused: (reason, detail) => errorAnswer(REFUSAL_STATUS[reason], `${REFUSAL_MESSAGE[reason]}: ${detail}`),
+    onRefused: options.onRefused,
   });
 }
 

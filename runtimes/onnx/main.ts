@@ -50,6 +50,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHand
     jsonDepth: options.jsonDepth,
     logger,
     addedLatencyMs: options.addedLatencyMs,
+    clientLimits: options.clientLimits,
   });
   // Listen before the models finish loading: live at once, ready when loaded.
   await app.listen({ host: options.host, port: options.port });

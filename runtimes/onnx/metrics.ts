@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createRefusalCounter } from '../../src/shared/http/refusal.js';
 
 const SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
@@ -107,6 +108,8 @@ export function createRuntimeMetrics() {
       labelNames: labels,
       registers: [registry],
     }),
+    /** Requests and connections the HTTP server refused on its own: malformed, too slow, over the cap. */
+    httpRefused: createRefusalCounter(registry, 'switchyard_runtime_http_refused_total'),
     providerInfo: new Gauge({
       name: 'switchyard_runtime_provider_info',
       help: 'The execution provider each model version runs on (value 1).',

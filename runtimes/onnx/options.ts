@@ -1,3 +1,5 @@
+import { CLIENT_LIMITS_DEFAULTS, type ClientLimits } from '../../src/shared/http/client-limits.js';
+
 /**
  * How a runtime is started. Apart from main.ts so the command line can parse and check its
  * options without loading ONNX Runtime's native binding (src/cli/runtime.ts).
@@ -16,6 +18,8 @@ export interface RuntimeOptions {
   logLevel: string;
   /** Added to every inference answer: stands in for a slow model in tests and benchmarks. */
   addedLatencyMs: number;
+  /** Slow clients and the connection cap; the gateway's defaults (src/shared/http/client-limits.ts). */
+  clientLimits: ClientLimits;
 }
 
 export const RUNTIME_DEFAULTS: Omit<RuntimeOptions, 'repository'> = {
@@ -27,4 +31,6 @@ export const RUNTIME_DEFAULTS: Omit<RuntimeOptions, 'repository'> = {
   jsonDepth: 64,
   logLevel: 'info',
   addedLatencyMs: 0,
+  // Its bodies may be 32 times the gateway's: a whole request gets twice the gateway's time.
+  clientLimits: { ...CLIENT_LIMITS_DEFAULTS, requestTimeoutMs: 60_000 },
 };

@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import type { ClientLimits } from '../../src/shared/http/client-limits.js';
 import type { ModelMetadata, ServerMetadata } from '../../src/shared/oip.js';
 import { RuntimeError, notFound } from './errors.js';
 import { createRuntimeServer, errorResponse, parseBody } from './http.js';
@@ -30,6 +31,7 @@ export function buildRuntimeApp(
     jsonDepth: number;
     logger: FastifyBaseLogger;
     addedLatencyMs?: number;
+    clientLimits: ClientLimits;
   },
 ): FastifyInstance {
   const { repository, metrics } = state;
@@ -41,6 +43,9 @@ export function buildRuntimeApp(
     bodyLimit: options.bodyLimit,
     // While draining, requests that still arrive on open connections are served, not refused.
     return503OnClosing: false,
+    // The node:http server answers what its parser refuses (src/shared/http/client-errors.ts):
+    // Fastify's own answer would follow it on the same socket.
+    clientErrorHandler: () => {},
     serverFactory: (handler, settings) =>
       createRuntimeServer(handler, {
         infer,
@@ -49,8 +54,9 @@ export function buildRuntimeApp(
         draining: () => state.draining,
         logger: options.logger,
         keepAliveTimeout: Number(settings.keepAliveTimeout),
-        requestTimeout: Number(settings.requestTimeout),
         connectionTimeout: Number(settings.connectionTimeout),
+        clientLimits: options.clientLimits,
+        onRefused: (reason) => metrics.httpRefused.inc({ reason }),
       }),
   });
 

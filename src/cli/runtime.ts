@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import type { RuntimeHandle } from '../../runtimes/onnx/main.js';
 import { RUNTIME_DEFAULTS, type RuntimeOptions } from '../../runtimes/onnx/options.js';
-import { integer, UsageError } from './args.js';
+import { integer, positive, UsageError } from './args.js';
 import { exitOnSignals } from './signals.js';
 
 export const RUNTIME_USAGE = `switchyard runtime --repository DIR [--port N] [--host H] [--grace-ms N]
-                   [--drain-delay-ms N] [--max-body-bytes N] [--max-json-depth N] [--added-latency-ms N]
-                   [--log-level LEVEL]`;
+                   [--drain-delay-ms N] [--max-body-bytes N] [--max-json-depth N] [--header-timeout-ms N]
+                   [--body-timeout-ms N] [--request-timeout-ms N] [--max-connections N]
+                   [--added-latency-ms N] [--log-level LEVEL]`;
 
 export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
   const { values } = parseArgs({
@@ -19,12 +20,17 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
       'drain-delay-ms': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'max-json-depth': { type: 'string' },
+      'header-timeout-ms': { type: 'string' },
+      'body-timeout-ms': { type: 'string' },
+      'request-timeout-ms': { type: 'string' },
+      'max-connections': { type: 'string' },
       'log-level': { type: 'string' },
       'added-latency-ms': { type: 'string' },
     },
     strict: true,
   });
   if (!values.repository) throw new UsageError('--repository is required');
+  const limits = RUNTIME_DEFAULTS.clientLimits;
   return {
     repository: values.repository,
     host: values.host ?? RUNTIME_DEFAULTS.host,
@@ -39,6 +45,16 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
       values['added-latency-ms'],
       RUNTIME_DEFAULTS.addedLatencyMs,
     ),
+    clientLimits: {
+      headerTimeoutMs: positive('--header-timeout-ms', values['header-timeout-ms'], limits.headerTimeoutMs),
+      bodyTimeoutMs: positive('--body-timeout-ms', values['body-timeout-ms'], limits.bodyTimeoutMs),
+      requestTimeoutMs: positive(
+        '--request-timeout-ms',
+        values['request-timeout-ms'],
+        limits.requestTimeoutMs,
+      ),
+      maxConnections: integer('--max-connections', values['max-connections'], limits.maxConnections),
+    },
   };
 }
 

@@ -22,6 +22,7 @@ export function crossCheck(config: unknown): ConfigProblem[] {
   if (!isPlainObject(config)) return problems;
 
   checkTenants(config.tenants, report);
+  checkLimits(config.limits, report);
 
   const upstreams = isPlainObject(config.upstreams) ? config.upstreams : undefined;
   for (const [name, upstream] of Object.entries(upstreams ?? {})) {
@@ -40,6 +41,14 @@ export function crossCheck(config: unknown): ConfigProblem[] {
     if (isPlainObject(model)) checkModel(['models', name], model, upstreamNames, report);
   }
   return problems;
+}
+
+/** The head is part of the request: it cannot be given longer than the whole request. */
+function checkLimits(limits: unknown, report: Report): void {
+  if (!isPlainObject(limits)) return;
+  const { header_timeout_ms: head, request_timeout_ms: whole } = limits;
+  if (typeof head === 'number' && typeof whole === 'number' && head > whole)
+    report(['limits', 'header_timeout_ms'], `is longer than limits.request_timeout_ms (${whole})`);
 }
 
 /** Reports the second and later uses of a name, pointing back at the first. */

@@ -121,7 +121,13 @@ describe('defaults', () => {
   test('are applied everywhere, including inside models and upstreams', () => {
     const { config } = loaded(load(baseConfig()));
     assert.deepEqual(config.listen, { host: '0.0.0.0', port: 8080 });
-    assert.equal(config.limits.body_bytes, 1048576);
+    assert.deepEqual(config.limits, {
+      body_bytes: 1048576,
+      header_timeout_ms: 10000,
+      body_timeout_ms: 10000,
+      request_timeout_ms: 30000,
+      max_connections: 10000,
+    });
     assert.equal(config.admin.drain_timeout_ms, 30000);
     assert.equal(config.tenants[0]?.priority, 'normal');
     assert.equal(config.upstreams['onnx']?.health.path, '/v2/health/ready');
@@ -184,6 +190,18 @@ interface BrokenCase {
 }
 
 const brokenCases: BrokenCase[] = [
+  {
+    name: 'a header timeout longer than the whole request may take',
+    change: (c) => (c.limits = { header_timeout_ms: 40000 }),
+    path: '/limits/header_timeout_ms',
+    message: /longer than limits\.request_timeout_ms \(30000\)/,
+  },
+  {
+    name: 'a body timeout of 0',
+    change: (c) => (c.limits = { body_timeout_ms: 0 }),
+    path: '/limits/body_timeout_ms',
+    message: /greater or equal to 1/,
+  },
   {
     name: 'a misspelled key',
     change: (c) => {

@@ -11,6 +11,7 @@ import { ShadowModelFields } from '../stages/shadow/config.js';
 import { UpstreamModelFields } from '../stages/upstream/config.js';
 import { PredictionLogConfigSchema, PredictionLogModelFields } from '../telemetry/prediction-log/config.js';
 import { UpstreamConfigSchema } from '../runtime-pool/config.js';
+import { CLIENT_LIMITS_DEFAULTS } from '../shared/http/client-limits.js';
 import { NAME_PATTERN } from './common.js';
 
 /**
@@ -55,6 +56,14 @@ export const LimitsConfigSchema = Type.Object(
      * of a body overflow the stack near 5,000 levels on Node's default stack.
      */
     json_depth: Type.Integer({ minimum: 1, maximum: 1000, default: 64 }),
+    /** The request line and headers must arrive within this (nginx's client_header_timeout), else 408 and close. */
+    header_timeout_ms: Type.Integer({ minimum: 1, default: CLIENT_LIMITS_DEFAULTS.headerTimeoutMs }),
+    /** The longest pause between two reads of a body (nginx's client_body_timeout), else 408 and close. */
+    body_timeout_ms: Type.Integer({ minimum: 1, default: CLIENT_LIMITS_DEFAULTS.bodyTimeoutMs }),
+    /** The whole request, head and body, must arrive within this (Node's requestTimeout), else 408 and close. */
+    request_timeout_ms: Type.Integer({ minimum: 1, default: CLIENT_LIMITS_DEFAULTS.requestTimeoutMs }),
+    /** Connections beyond this many are closed as they arrive; 0: no cap. */
+    max_connections: Type.Integer({ minimum: 0, default: CLIENT_LIMITS_DEFAULTS.maxConnections }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -137,6 +137,12 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     predictionLog,
     bodyLimit: config.limits.body_bytes,
     jsonDepth: config.limits.json_depth,
+    clientLimits: {
+      headerTimeoutMs: config.limits.header_timeout_ms,
+      bodyTimeoutMs: config.limits.body_timeout_ms,
+      requestTimeoutMs: config.limits.request_timeout_ms,
+      maxConnections: config.limits.max_connections,
+    },
     lifecycle,
   });
 

@@ -1,7 +1,10 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { GatewayError, gatewayError } from '../errors.js';
+import { GatewayError, gatewayError, type ErrorName } from '../errors.js';
 import type { EndpointKind } from '../pipeline/stage.js';
+import type { FastPathAnswer } from '../shared/http/answer.js';
+import type { ClientLimits } from '../shared/http/client-limits.js';
 import { createFastPathServer } from '../shared/http/fast-path-server.js';
+import type { AnsweredRefusal, RefusalReason } from '../shared/http/refusal.js';
 import type { Logger } from '../shared/logger.js';
 import { requestIdFrom } from './context.js';
 import { errorAnswer, type ModelRequestHandler } from './model-request.js';
@@ -21,6 +24,25 @@ export interface ModelServerOptions {
   draining(): boolean;
   logger: Logger;
   keepAliveTimeout: number;
+  clientLimits: ClientLimits;
+  onRefused(reason: RefusalReason): void;
+}
+
+/** The code of each request the server refuses before a handler answers it. */
+const REFUSAL_ERRORS: Record<AnsweredRefusal, ErrorName> = {
+  malformed: 'HTTP_MALFORMED_REQUEST',
+  headers_too_large: 'HTTP_HEADERS_TOO_LARGE',
+  header_timeout: 'HTTP_REQUEST_TIMEOUT',
+  request_timeout: 'HTTP_REQUEST_TIMEOUT',
+  body_timeout: 'HTTP_REQUEST_TIMEOUT',
+};
+
+function refusalAnswer(reason: AnsweredRefusal, detail: string, requestId: string): FastPathAnswer {
+  const error = gatewayError(REFUSAL_ERRORS[reason], detail);
+  // Without a parsed request there is no request id to give back.
+  return requestId === ''
+    ? { status: error.status, json: JSON.stringify(error.toJSON()) }
+    : errorAnswer(error, requestId);
 }
 
 /**
@@ -69,5 +91,8 @@ export function createModelServer(
     draining: options.draining,
     logger,
     keepAliveTimeout: options.keepAliveTimeout,
+    clientLimits: options.clientLimits,
+    refused: refusalAnswer,
+    onRefused: options.onRefused,
   });
 }

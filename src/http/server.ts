@@ -11,6 +11,7 @@ import type { RolloutRegistry } from '../delivery/registry.js';
 import type { ModelStates } from '../gateway/model-state.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import type { ClientLimits } from '../shared/http/client-limits.js';
 import { JSON_TYPE } from '../shared/http/fast-path-server.js';
 import { registerAdminRoutes } from './admin.js';
 import { requestIdFrom } from './context.js';
@@ -26,6 +27,8 @@ export interface GatewayHttpOptions extends ModelRequestDeps {
   /** The running rollouts, for the admin API. */
   rollouts: RolloutRegistry;
   bodyLimit: number;
+  /** Slow clients and the connection cap, on every route (src/shared/http/client-limits.ts). */
+  clientLimits: ClientLimits;
   /** The process logger (src/shared/logger.ts), as Fastify types the one it is given. */
   logger: FastifyBaseLogger;
 }
@@ -57,6 +60,9 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit,
     return503OnClosing: false,
+    // The node:http server answers what its parser refuses, in the gateway's error shape
+    // (src/shared/http/client-errors.ts): Fastify's own answer would follow it on the same socket.
+    clientErrorHandler: () => {},
     serverFactory: (fastify) =>
       createModelServer(fastify, {
         handle: handleModelRequest,
@@ -64,6 +70,8 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
         draining: () => lifecycle.draining,
         logger: options.logger,
         keepAliveTimeout: 65_000,
+        clientLimits: options.clientLimits,
+        onRefused: (reason) => metrics.httpRefused.inc({ reason }),
       }),
   });
 

@@ -9,6 +9,7 @@ import { createRouteMetrics } from '../stages/route/metrics.js';
 import { createDeliveryMetrics } from '../delivery/metrics.js';
 import { createOutboundMetrics } from '../outbound/metrics.js';
 import { createUpstreamMetrics } from '../runtime-pool/index.js';
+import { createRefusalCounter } from '../shared/http/refusal.js';
 import { LeanCounter, LeanHistogram, type HistogramChild } from './lean-metrics.js';
 
 /** Every gateway metric, registered once per process on its own registry. */
@@ -52,6 +53,7 @@ export function createGatewayMetrics(models: ModelStates) {
       registers: [registry],
     }),
     stageDuration: createStageDuration(registry),
+    httpRefused: createRefusalCounter(registry, 'switchyard_http_refused_total'),
     configReloads: new Counter({
       name: 'switchyard_config_reload_total',
       help: 'Config reloads by outcome (ok | invalid | error).',

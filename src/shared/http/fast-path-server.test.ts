@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { silentLogger, type Logger } from '../logger.js';
+import { CLIENT_LIMITS_DEFAULTS } from './client-limits.js';
 import { createFastPathServer, type FastPathServerOptions } from './fast-path-server.js';
 
 async function serve(overrides: Partial<FastPathServerOptions> = {}) {
@@ -33,6 +34,8 @@ async function serve(overrides: Partial<FastPathServerOptions> = {}) {
     draining: () => draining,
     logger,
     keepAliveTimeout: 65_000,
+    clientLimits: CLIENT_LIMITS_DEFAULTS,
+    refused: (reason, detail) => ({ status: 400, json: JSON.stringify({ reason, detail }) }),
     ...overrides,
   });
   server.listen(0, '127.0.0.1');
@@ -90,9 +93,11 @@ test('a body over the limit gets tooLarge; with lingering, the connection closes
 });
 
 test('while draining every answer closes its connection', async (t) => {
-  const { server, url, drain } = await serve({ requestTimeout: 1234, connectionTimeout: 5678 });
+  const clientLimits = { ...CLIENT_LIMITS_DEFAULTS, requestTimeoutMs: 1234 };
+  const { server, url, drain } = await serve({ clientLimits, connectionTimeout: 5678 });
   t.after(() => server.close());
   assert.equal(server.requestTimeout, 1234);
+  assert.equal(server.headersTimeout, 1234, 'the head is part of the request');
   assert.equal(server.timeout, 5678);
   drain();
   for (const path of ['/echo/a', '/other']) {

@@ -9,14 +9,13 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
 import { readBody } from './read-body.js';
 
-export const JSON_TYPE = 'application/json; charset=utf-8';
+import { JSON_TYPE, type FastPathAnswer } from './answer.js';
+import { answerClientErrors } from './client-errors.js';
+import { watchBodyPace } from './body-pace.js';
+import { capConnections, requestTimeoutOptions, type ClientLimits } from './client-limits.js';
+import type { AnsweredRefusal, RefusalReason } from './refusal.js';
 
-/** A whole answer: its status, its own headers, its JSON text. */
-export interface FastPathAnswer {
-  status: number;
-  headers?: Record<string, string>;
-  json: string;
-}
+export { JSON_TYPE, type FastPathAnswer };
 
 /** One request on a hot route, once its body is read and parsed. */
 export interface FastPathRequest {
@@ -64,9 +63,17 @@ export interface FastPathServerOptions {
   draining(): boolean;
   logger: Logger;
   keepAliveTimeout: number;
-  requestTimeout?: number;
   /** The socket's idle timeout (Fastify's connectionTimeout). */
   connectionTimeout?: number;
+  /** Slow clients and the connection cap (client-limits.ts), on every route, hot or not. */
+  clientLimits: ClientLimits;
+  /**
+   * The answer to a request refused before a handler answered it: one Node's parser rejects, one
+   * whose head or body arrives too slowly. `requestId` is '' when no request was parsed.
+   */
+  refused(reason: AnsweredRefusal, detail: string, requestId: string): FastPathAnswer;
+  /** Counts every refusal, connections dropped over the cap included. */
+  onRefused?(reason: RefusalReason): void;
 }
 
 const noRequestId = (): string => '';
@@ -120,7 +127,10 @@ export function createFastPathServer(
     });
   }
 
-  const server = createServer((request, response) => {
+  const { clientLimits } = options;
+  const timeouts = requestTimeoutOptions(clientLimits);
+  const server = createServer(timeouts, (request, response) => {
+    watchBody(request, response);
     if (options.draining()) response.setHeader('connection', 'close');
     if (request.method === 'POST') {
       for (const route of routes) {
@@ -135,10 +145,25 @@ export function createFastPathServer(
   });
   // Node's default (5 s) is shorter than the keep-alive of most clients' pools, which then race
   // a closing socket; the callers' 65 s outlasts the usual 60 s idle timeout of load balancers.
+  const watchBody = watchBodyPace(server, clientLimits.bodyTimeoutMs, bodyStalled);
   server.keepAliveTimeout = options.keepAliveTimeout;
-  if (options.requestTimeout !== undefined) server.requestTimeout = options.requestTimeout;
   if (options.connectionTimeout !== undefined) server.setTimeout(options.connectionTimeout);
+  answerClientErrors(server, options);
+  capConnections(server, clientLimits.maxConnections, () => options.onRefused?.('connection_cap'));
   return server;
+
+  /** 408 and close, unless an answer was started: then only close. */
+  function bodyStalled(request: IncomingMessage, response: ServerResponse): void {
+    options.onRefused?.('body_timeout');
+    if (response.headersSent) {
+      request.socket.destroy();
+      return;
+    }
+    const detail = `no byte of the body for ${clientLimits.bodyTimeoutMs} ms`;
+    const answer = options.refused('body_timeout', detail, requestIdOf(request.headers));
+    (answer.headers ??= {}).connection = 'close';
+    send(response, answer);
+  }
 }
 
 /** A hot request's way back to its client. */
