@@ -53,6 +53,7 @@ export function createPredictionLog(config: PredictionLogConfig, deps: Predictio
           logger: deps.logger,
         }),
         config.redis_stream,
+        deps.logger,
       )
     : undefined;
   const metrics = createPredictionLogMetrics(deps.registry, () => writer.buffered);

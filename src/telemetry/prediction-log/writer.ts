@@ -192,13 +192,13 @@ export class RecordWriter {
       metrics.records.inc({ sink: sink.name, outcome: 'spilled' }, spilled);
       metrics.records.inc({ sink: spill.name, outcome: 'ok' }, spilled);
     }
-    if (lost.length > 0) metrics.records.inc({ sink: spill.name, outcome: 'error' }, lost.length);
+    // The sink logs its own outage (when, how long, how many records): a spill is no news here.
+    if (lost.length === 0) return;
+    metrics.records.inc({ sink: spill.name, outcome: 'error' }, lost.length);
     this.complain(
       `${sink.name}-spill`,
       undefined,
-      lost.length === 0
-        ? `prediction log: ${sink.name} refused records; they went to the ${spill.name} instead`
-        : `prediction log: ${sink.name} and ${spill.name} both refused records; they are lost`,
+      `prediction log: ${sink.name} and ${spill.name} both refused records; they are lost`,
     );
   }
 
