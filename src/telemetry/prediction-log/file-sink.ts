@@ -1,4 +1,4 @@
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RecordSink } from './writer.js';
 
@@ -8,6 +8,16 @@ export interface RotatingFileOptions {
   rotateBytes: number;
   /** Files kept, the live one included: `path`, `path.1`, … `path.(keepFiles - 1)`. */
   keepFiles: number;
+  /** Opens the file for appending; tests give a file that fails part-way, as a full disk does. */
+  open?: (path: string) => Promise<LogFile>;
+}
+
+/** The slice of a FileHandle the sink uses. */
+export interface LogFile {
+  /** Writes `length` bytes of `buffer` from `offset` at the end; may take fewer (a short write). */
+  write(buffer: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  stat(): Promise<{ size: number }>;
+  close(): Promise<void>;
 }
 
 /** The rotated sibling `n` of a log file (0 is the live file). */
@@ -20,7 +30,7 @@ export const rotatedPath = (path: string, n: number): string => (n === 0 ? path 
  */
 export class RotatingFileSink implements RecordSink {
   readonly name = 'file';
-  private handle: FileHandle | undefined;
+  private handle: LogFile | undefined;
   private size = 0;
   /** After a failed write the file may end mid-line; the next write starts a fresh line. */
   private dirty = false;
@@ -46,7 +56,7 @@ export class RotatingFileSink implements RecordSink {
         if (count > 0) {
           const buffer = Buffer.from(chunk);
           this.dirty = true;
-          await this.handle!.write(buffer);
+          await this.handle!.write(buffer, 0, buffer.length);
           this.dirty = false;
           this.size += buffer.length;
           done += count;
@@ -71,7 +81,7 @@ export class RotatingFileSink implements RecordSink {
   private async ensureOpen(): Promise<void> {
     if (this.handle) return;
     await mkdir(dirname(this.options.path), { recursive: true });
-    this.handle = await open(this.options.path, 'a');
+    this.handle = await (this.options.open ?? ((path) => open(path, 'a')))(this.options.path);
     this.size = (await this.handle.stat()).size;
   }
 
