@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { REDIS_NOT_FOUND, startRedis, type StartedRedis } from '../../../test/harness/redis.js';
@@ -15,9 +18,15 @@ function recorder() {
 }
 
 async function redisOrSkip(t: TestContext): Promise<StartedRedis | undefined> {
+  // Its files (the AOF the first test turns on) in a temp dir, not the working directory.
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-redis-'));
+  let redis: StartedRedis | undefined;
+  t.after(async () => {
+    await redis?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
   try {
-    const redis = await startRedis();
-    t.after(() => redis.stop());
+    redis = await startRedis({ dir });
     return redis;
   } catch (error) {
     if ((error as Error).message !== REDIS_NOT_FOUND) throw error;
