@@ -1,4 +1,5 @@
 import type { Logger } from '../shared/logger.js';
+import { OutageLog } from '../shared/outage-log.js';
 import type { RolloutController } from './controller.js';
 import type { EvidenceSnapshot } from './evidence.js';
 import type { RolloutStore } from './store.js';
@@ -38,6 +39,9 @@ export class SharedRollout {
   private unreachableSince: number | undefined;
   private readonly startedAt = Date.now();
   private reached = false;
+  private readonly outage: OutageLog;
+  /** Requests whose evidence the cycle under way carries: dropped if the store cannot take it. */
+  private carrying = 0;
   /** Cycles and operators' actions run one at a time: each reads, changes and writes the progress. */
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -45,7 +49,15 @@ export class SharedRollout {
     private readonly controller: RolloutController,
     private readonly store: RolloutStore,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.outage = new OutageLog(logger, {
+      subject: 'rollout',
+      consequence:
+        'the rollout holds at its step (no judgement, no step change) until it is back; the evidence of requests served meanwhile is dropped',
+      unit: 'requests',
+      fields: () => ({ model: controller.model, step: controller.step }),
+    });
+  }
 
   private get periodMs(): number {
     return Math.min(FLUSH_MS, this.controller.policy.interval_s * 1000);
@@ -78,8 +90,9 @@ export class SharedRollout {
     try {
       await this.exclusive(() => this.exchange());
     } catch (error) {
-      this.unreachable(error);
+      this.unreachable(error, this.carrying);
     } finally {
+      this.carrying = 0;
       this.cycling = false;
     }
   }
@@ -92,7 +105,9 @@ export class SharedRollout {
       !isFinal(controller.state.status) && hasEvidence(taken)
         ? { stepIndex: controller.state.stepIndex, evidence: taken }
         : undefined;
+    this.carrying = delta ? taken.baseline.requests + taken.candidate.requests : 0;
     const { leader, stored } = await this.store.exchange(delta, this.leader);
+    this.carrying = 0;
     this.reachable();
     if (leader !== this.leader) {
       this.leader = leader;
@@ -192,31 +207,19 @@ export class SharedRollout {
     });
   }
 
-  private unreachable(error: unknown): void {
-    if (this.unreachableSince !== undefined) return;
+  private unreachable(error: unknown, droppedRequests = 0): void {
     // At start the connection is still being made (commands fail at once, no offline queue):
     // not an outage until it has had a lease's time to come up.
     if (!this.reached && Date.now() - this.startedAt < this.store.leaseMs) return;
-    this.unreachableSince = Date.now();
-    // Once per outage: every cycle fails the same way until it ends.
-    this.logger.warn(
-      {
-        model: this.controller.model,
-        step: this.controller.step,
-        err: error instanceof Error ? error.message : String(error),
-      },
-      'rollout: Redis unreachable; the rollout holds at its step (no judgement, no step change) until it is back',
-    );
+    this.unreachableSince ??= Date.now();
+    // Once per outage, then the requests whose evidence was dropped every 10 s, and its end.
+    this.outage.failed(error, droppedRequests);
   }
 
   private reachable(): void {
     this.reached = true;
-    if (this.unreachableSince === undefined) return;
     this.unreachableSince = undefined;
-    this.logger.info(
-      { model: this.controller.model, step: this.controller.step },
-      'rollout: Redis reachable again',
-    );
+    this.outage.recovered();
   }
 
   /** What the admin API shows of the sharing. */

@@ -124,11 +124,7 @@ function buildModels(
   deps: BuildDeps & { authenticate: Authenticator },
 ): Map<string, BuiltModel> {
   const { predictionLog, authenticate } = deps;
-  const redisCache = deps.redis
-    ? new RedisCacheStore(deps.redis, (error) =>
-        deps.logger.warn({ err: error }, 'result cache in Redis failed'),
-      )
-    : undefined;
+  const redisCache = deps.redis ? new RedisCacheStore(deps.redis, deps.logger) : undefined;
   // The runtime's metadata is fetched through the pool, once the version is applied.
   const metadataSource = (pool: UpstreamPool, model: string, version: string): MetadataSource => {
     let source: MetadataSource | undefined;

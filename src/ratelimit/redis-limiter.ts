@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Redis, Result } from 'ioredis';
 import { silentLogger, type Logger } from '../shared/logger.js';
+import { OutageLog } from '../shared/outage-log.js';
 import { checkLimits, type FailureMode, type LimitDecision, type Limiter } from './limiter.js';
 import { createMemoryLimiter } from './memory-limiter.js';
 import type { StateMetrics } from './metrics.js';
@@ -141,25 +142,31 @@ export function createRedisLimiter(redis: Redis, options: RedisLimiterOptions = 
   let closed = false;
   metrics?.redisUp.set(up ? 1 : 0);
 
+  // One line when Redis goes, the checks decided locally every 10 s while it is away, one when
+  // it is back: during an outage every check fails the same way.
+  const outage = new OutageLog(logger, {
+    subject: 'rate limiter',
+    consequence: failureMode === 'open' ? "failing open with this replica's share" : 'failing closed',
+    unit: 'checks',
+    fields: () => ({ replicaId, replicas, failureMode }),
+  });
+
   function markUp(): void {
     if (up) return;
     up = true;
     metrics?.redisUp.set(1);
-    logger.info({ replicaId, replicas }, 'rate limiter: Redis reachable, shared limits again');
+    if (outage.down) outage.recovered();
+    else logger.info({ replicaId, replicas }, 'rate limiter: Redis reachable, shared limits');
   }
 
   function markDown(error: unknown): void {
     probeAtMs = performance.now() + probeIntervalMs;
-    if (!up) return;
-    up = false;
-    metrics?.redisUp.set(0);
-    // Logged on the transition only: during an outage every request fails the same way.
-    logger.warn(
-      { replicaId, replicas, failureMode, err: error instanceof Error ? error.message : String(error) },
-      failureMode === 'open'
-        ? "rate limiter: Redis unreachable, failing open with this replica's share"
-        : 'rate limiter: Redis unreachable, failing closed',
-    );
+    if (up) {
+      up = false;
+      metrics?.redisUp.set(0);
+    }
+    // Also when it never came up (unreachable from the start): logged once per outage.
+    outage.failed(error, 0);
   }
 
   let replyErrorLoggedAtMs = -Infinity;
@@ -180,6 +187,8 @@ export function createRedisLimiter(redis: Redis, options: RedisLimiterOptions = 
   redis.on('close', onClose);
 
   function fallback(key: string, rps: number, burst: number): LimitDecision {
+    // Not a reply error (Redis answered): a check Redis's absence decided here.
+    if (!up) outage.affected();
     if (failureMode === 'closed') {
       if (tally) tally.fail_closed++;
       return {

@@ -34,18 +34,21 @@ process.on('exit', () => {
  * Throws an Error whose message is {@link REDIS_NOT_FOUND} when the binary is missing, so
  * callers can turn it into a skip.
  */
-export async function startRedis(): Promise<StartedRedis> {
+export async function startRedis(options: { dir?: string } = {}): Promise<StartedRedis> {
   const binary = findOnPath('redis-server');
   if (!binary) throw new Error(REDIS_NOT_FOUND);
+  // Where a test that turns persistence on (CONFIG SET appendonly yes) has it write: `dir` is
+  // protected from CONFIG SET, and the default is the working directory.
+  const extraArgs = options.dir ? ['--dir', options.dir] : [];
 
   let port = await freePort();
   let server: ChildProcess;
   try {
-    server = await spawnRedis(binary, port);
+    server = await spawnRedis(binary, port, extraArgs);
   } catch {
     // Another process may have taken the port between our probe closing and redis binding it.
     port = await freePort();
-    server = await spawnRedis(binary, port);
+    server = await spawnRedis(binary, port, extraArgs);
   }
   let current: ChildProcess | undefined = server;
 
@@ -61,7 +64,7 @@ export async function startRedis(): Promise<StartedRedis> {
     },
     async restart() {
       await handle.stop();
-      current = await spawnRedis(binary, port);
+      current = await spawnRedis(binary, port, extraArgs);
       handle.pid = current.pid!;
     },
   };
@@ -93,10 +96,10 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-async function spawnRedis(binary: string, port: number): Promise<ChildProcess> {
+async function spawnRedis(binary: string, port: number, extraArgs: string[]): Promise<ChildProcess> {
   const child = spawn(
     binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   running.add(child);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { test } from 'node:test';
+import type { IStatefulSet } from 'kubernetes-models/apps/v1';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import type { INetworkPolicy, INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -310,10 +311,23 @@ for (const overlay of OVERLAYS) {
         const redis = find<IService & K8sObject>(objects, 'Service', service!);
         assert.ok(redis && namespace === NAMESPACE, `${url.hostname} is a rendered Service`);
         assert.equal(redis.spec?.ports?.[0]?.port, Number(url.port));
+        const statefulSet = workloads(objects).find(
+          (w) => w.kind === 'StatefulSet' && matches(redis.spec?.selector, labelsOf(w)),
+        ) as (IStatefulSet & K8sObject) | undefined;
+        assert.ok(statefulSet, 'a StatefulSet behind the Service');
+        // It holds the prediction log's stream: an append-only file, fsynced every second, in a
+        // directory on a claim that outlives the pod (README, "Logs and the prediction log").
+        const redisContainer = template(statefulSet).spec?.containers?.[0];
+        const args = redisContainer?.args ?? [];
+        const arg = (flag: string) => args[args.indexOf(flag) + 1];
+        assert.equal(arg('--appendonly'), 'yes');
+        assert.equal(arg('--appendfsync'), 'everysec');
+        const dir = arg('--dir') ?? '/data';
+        const mount = redisContainer?.volumeMounts?.find((m) => m.mountPath === dir);
+        assert.ok(mount, `Redis's dir ${dir} is a mounted volume`);
         assert.ok(
-          workloads(objects).some(
-            (w) => w.kind === 'StatefulSet' && matches(redis.spec?.selector, labelsOf(w)),
-          ),
+          statefulSet.spec?.volumeClaimTemplates?.some((claim) => claim.metadata?.name === mount.name),
+          `${mount.name} is a PersistentVolumeClaim of the StatefulSet, not an emptyDir`,
         );
       } else {
         assert.match(config.state.redis_url, /^rediss?:\/\//);

@@ -133,9 +133,10 @@ test('refused records spill to the second sink and are counted; a record that ca
   assert.equal(await records({ sink: 'redis', outcome: 'spilled' }), 20);
   assert.equal(await records({ sink: 'file', outcome: 'ok' }), 20);
   assert.equal(await records({ sink: 'redis', outcome: 'error' }), 1, 'the record that could not be built');
-  assert.ok(
-    warnings.some((w) => w.includes('went to the file')),
-    warnings.join('\n'),
+  assert.deepEqual(
+    warnings,
+    ['a prediction record could not be built; it is lost'],
+    'a spill is the sink’s news (its outage log), not the writer’s',
   );
 });
 
@@ -190,4 +191,61 @@ test('throughput: records per second the writer sustains into the rotating file'
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('records the sink refuses are kept and tried again after retryMs; close() counts what is still refused as lost', async () => {
+  const registry = new Registry();
+  const stored: string[] = [];
+  let refuse = true;
+  let tries = 0;
+  const file: RecordSink = {
+    name: 'file',
+    async write(batch) {
+      tries++;
+      if (!refuse) {
+        stored.push(...batch);
+        return [];
+      }
+      // Part of the batch went in whole, like a disk that filled during the write.
+      stored.push(...batch.slice(0, 2));
+      refuse = false;
+      return batch.slice(2);
+    },
+    close: async () => {},
+  };
+  const errors: string[] = [];
+  const writer: RecordWriter = new RecordWriter({
+    sink: file,
+    capacity: 100,
+    flushMs: 1,
+    retryMs: 50,
+    metrics: createPredictionLogMetrics(registry, () => writer.buffered),
+    logger: { warn() {}, error: (_obj, msg) => errors.push(msg) },
+  });
+  const records = (labels: Record<string, string>) =>
+    counter(registry, 'switchyard_prediction_log_records_total', labels);
+  for (let i = 0; i < 10; i++) writer.write({ n: i });
+  const waited = performance.now();
+  await writer.flush();
+  assert.equal(tries, 1, 'flush stops at a refused batch');
+  assert.equal(writer.buffered, 8);
+  assert.equal(await records({ outcome: 'retried' }), 8);
+  for (let i = 10; i < 12; i++) writer.write({ n: i });
+  while (writer.buffered > 0 && performance.now() - waited < 5000)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.ok(performance.now() - waited >= 45, 'the retry waited retryMs, even with new records waiting');
+  assert.deepEqual(
+    stored.map((l) => (JSON.parse(l) as { n: number }).n),
+    Array.from({ length: 12 }, (_, i) => i),
+    'in order, each once',
+  );
+  assert.equal(await records({ outcome: 'ok' }), 12);
+
+  // A sink that never recovers: close() tries once more, then counts the rest as lost.
+  file.write = async (batch) => batch;
+  for (let i = 0; i < 5; i++) writer.write({ n: i });
+  await writer.close();
+  assert.equal(await records({ outcome: 'error' }), 5);
+  assert.equal(writer.buffered, 0);
+  assert.equal(errors.length, 1, errors.join('\n'));
 });

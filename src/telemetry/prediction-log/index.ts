@@ -43,7 +43,12 @@ const disabled: PredictionLog = { write() {}, flush: async () => {}, close: asyn
 export function createPredictionLog(config: PredictionLogConfig, deps: PredictionLogDeps): PredictionLog {
   if (!config.enabled) return disabled;
   const path = resolve(config.path);
-  const file = new RotatingFileSink({ path, rotateBytes: config.rotate_bytes, keepFiles: config.keep_files });
+  const file = new RotatingFileSink({
+    path,
+    rotateBytes: config.rotate_bytes,
+    keepFiles: config.keep_files,
+    logger: deps.logger,
+  });
   // Its own connection with a longer timeout than the request path's: a batch may take a few ms.
   const redis = deps.redisUrl
     ? new RedisStreamSink(
@@ -53,6 +58,7 @@ export function createPredictionLog(config: PredictionLogConfig, deps: Predictio
           logger: deps.logger,
         }),
         config.redis_stream,
+        deps.logger,
       )
     : undefined;
   const metrics = createPredictionLogMetrics(deps.registry, () => writer.buffered);

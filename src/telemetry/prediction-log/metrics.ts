@@ -5,7 +5,7 @@ export function createPredictionLogMetrics(registry: Registry, buffered: () => n
   return {
     records: new Counter({
       name: 'switchyard_prediction_log_records_total',
-      help: 'Prediction-log records by sink (redis | file) and outcome (ok | spilled | error): spilled went from Redis to the file, error was lost.',
+      help: 'Prediction-log records by sink (redis | file) and outcome (ok | spilled | retried | error): ok were stored whole, spilled went from Redis to the file, retried were refused and kept for another try (counted per try), error were lost (could not be built, or still refused when the log closed).',
       labelNames: ['sink', 'outcome'] as const,
       registers: [registry],
     }),

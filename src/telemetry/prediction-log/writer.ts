@@ -3,7 +3,8 @@ import type { PredictionLogMetrics } from './metrics.js';
 
 /**
  * Where batches of records go. `write` resolves with the lines it could not store (none when all
- * went well) and never rejects, so the writer decides what a failure means.
+ * went well), always a tail of the batch: the lines before it are stored whole. It never
+ * rejects, so the writer decides what a failure means, and logs its own outages.
  */
 export interface RecordSink {
   /** `redis` or `file`: the `sink` label of the records counter. */
@@ -22,6 +23,8 @@ export interface WriterOptions {
   batchRecords?: number;
   /** ...or this long after the first of them arrived. */
   flushMs?: number;
+  /** After the last sink refused records, the next try waits this long. Default 1000 ms. */
+  retryMs?: number;
   metrics: PredictionLogMetrics;
   logger: Pick<Logger, 'warn' | 'error'>;
 }
@@ -36,7 +39,7 @@ export type Entry = object | (() => object);
  */
 const SERIALIZE_SLICE = 16;
 
-/** One failure log line per this many ms per kind: an outage is reported, not echoed per batch. */
+/** One failure log line per this many ms per kind: a failure is reported, not echoed per record. */
 const COMPLAINT_INTERVAL_MS = 10_000;
 
 /**
@@ -50,8 +53,13 @@ const COMPLAINT_INTERVAL_MS = 10_000;
  * them doubled the scavenge pauses (1.1 → 2.5 ms) and showed in the p99 at one connection
  * (1.5 → 2.5 ms); a line is one flat string, cheap to keep.
  *
- * One batch is in flight at a time; `flush()` and `close()` resolve when everything taken so far
- * is written (or counted as lost).
+ * What the last sink refuses (a full disk; Redis down and the spill file failing too) goes back
+ * to the front of the queue and is tried again `retryMs` later: a record once taken is kept until
+ * it is written, within the same `capacity` (new records are dropped meanwhile, counted as
+ * buffer_full). Only `close()` gives up on what is still refused, counting it as lost.
+ *
+ * One batch is in flight at a time; `flush()` resolves when everything taken so far is written or,
+ * a sink failing, has been tried once more; `close()` when everything is written or counted as lost.
  */
 export class RecordWriter {
   /** Taken and not yet serialised. */
@@ -65,13 +73,17 @@ export class RecordWriter {
   private timer: NodeJS.Timeout | undefined;
   private timerDelay = 0;
   private closed = false;
+  /** The last batch was refused: records wait for the retry, not for a batch to fill. */
+  private holding = false;
   private readonly lastComplaint = new Map<string, number>();
   private readonly batchRecords: number;
   private readonly flushMs: number;
+  private readonly retryMs: number;
 
   constructor(private readonly options: WriterOptions) {
     this.batchRecords = options.batchRecords ?? 500;
     this.flushMs = options.flushMs ?? 50;
+    this.retryMs = options.retryMs ?? 1000;
   }
 
   /** Records taken and not yet written. */
@@ -96,19 +108,36 @@ export class RecordWriter {
     }
   }
 
-  /** Resolves when every record taken before the call has been written or counted as lost. */
+  /**
+   * Resolves when every record taken before the call has been written, or when a batch was
+   * refused meanwhile: what is held then waits for the next retry.
+   */
   async flush(): Promise<void> {
     for (;;) {
       this.serialize(Infinity);
       if (this.lines.length === 0 && !this.running) return;
       await (this.running ?? this.start());
+      if (this.holding) return;
     }
   }
 
-  /** Stops taking records (later ones are dropped and counted), writes what it holds, closes the sinks. */
+  /**
+   * Stops taking records (later ones are dropped and counted), writes what it holds — what the
+   * sinks still refuse is counted as lost — and closes the sinks.
+   */
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
+    const lost = this.lines.length;
+    if (lost > 0) {
+      this.lines = [];
+      const sink = this.options.spill ?? this.options.sink;
+      this.options.metrics.records.inc({ sink: sink.name, outcome: 'error' }, lost);
+      this.options.logger.error(
+        { records: lost },
+        `prediction log: records the ${sink.name} refused until the log closed are lost`,
+      );
+    }
     await Promise.all([this.options.sink.close(), this.options.spill?.close()]);
   }
 
@@ -120,9 +149,14 @@ export class RecordWriter {
       setImmediate(this.serializeSlice);
     }
     // A full batch goes at once, a partial one soon (the running loop takes them otherwise).
-    if (this.lines.length > 0 && !this.running)
-      this.schedule(this.lines.length >= this.batchRecords ? 0 : this.flushMs);
+    if (this.lines.length > 0 && !this.running) this.schedule(this.nextDelay());
   };
+
+  /** When the loop should next run, lines waiting: a retry waits, a full batch does not. */
+  private nextDelay(): number {
+    if (this.holding) return this.retryMs;
+    return this.lines.length >= this.batchRecords ? 0 : this.flushMs;
+  }
 
   /** Builds and serialises up to `count` waiting records into lines. */
   private serialize(count: number): void {
@@ -144,16 +178,15 @@ export class RecordWriter {
     this.timer = undefined;
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
-      // Lines that arrived during the last batch: a full batch goes at once, a partial one soon.
-      if (this.lines.length > 0 && !this.closed)
-        this.schedule(this.lines.length >= this.batchRecords ? 0 : this.flushMs);
+      // Lines that arrived during the last batch, or those held for a retry.
+      if (this.lines.length > 0 && !this.closed) this.schedule(this.nextDelay());
     });
     return this.running;
   }
 
-  /** Starts the loop in `delayMs`, or sooner if it is already due sooner. */
+  /** Starts the loop in `delayMs`, or sooner if it is already due sooner (never sooner than a retry). */
   private schedule(delayMs: number): void {
-    if (this.timer && (delayMs > 0 || this.timerDelay === 0)) return;
+    if (this.timer && (delayMs > 0 || this.timerDelay === 0 || this.holding)) return;
     clearTimeout(this.timer);
     this.timerDelay = delayMs;
     this.timer = setTimeout(() => void this.start(), delayMs).unref();
@@ -165,41 +198,45 @@ export class RecordWriter {
         this.lines.length <= this.batchRecords ? this.lines : this.lines.slice(0, this.batchRecords);
       this.lines = batch === this.lines ? [] : this.lines.slice(this.batchRecords);
       this.writing = batch.length;
+      let held: readonly string[];
       try {
-        await this.writeBatch(batch);
+        held = await this.writeBatch(batch);
       } finally {
         this.writing = 0;
+      }
+      this.holding = held.length > 0;
+      if (this.holding) {
+        // Back in front, in order; the sink is failing, so the rest wait for the retry too.
+        this.lines = held.concat(this.lines);
+        return;
       }
       // Let a partial batch fill for one more interval instead of writing records a few at a time.
       if (this.lines.length < this.batchRecords && !this.closed) return;
     }
   }
 
-  private async writeBatch(lines: readonly string[]): Promise<void> {
+  /** Writes a batch to the sink, what it refuses to the spill; returns what neither took. */
+  private async writeBatch(lines: readonly string[]): Promise<readonly string[]> {
     const { sink, spill, metrics } = this.options;
     const refused = await sink.write(lines);
     if (lines.length > refused.length)
       metrics.records.inc({ sink: sink.name, outcome: 'ok' }, lines.length - refused.length);
-    if (refused.length === 0) return;
-    if (!spill) {
-      metrics.records.inc({ sink: sink.name, outcome: 'error' }, refused.length);
-      this.complain(sink.name, undefined, `prediction log: ${sink.name} refused records; they are lost`);
-      return;
-    }
-    const lost = await spill.write(refused);
-    const spilled = refused.length - lost.length;
+    if (refused.length === 0 || !spill) return this.held(sink, refused);
+    // The sinks log their own outages (when, how long, how many records): no line here.
+    const held = await spill.write(refused);
+    const spilled = refused.length - held.length;
     if (spilled > 0) {
       metrics.records.inc({ sink: sink.name, outcome: 'spilled' }, spilled);
       metrics.records.inc({ sink: spill.name, outcome: 'ok' }, spilled);
     }
-    if (lost.length > 0) metrics.records.inc({ sink: spill.name, outcome: 'error' }, lost.length);
-    this.complain(
-      `${sink.name}-spill`,
-      undefined,
-      lost.length === 0
-        ? `prediction log: ${sink.name} refused records; they went to the ${spill.name} instead`
-        : `prediction log: ${sink.name} and ${spill.name} both refused records; they are lost`,
-    );
+    return this.held(spill, held);
+  }
+
+  /** Lines the last sink refused, counted as retried: they stay in the buffer for another try. */
+  private held(sink: RecordSink, lines: readonly string[]): readonly string[] {
+    if (lines.length > 0)
+      this.options.metrics.records.inc({ sink: sink.name, outcome: 'retried' }, lines.length);
+    return lines;
   }
 
   private complain(kind: string, error: unknown, message: string): void {
