@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfigText } from '../config/load.js';
 import { RolloutRegistry } from '../delivery/registry.js';
+import { DriftRegistry } from '../drift/registry.js';
 import type { ConfigSnapshot } from '../config/load.js';
 import { MetadataRegistry } from '../stages/validate/metadata.js';
 import { createState } from '../ratelimit/index.js';
@@ -64,6 +65,7 @@ test('a reload whose second model fails to build leaves the first model as it wa
     redis: undefined,
     predictionLog: noLog,
     rollouts: new RolloutRegistry({ logger, metrics: metrics.delivery }),
+    drift: new DriftRegistry({ metrics: metrics.drift }),
   };
   try {
     const first = buildGateway(

@@ -3,6 +3,8 @@ import type { ConfigSnapshot } from '../config/load.js';
 import type { ModelConfig } from '../config/schema.js';
 import { createOutboundCall } from '../outbound/stack.js';
 import type { RolloutRegistry } from '../delivery/registry.js';
+import type { DriftReference } from '../drift/reference.js';
+import type { DriftRegistry } from '../drift/registry.js';
 import type { Pipeline } from '../pipeline/compose.js';
 import { buildPipeline } from '../pipeline/build.js';
 import { createAuthenticator, type Authenticator } from '../stages/auth/authenticate.js';
@@ -56,6 +58,8 @@ export interface BuildDeps {
   predictionLog: PredictionLog;
   /** The running rollouts, kept across versions while their policy is unchanged. */
   rollouts: RolloutRegistry;
+  /** The drift trackers, kept across versions while their contract and reference are unchanged. */
+  drift: DriftRegistry;
   /** The running version, whose pools are kept when their upstream's config is unchanged. */
   previous?: BuiltGateway;
 }
@@ -88,7 +92,11 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): Gateway
       config.tenants,
       config.auth.jwt ? createJwtVerifier(config.auth.jwt, config.tenants) : undefined,
     );
-    const models = buildModels(config.models, pools, prepared, onApply, { ...deps, authenticate });
+    const models = buildModels(config.models, pools, prepared, onApply, {
+      ...deps,
+      authenticate,
+      driftReferences: snapshot.driftReferences,
+    });
     const gateway: BuiltGateway = {
       snapshot,
       authenticate,
@@ -103,6 +111,7 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): Gateway
         for (const pool of newPools) void pool.start();
         for (const step of onApply) step();
         deps.rollouts.retain(Object.keys(config.models));
+        deps.drift.retain(Object.keys(config.models));
       },
       discard,
     };
@@ -117,7 +126,10 @@ function buildModels(
   pools: ReadonlyMap<string, UpstreamPool>,
   prepared: PreparedModelState[],
   onApply: (() => void)[],
-  deps: BuildDeps & { authenticate: Authenticator },
+  deps: BuildDeps & {
+    authenticate: Authenticator;
+    driftReferences: ReadonlyMap<string, DriftReference> | undefined;
+  },
 ): Map<string, BuiltModel> {
   const { predictionLog, authenticate } = deps;
   const redisCache = deps.redis
@@ -139,6 +151,8 @@ function buildModels(
     prepared.push(state);
     const rollout = deps.rollouts.prepare(name, model);
     onApply.push(rollout.apply);
+    const drift = deps.drift.prepare(name, model, deps.driftReferences?.get(name));
+    onApply.push(drift.apply);
     const call = createOutboundCall(name, model, {
       pools,
       metrics: deps.metrics.outbound,
@@ -183,6 +197,7 @@ function buildModels(
         call,
         after: { metrics: deps.metrics, logger: deps.logger, predictionLog },
         rollout: rollout.controller,
+        drift: drift.tracker,
       }),
     });
   }

@@ -98,3 +98,8 @@ export function predictionLogRecord(predictionLog: PredictionLog, model: ModelCo
 export function rolloutEvidence(evidence: { recordAnswer(finished: Finished): void }): AfterStep {
   return (finished) => evidence.recordAnswer(finished);
 }
+
+/** Drift: the answer's scores and features counted into its variant's window (src/drift). */
+export function driftSample(tracker: { record(finished: Finished): void }): AfterStep {
+  return (finished) => tracker.record(finished);
+}

@@ -18,7 +18,9 @@ import { createValidate, type ValidateDeps } from '../stages/validate/index.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { PredictionLog } from '../telemetry/prediction-log/index.js';
 import type { RolloutController } from '../delivery/controller.js';
+import type { DriftTracker } from '../drift/tracker.js';
 import {
+  driftSample,
   predictionLogRecord,
   requestLogLine,
   requestMetrics,
@@ -41,6 +43,8 @@ export interface PipelineDeps {
   after: { metrics: GatewayMetrics; logger: Logger; predictionLog: PredictionLog };
   /** The model's running rollout, when its config has a policy. */
   rollout: RolloutController | undefined;
+  /** The model's drift tracker, when it has a contract and drift is on. */
+  drift: DriftTracker | undefined;
 }
 
 /** One model's request lifecycle, in the order a request meets it. */
@@ -77,6 +81,7 @@ export function buildPipeline(modelName: string, model: ModelConfig, deps: Pipel
       requestLogLine(deps.after.logger), // one line per request
       predictionLogRecord(deps.after.predictionLog, model), // one record per answer, built off the path
       ...(rollout ? [rolloutEvidence(rollout.evidence)] : []), // the rollout's evidence, per side
+      ...(deps.drift ? [driftSample(deps.drift)] : []), // the score and features, into the variant's drift window
     ],
   });
 }
