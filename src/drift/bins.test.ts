@@ -27,15 +27,17 @@ test('values outside the edges land in the edge bins, NaN in none', () => {
   assert.equal(bins.index(Number.NaN), -1);
 });
 
-test('the binary search agrees with a linear scan over many edges', () => {
+test('few bins (counted) and many (searched) agree with a plain scan of the edges', () => {
   const random = seededRandom(3);
-  const edges = Array.from({ length: 41 }, (_, i) => i * i);
-  const bins = new EdgeBins(edges);
-  for (let n = 0; n < 2000; n++) {
-    const value = random() * 1700 - 50;
-    let linear = 0;
-    while (linear < edges.length - 2 && value >= edges[linear + 1]!) linear++;
-    assert.equal(bins.index(value), linear, `value ${value}`);
+  for (const count of [1, 2, 10, 16, 17, 40, 100]) {
+    const edges = Array.from({ length: count + 1 }, (_, i) => i * i);
+    const bins = new EdgeBins(edges);
+    for (let n = 0; n < 1000; n++) {
+      const value = n < 3 ? edges[n % edges.length]! : random() * (count * count + 100) - 50;
+      let scanned = 0;
+      while (scanned < count - 1 && value >= edges[scanned + 1]!) scanned++;
+      assert.equal(bins.index(value), scanned, `${count} bins, value ${value}`);
+    }
   }
 });
 

@@ -1,11 +1,10 @@
 import type { ContractConfig } from '../contract/config.js';
-import { FixedBins } from '../delivery/bins.js';
 import { DRIFT_BINS } from '../delivery/evidence.js';
 import { psi } from '../delivery/statistics.js';
 import type { Finished } from '../pipeline/stage.js';
 import type { TensorData } from '../shared/oip.js';
 import type { VariantConfig } from '../stages/route/config.js';
-import { EdgeBins, type Bins } from './bins.js';
+import { binBetween } from './bins.js';
 import type { DriftConfig } from './config.js';
 import type { DriftMetrics } from './metrics.js';
 import type { DriftReference, ReferenceHistogram } from './reference.js';
@@ -13,40 +12,41 @@ import type { DriftReference, ReferenceHistogram } from './reference.js';
 /** The feature label of the score's PSI. */
 export const SCORE = 'score';
 
-/** One histogram of a variant: its bins, this window's counts, and what they are compared with. */
-interface Histogram {
+/** The bins of one histogram, and its reference histogram when the file has one. */
+interface HistogramPlan {
   /** 'score' or the contract feature's name: the `feature` label. */
   readonly name: string;
-  readonly bins: Bins;
-  readonly counts: Int32Array;
-  /** From the reference file, or learned from the first window of min_samples rows; undefined until then. */
-  reference: Float64Array | undefined;
-  readonly fromFile: boolean;
-}
-
-/** What one variant showed in the current window. */
-interface VariantWindow {
-  readonly model: string;
-  readonly version: string;
-  readonly score: Histogram;
-  /** In the order of the tracker's feature columns. */
-  readonly features: Histogram[];
-  /** The score, then the features: every series the variant exports. */
-  readonly all: Histogram[];
+  readonly edges: readonly number[];
+  readonly reference: ReferenceHistogram | undefined;
 }
 
 /** A contract feature that is tracked: where it is in the input row, and its bins. */
-interface FeaturePlan {
-  readonly name: string;
+interface FeaturePlan extends HistogramPlan {
   readonly column: number;
-  readonly bins: Bins;
-  readonly reference: ReferenceHistogram | undefined;
+}
+
+/**
+ * What one variant showed in the current window. Its histograms — 0 the score, then the tracked
+ * features in order — live in flat typed arrays, so the per-row loop reads no objects: histogram
+ * h has bins[h] bins with edges at edges[edgeStart[h]…] and counts at counts[countStart[h]…].
+ */
+interface VariantWindow {
+  readonly model: string;
+  readonly version: string;
+  readonly names: readonly string[];
+  readonly edges: Float64Array;
+  readonly edgeStart: Int32Array;
+  readonly bins: Int32Array;
+  readonly countStart: Int32Array;
+  readonly counts: Int32Array;
+  /** Per histogram: from the reference file, or learned from the first window of min_samples values; undefined until then. */
+  readonly references: (Float64Array | undefined)[];
 }
 
 /**
  * Drift of one model's variants, measured whether or not a rollout runs: every answered row's
- * score and contract features are counted into its variant's histograms (a bin search per value,
- * no allocation), and every `window_s` each histogram is compared by PSI with its reference and
+ * score and contract features are counted into its variant's histograms (a binary search of a
+ * few comparisons per value over typed arrays, no allocation), and every `window_s` each histogram is compared by PSI with its reference and
  * exported as switchyard_drift_psi{against="reference"}.
  *
  * The reference is the model's reference file when it has one (the features' histograms, and
@@ -73,25 +73,14 @@ export class DriftTracker {
     // contract range (as the rollout's evidence bins it). Without either it is not binned.
     this.features = contract.features.flatMap((feature, column): FeaturePlan[] => {
       const fromFile = reference?.features[feature.name];
-      if (fromFile)
-        return [{ name: feature.name, column, bins: new EdgeBins(fromFile.edges), reference: fromFile }];
+      if (fromFile) return [{ name: feature.name, column, edges: fromFile.edges, reference: fromFile }];
       if (feature.min === undefined || feature.max === undefined || !(feature.max > feature.min)) return [];
       return [
-        {
-          name: feature.name,
-          column,
-          bins: new FixedBins(feature.min, feature.max, DRIFT_BINS),
-          reference: undefined,
-        },
+        { name: feature.name, column, edges: equalWidth(feature.min, feature.max), reference: undefined },
       ];
     });
     this.columns = Int32Array.from(this.features, (plan) => plan.column);
     this.width = contract.features.length;
-  }
-
-  /** The names of the histograms of each variant: 'score', then the tracked features. */
-  get names(): string[] {
-    return [SCORE, ...this.features.map((plan) => plan.name)];
   }
 
   /**
@@ -143,21 +132,17 @@ export class DriftTracker {
     if (scores === undefined) return;
     const inputs =
       ctx.inference === undefined ? undefined : tensorData(ctx.inference.inputs, this.contract.input);
-    const { score, features } = window;
     const { columns, width } = this;
     for (let row = 0; row < scores.length; row++) {
-      const value = scores[row];
-      if (typeof value !== 'number') continue;
-      const bin = score.bins.index(value);
-      if (bin >= 0) score.counts[bin]!++;
+      const score = scores[row];
+      // JSON carries no NaN, but a number that is not itself has no bin: the check costs nothing.
+      if (typeof score !== 'number' || score !== score) continue;
+      count(window, 0, score);
       if (inputs === undefined) continue;
       const start = row * width;
       for (let f = 0; f < columns.length; f++) {
-        const feature = inputs[start + columns[f]!];
-        if (typeof feature !== 'number') continue;
-        const histogram = features[f]!;
-        const featureBin = histogram.bins.index(feature);
-        if (featureBin >= 0) histogram.counts[featureBin]!++;
+        const value = inputs[start + columns[f]!];
+        if (typeof value === 'number' && value === value) count(window, f + 1, value);
       }
     }
   }
@@ -170,24 +155,20 @@ export class DriftTracker {
   closeWindow(): void {
     const minSamples = this.settings?.min_samples ?? Number.POSITIVE_INFINITY;
     for (const [variant, window] of this.windows) {
-      this.metrics.setWindowRows(this.model, variant, total(window.score.counts));
-      for (const histogram of window.all) {
-        const values = total(histogram.counts);
-        if (histogram.reference === undefined) {
-          if (values >= minSamples) histogram.reference = Float64Array.from(histogram.counts);
+      window.names.forEach((name, h) => {
+        const counts = window.counts.subarray(window.countStart[h]!, window.countStart[h]! + window.bins[h]!);
+        const values = total(counts);
+        if (h === 0) this.metrics.setWindowRows(this.model, variant, values);
+        const reference = window.references[h];
+        if (reference === undefined) {
+          if (values >= minSamples) window.references[h] = Float64Array.from(counts);
         } else if (values >= minSamples) {
-          this.metrics.setPsi(
-            this.model,
-            variant,
-            histogram.name,
-            'reference',
-            psi(histogram.counts, histogram.reference),
-          );
+          this.metrics.setPsi(this.model, variant, name, 'reference', psi(counts, reference));
         } else {
-          this.metrics.clearPsi(this.model, variant, histogram.name, 'reference');
+          this.metrics.clearPsi(this.model, variant, name, 'reference');
         }
-        histogram.counts.fill(0);
-      }
+      });
+      window.counts.fill(0);
     }
   }
 
@@ -197,23 +178,40 @@ export class DriftTracker {
   ): VariantWindow {
     const scoreFile =
       this.reference?.model === variant.model ? this.reference.scores[variant.version] : undefined;
-    const score = histogram(
-      SCORE,
-      scoreFile ? new EdgeBins(scoreFile.edges) : new FixedBins(0, 1, DRIFT_BINS),
-      scoreFile,
+    const plans: HistogramPlan[] = [
+      { name: SCORE, edges: scoreFile?.edges ?? equalWidth(0, 1), reference: scoreFile },
+      ...this.features,
+    ];
+    const edgeStart = new Int32Array(plans.length);
+    const countStart = new Int32Array(plans.length);
+    const bins = Int32Array.from(plans, (plan) => plan.edges.length - 1);
+    for (let h = 1; h < plans.length; h++) {
+      edgeStart[h] = edgeStart[h - 1]! + bins[h - 1]! + 1;
+      countStart[h] = countStart[h - 1]! + bins[h - 1]!;
+    }
+    const references = plans.map((plan, h) =>
+      plan.reference
+        ? Float64Array.from(plan.reference.counts)
+        : // A feature's learned reference outlives a new version of the variant; the score's does not.
+          h > 0
+          ? previous?.references[h]
+          : undefined,
     );
-    const features = this.features.map((plan, f) => {
-      const made = histogram(plan.name, plan.bins, plan.reference);
-      const learned = previous?.features[f]?.reference;
-      if (!made.fromFile && learned) made.reference = learned;
-      return made;
-    });
-    return { model: variant.model, version: variant.version, score, features, all: [score, ...features] };
+    return {
+      model: variant.model,
+      version: variant.version,
+      names: plans.map((plan) => plan.name),
+      edges: Float64Array.from(plans.flatMap((plan) => plan.edges)),
+      edgeStart,
+      bins,
+      countStart,
+      counts: new Int32Array(bins.reduce((sum, n) => sum + n, 0)),
+      references,
+    };
   }
 
   private clearSeries(variant: string, window: VariantWindow): void {
-    for (const histogram of window.all)
-      this.metrics.clearPsi(this.model, variant, histogram.name, 'reference');
+    for (const name of window.names) this.metrics.clearPsi(this.model, variant, name, 'reference');
     this.metrics.clearWindowRows(this.model, variant);
   }
 
@@ -228,14 +226,17 @@ export class DriftTracker {
   }
 }
 
-function histogram(name: string, bins: Bins, file: ReferenceHistogram | undefined): Histogram {
-  return {
-    name,
-    bins,
-    counts: new Int32Array(bins.count),
-    reference: file ? Float64Array.from(file.counts) : undefined,
-    fromFile: file !== undefined,
-  };
+/** Counts `value` into histogram `h` of `window` (see VariantWindow). */
+function count(window: VariantWindow, h: number, value: number): void {
+  const bin = binBetween(window.edges, window.edgeStart[h]!, window.bins[h]!, value);
+  window.counts[window.countStart[h]! + bin]!++;
+}
+
+/** DRIFT_BINS equal-width bins over [min, max], as the rollout's evidence bins a feature. */
+function equalWidth(min: number, max: number): number[] {
+  return Array.from({ length: DRIFT_BINS + 1 }, (_, i) =>
+    i === DRIFT_BINS ? max : min + ((max - min) * i) / DRIFT_BINS,
+  );
 }
 
 function total(counts: ArrayLike<number>): number {
