@@ -5,8 +5,9 @@
  *
  * DIR/<v>/model.onnx, DIR/config.yaml (with each file's sha256), DIR/training-report.json and
  * DIR/drift-reference.json (the gateway's drift reference: the features' and each version's
- * scores' histograms over the evaluation set, see README "Drift"). Everything is seeded and free of timestamps, so a rerun reproduces the files byte for byte;
- * the test beside this file holds the committed files to that.
+ * scores' histograms over the evaluation set, see README "Drift"). Everything is seeded and free
+ * of timestamps, so a rerun reproduces the files byte for byte; the test beside this file holds the
+ * committed files to that.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';

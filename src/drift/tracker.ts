@@ -39,15 +39,15 @@ interface VariantWindow {
   readonly bins: Int32Array;
   readonly countStart: Int32Array;
   readonly counts: Int32Array;
-  /** Per histogram: from the reference file, or learned from the first window of min_samples values; undefined until then. */
+  /** Per histogram: from the file, or learned from the first window of min_samples. */
   readonly references: (Float64Array | undefined)[];
 }
 
 /**
  * Drift of one model's variants, measured whether or not a rollout runs: every answered row's
- * score and contract features are counted into its variant's histograms (a binary search of a
- * few comparisons per value over typed arrays, no allocation), and every `window_s` each histogram is compared by PSI with its reference and
- * exported as switchyard_drift_psi{against="reference"}.
+ * score and contract features are counted into its variant's histograms (a few comparisons per
+ * value over typed arrays, no allocation), and every `window_s` each histogram is compared by PSI
+ * with its reference and exported as switchyard_drift_psi{against="reference"}.
  *
  * The reference is the model's reference file when it has one (the features' histograms, and
  * the score's for the variant's runtime model and version), else the variant's first window with
