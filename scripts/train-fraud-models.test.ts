@@ -29,6 +29,7 @@ const GENERATED_FILES = [
   '3/model.onnx',
   'config.yaml',
   'training-report.json',
+  'drift-reference.json',
 ];
 const evaluation = generateTransactions(FRAUD_EVALUATION_COUNT, FRAUD_EVALUATION_SEED);
 

@@ -3,9 +3,11 @@
  *
  *   tsx scripts/train-fraud-models.ts [--out DIR]        (default config/models/fraud)
  *
- * DIR/<v>/model.onnx, DIR/config.yaml (with each file's sha256) and DIR/training-report.json.
- * Everything is seeded and free of timestamps, so a rerun reproduces the files byte for byte;
- * the test beside this file holds the committed files to that.
+ * DIR/<v>/model.onnx, DIR/config.yaml (with each file's sha256), DIR/training-report.json and
+ * DIR/drift-reference.json (the gateway's drift reference: the features' and each version's
+ * scores' histograms over the evaluation set, see README "Drift"). Everything is seeded and free
+ * of timestamps, so a rerun reproduces the files byte for byte; the test beside this file holds the
+ * committed files to that.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -14,6 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { parse as parseYaml } from 'yaml';
+
+import { quantileHistogram } from '../src/drift/build-reference.js';
+import type { DriftReference } from '../src/drift/reference.js';
 
 import {
   encodeMlpAsOnnx,
@@ -344,6 +349,49 @@ export function buildTrainingReport(trained: readonly TrainedVersion[]) {
 
 export type TrainingReport = ReturnType<typeof buildTrainingReport>;
 
+/**
+ * The gateway's drift reference for the fraud model (`drift.reference` in config/gateway.yaml):
+ * each feature's histogram over the held-out evaluation set — drawn from the same world as the
+ * training data — and each version's scores on it, over decile bins (src/drift/build-reference.ts).
+ * Live traffic like the training data then shows a PSI near 0; a shifted feature, a high one.
+ */
+export function buildDriftReference(trained: readonly TrainedVersion[]): DriftReference {
+  const evaluation = generateTransactions(FRAUD_EVALUATION_COUNT, FRAUD_EVALUATION_SEED, BASE_LABEL_RULE);
+  const column = (input: number) =>
+    Float64Array.from(
+      { length: FRAUD_EVALUATION_COUNT },
+      (_, row) => evaluation.features[row * FRAUD_FEATURE_COUNT + input] ?? 0,
+    );
+  return {
+    source: `${FRAUD_EVALUATION_COUNT} held-out synthetic transactions (seed ${FRAUD_EVALUATION_SEED}) and each version's scores on them, written by scripts/train-fraud-models.ts`,
+    model: 'fraud',
+    features: Object.fromEntries(
+      FRAUD_FEATURES.map((feature, input) => [feature.name, quantileHistogram(column(input), feature)]),
+    ),
+    scores: Object.fromEntries(
+      trained.map(({ recipe, weights }) => [
+        recipe.version,
+        quantileHistogram(scoreAll(weights, evaluation), { min: 0, max: 1 }),
+      ]),
+    ),
+  };
+}
+
+/** JSON with two-space indents and each list of numbers on one line, so a histogram reads at a glance. */
+export function renderDriftReference(reference: DriftReference): string {
+  const text = JSON.stringify(reference, null, 2).replace(
+    /\[[-\d.e+,\s]*\]/g,
+    (list) =>
+      `[${list
+        .slice(1, -1)
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean)
+        .join(', ')}]`,
+  );
+  return `${text}\n`;
+}
+
 /** A hex digest like "123e4567…" (digits only, or digits-e-digits) would read back as a number. */
 function yamlPlain(hex: string): string {
   return typeof parseYaml(hex) === 'string' ? hex : `'${hex}'`;
@@ -391,12 +439,15 @@ export async function writeFraudModels(outDir: string): Promise<TrainingReport> 
   const report = buildTrainingReport(trained);
   await writeFile(join(outDir, 'config.yaml'), renderConfigYaml(trained));
   await writeFile(join(outDir, 'training-report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(outDir, 'drift-reference.json'), renderDriftReference(buildDriftReference(trained)));
   return report;
 }
 
 function printSummary(outDir: string, report: TrainingReport, elapsedMs: number): void {
   const { evaluation } = report;
-  console.log(`wrote ${outDir}/{1,2,3}/model.onnx, config.yaml, training-report.json in ${elapsedMs} ms`);
+  console.log(
+    `wrote ${outDir}/{1,2,3}/model.onnx, config.yaml, training-report.json, drift-reference.json in ${elapsedMs} ms`,
+  );
   console.log(
     `evaluation: ${evaluation.count} transactions, seed ${evaluation.seed}, fraud rate ${evaluation.fraud_rate}`,
   );

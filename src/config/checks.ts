@@ -1,5 +1,6 @@
 import { FeatureConfigSchema, ThresholdConfigSchema } from '../contract/config.js';
 import { checkRolloutPolicy } from '../delivery/checks.js';
+import { checkDrift } from '../drift/checks.js';
 import { ApiKeyConfigSchema } from '../stages/auth/config.js';
 import { FallbackStepSchema } from '../stages/fallback/config.js';
 import { VariantConfigSchema } from '../stages/route/config.js';
@@ -161,6 +162,7 @@ function checkModel(
 
   if (isPlainObject(model.contract)) checkContract([...at, 'contract'], model.contract, report);
   if (isPlainObject(model.rollout)) checkRolloutPolicy([...at, 'rollout'], model, report);
+  checkDrift(at, model, report);
 }
 
 function checkWeightSum(at: PathSegment[], variants: unknown, report: Report): void {

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { parseDocument } from 'yaml';
+import { readDriftReferences } from '../drift/reference.js';
 import { crossCheck } from './checks.js';
 import { interpolateEnv, type Env } from './interpolate.js';
 import { sortProblems, type ConfigProblem } from './problem.js';
@@ -22,7 +24,20 @@ export async function loadConfigFile(path: string, env: Env = process.env): Prom
     const reason = error instanceof Error ? error.message : String(error);
     return { ok: false, problems: [{ path: '', message: `cannot read the config file: ${reason}` }] };
   }
-  return parseConfigText(text, env, path);
+  return loadConfigText(text, env, path);
+}
+
+/**
+ * The config file's text as the gateway loads it: parsed and checked (parseConfigText), then the
+ * files it names read and checked too — each model's drift reference, relative to the config
+ * file's directory — so a broken one is reported at its path like any other problem.
+ */
+export async function loadConfigText(text: string, env: Env, path: string): Promise<LoadResult> {
+  const parsed = parseConfigText(text, env, path);
+  if (!parsed.ok) return parsed;
+  const { references, problems } = await readDriftReferences(parsed.snapshot.config, dirname(path));
+  if (problems.length > 0) return { ok: false, problems: sortProblems(problems) };
+  return { ok: true, snapshot: Object.freeze({ ...parsed.snapshot, driftReferences: references }) };
 }
 
 /**

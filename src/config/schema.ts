@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ContractModelFields } from '../contract/config.js';
 import { DeliveryModelFields } from '../delivery/config.js';
+import { DriftModelFields } from '../drift/config.js';
 import { RolloutModelFields } from '../rollout/config.js';
 import { AdmissionModelFields } from '../stages/admission/config.js';
 import { AuthConfigSchema, TenantsConfigSchema } from '../stages/auth/config.js';
@@ -33,6 +34,8 @@ export const ModelConfigSchema = Type.Object(
     ...RolloutModelFields,
     // Not a stage: the progressive delivery the gateway runs for this model (src/delivery).
     ...DeliveryModelFields,
+    // Not a stage: drift of the score and features, measured all the time (src/drift).
+    ...DriftModelFields,
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { DriftReference } from '../drift/reference.js';
 import type { GatewayConfig } from './schema.js';
 
 /** One validated version of the config. Stages are built from it and never see another. */
@@ -9,6 +10,11 @@ export interface ConfigSnapshot {
   readonly hash: string;
   readonly source: string;
   readonly loadedAt: Date;
+  /**
+   * The drift reference files the config names, by model, read and checked with it (when it was
+   * loaded from a file). Not part of the hash, which names the config's settings alone.
+   */
+  readonly driftReferences?: ReadonlyMap<string, DriftReference>;
 }
 
 export function createSnapshot(config: GatewayConfig, source: string, loadedAt = new Date()): ConfigSnapshot {

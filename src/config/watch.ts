@@ -3,7 +3,7 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Env } from './interpolate.js';
-import { parseConfigText } from './load.js';
+import { loadConfigText, parseConfigText } from './load.js';
 import type { ConfigProblem } from './problem.js';
 import type { ConfigSnapshot } from './snapshot.js';
 
@@ -161,7 +161,7 @@ export function watchConfig(
     const digest = sha256(bytes);
     if (digest === lastDigest) return;
     lastDigest = digest;
-    const result = parseConfigText(bytes.toString('utf8'), env, path);
+    const result = await loadConfigText(bytes.toString('utf8'), env, path);
     if (result.ok) deliver(() => handlers.onSnapshot(result.snapshot));
     else deliver(() => handlers.onInvalid(result.problems));
   };

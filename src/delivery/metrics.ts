@@ -1,10 +1,18 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { createDriftMetrics, type DriftMetrics } from '../drift/metrics.js';
 import type { Judgement } from './judge.js';
 
 /** Verdicts as gauge values: a dashboard colours them, an alert fires on -1. */
 const VERDICT_VALUE = { pass: 1, inconclusive: 0, fail: -1 } as const;
 
-export function createDeliveryMetrics(registry: Registry) {
+/**
+ * `drift` owns switchyard_drift_psi, which the drift tracker writes too (src/drift/metrics.ts);
+ * the gateway passes the one it shares, a test of rollouts alone may leave it out.
+ */
+export function createDeliveryMetrics(
+  registry: Registry,
+  drift: DriftMetrics = createDriftMetrics(registry),
+) {
   const events = new Counter({
     name: 'switchyard_rollout_events_total',
     help: 'Rollout decisions by model and event (started | advanced | held | paused | resumed | rolled_back | completed).',
@@ -23,12 +31,6 @@ export function createDeliveryMetrics(registry: Registry) {
     labelNames: ['model', 'check', 'subject'] as const,
     registers: [registry],
   });
-  const drift = new Gauge({
-    name: 'switchyard_drift_psi',
-    help: "Population stability index of a variant's score or contract feature against the reference variant's, over the last judged evidence.",
-    labelNames: ['model', 'variant', 'feature'] as const,
-    registers: [registry],
-  });
   return {
     event(model: string, event: string): void {
       events.inc({ model, event });
@@ -43,12 +45,8 @@ export function createDeliveryMetrics(registry: Registry) {
           VERDICT_VALUE[check.verdict],
         );
         if (check.check === 'drift_psi' && check.value !== null)
-          drift.set({ model, variant: candidate, feature: check.subject ?? 'score' }, check.value);
+          drift.setPsi(model, candidate, check.subject ?? 'score', 'baseline', check.value);
       }
-    },
-    /** PSI measured outside a rollout (the drift tracker). */
-    setDrift(model: string, variant: string, feature: string, value: number): void {
-      drift.set({ model, variant, feature }, value);
     },
   };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfigText } from '../config/load.js';
 import { RolloutRegistry } from '../delivery/registry.js';
+import { DriftRegistry } from '../drift/registry.js';
 import type { ConfigSnapshot } from '../config/load.js';
 import { MetadataRegistry } from '../stages/validate/metadata.js';
 import { createState } from '../ratelimit/index.js';
@@ -66,6 +67,7 @@ test('a reload whose second model fails to build leaves the first model as it wa
     predictionLog: noLog,
     rollouts: new RolloutRegistry({ logger, metrics: metrics.delivery }),
     deferred: createDeferredTasks(metrics.deferredFailures, logger),
+    drift: new DriftRegistry({ metrics: metrics.drift }),
   };
   try {
     const first = buildGateway(

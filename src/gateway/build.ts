@@ -4,6 +4,8 @@ import type { ModelConfig } from '../config/schema.js';
 import { createOutboundCall } from '../outbound/stack.js';
 import type { CallTarget } from '../outbound/variant-call.js';
 import type { RolloutRegistry } from '../delivery/registry.js';
+import type { DriftReference } from '../drift/reference.js';
+import type { DriftRegistry } from '../drift/registry.js';
 import type { Pipeline } from '../pipeline/compose.js';
 import { buildPipeline } from '../pipeline/build.js';
 import { createAuthenticator, type Authenticator } from '../stages/auth/authenticate.js';
@@ -60,6 +62,8 @@ export interface BuildDeps {
   deferred: DeferredTasks;
   /** The running rollouts, kept across versions while their policy is unchanged. */
   rollouts: RolloutRegistry;
+  /** The drift trackers, kept across versions while their contract and reference are unchanged. */
+  drift: DriftRegistry;
   /** The running version, whose pools are kept when their upstream's config is unchanged. */
   previous?: BuiltGateway;
 }
@@ -92,7 +96,11 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): Gateway
       config.tenants,
       config.auth.jwt ? createJwtVerifier(config.auth.jwt, config.tenants) : undefined,
     );
-    const models = buildModels(config.models, pools, prepared, onApply, { ...deps, authenticate });
+    const models = buildModels(config.models, pools, prepared, onApply, {
+      ...deps,
+      authenticate,
+      driftReferences: snapshot.driftReferences,
+    });
     const gateway: BuiltGateway = {
       snapshot,
       authenticate,
@@ -107,6 +115,7 @@ export function buildGateway(snapshot: ConfigSnapshot, deps: BuildDeps): Gateway
         for (const pool of newPools) void pool.start();
         for (const step of onApply) step();
         deps.rollouts.retain(Object.keys(config.models));
+        deps.drift.retain(Object.keys(config.models));
       },
       discard,
     };
@@ -121,7 +130,10 @@ function buildModels(
   pools: ReadonlyMap<string, UpstreamPool>,
   prepared: PreparedModelState[],
   onApply: (() => void)[],
-  deps: BuildDeps & { authenticate: Authenticator },
+  deps: BuildDeps & {
+    authenticate: Authenticator;
+    driftReferences: ReadonlyMap<string, DriftReference> | undefined;
+  },
 ): Map<string, BuiltModel> {
   const { predictionLog, authenticate } = deps;
   const redisCache = deps.redis ? new RedisCacheStore(deps.redis, deps.logger) : undefined;
@@ -147,6 +159,8 @@ function buildModels(
       if (pool && !targetMetadata.has(targetKey(target)))
         targetMetadata.set(targetKey(target), metadataSource(pool, target.model, target.version));
     }
+    const drift = deps.drift.prepare(name, model, deps.driftReferences?.get(name));
+    onApply.push(drift.apply);
     const call = createOutboundCall(name, model, {
       pools,
       metrics: deps.metrics.outbound,
@@ -195,6 +209,7 @@ function buildModels(
         call,
         after: { metrics: deps.metrics, logger: deps.logger, predictionLog, deferred: deps.deferred },
         rollout: rollout.controller,
+        drift: drift.tracker,
       }),
     });
   }

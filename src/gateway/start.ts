@@ -7,6 +7,7 @@ import { ActiveGateway } from './active.js';
 import { buildGateway } from './build.js';
 import { ModelStates } from './model-state.js';
 import { RolloutRegistry } from '../delivery/registry.js';
+import { DriftRegistry } from '../drift/registry.js';
 import { MetadataRegistry } from '../stages/validate/metadata.js';
 import { closeRedisClient, createRedisClient, createState } from '../ratelimit/index.js';
 import { createRedisRolloutStores } from '../delivery/redis-store.js';
@@ -104,11 +105,14 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     rollouts.close();
     if (rolloutRedis) await closeRedisClient(rolloutRedis);
   };
+  // Drift trackers run for the process too, kept across reloads with their references.
+  const drift = new DriftRegistry({ metrics: metrics.drift });
   const shared = {
     metrics,
     logger,
     models,
     rollouts,
+    drift,
     limiter: state.limiter,
     metadata,
     redis: state.redis,
@@ -123,6 +127,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await state.close();
     await tracing.shutdown();
     await closeRollouts();
+    drift.close();
     throw new ConfigInvalidError(`${options.config} cannot be served: ${(error as Error).message}`);
   }
   first.apply();
@@ -204,6 +209,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     metadata.close();
     models.close();
     await closeRollouts();
+    drift.close();
     await state.close();
     await tracing.shutdown(); // exports the spans still buffered
     logger.info({ finished }, 'gateway stopped');

@@ -129,3 +129,8 @@ export function guarded(
     }
   };
 }
+
+/** Drift: the answer's scores and features counted into its variant's window (src/drift). */
+export function driftSample(tracker: { record(finished: Finished): void }): AfterStep {
+  return (finished) => tracker.record(finished);
+}

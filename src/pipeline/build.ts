@@ -19,8 +19,10 @@ import type { DeferredTasks } from '../telemetry/deferred.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { PredictionLog } from '../telemetry/prediction-log/index.js';
 import type { RolloutController } from '../delivery/controller.js';
+import type { DriftTracker } from '../drift/tracker.js';
 import {
   guarded,
+  driftSample,
   predictionLogRecord,
   requestLogLine,
   requestMetrics,
@@ -43,6 +45,8 @@ export interface PipelineDeps {
   after: { metrics: GatewayMetrics; logger: Logger; predictionLog: PredictionLog; deferred: DeferredTasks };
   /** The model's running rollout, when its config has a policy. */
   rollout: RolloutController | undefined;
+  /** The model's drift tracker, when it has a contract and drift is on. */
+  drift: DriftTracker | undefined;
 }
 
 /** One model's request lifecycle, in the order a request meets it. */
@@ -81,6 +85,7 @@ export function buildPipeline(modelName: string, model: ModelConfig, deps: Pipel
       guarded(deferred, 'request_log', requestLogLine(deps.after.logger)), // one line per request
       guarded(deferred, 'prediction_record', predictionLogRecord(deps.after.predictionLog, model, deferred)), // one record per answer, built off the path
       ...(rollout ? [guarded(deferred, 'rollout_evidence', rolloutEvidence(rollout.evidence))] : []), // the rollout's evidence, per side
+      ...(deps.drift ? [guarded(deferred, 'drift_sample', driftSample(deps.drift))] : []), // the score and features, into the variant's drift window
     ],
   });
 }

@@ -11,6 +11,7 @@ export type DeferredTask =
   | 'request_log'
   | 'prediction_record'
   | 'rollout_evidence'
+  | 'drift_sample'
   | 'rollout_notify'
   | 'shadow_send'
   | 'shadow_compare'

@@ -7,6 +7,7 @@ import { createShadowMetrics } from '../stages/shadow/metrics.js';
 import { createStateMetrics } from '../ratelimit/metrics.js';
 import { createRouteMetrics } from '../stages/route/metrics.js';
 import { createDeliveryMetrics } from '../delivery/metrics.js';
+import { createDriftMetrics } from '../drift/metrics.js';
 import { createOutboundMetrics } from '../outbound/metrics.js';
 import { createUpstreamMetrics } from '../runtime-pool/index.js';
 import { createRefusalCounter } from '../shared/http/refusal.js';
@@ -16,6 +17,7 @@ import { LeanCounter, LeanHistogram, type HistogramChild } from './lean-metrics.
 export function createGatewayMetrics(models: ModelStates) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
+  const drift = createDriftMetrics(registry);
   return {
     registry,
     admission: createAdmissionMetrics(registry, () => models.gates()),
@@ -37,7 +39,8 @@ export function createGatewayMetrics(models: ModelStates) {
     }),
     route: createRouteMetrics(registry),
     outbound: createOutboundMetrics(registry),
-    delivery: createDeliveryMetrics(registry),
+    delivery: createDeliveryMetrics(registry, drift),
+    drift,
     upstreamPool: createUpstreamMetrics(registry),
     requests: new LeanCounter({
       name: 'switchyard_requests_total',
