@@ -9,12 +9,14 @@ import { createRouteMetrics } from '../stages/route/metrics.js';
 import { createDeliveryMetrics } from '../delivery/metrics.js';
 import { createOutboundMetrics } from '../outbound/metrics.js';
 import { createUpstreamMetrics } from '../runtime-pool/index.js';
+import { registerLogSinkMetrics } from '../shared/log-sink-metrics.js';
 import { LeanCounter, LeanHistogram, type HistogramChild } from './lean-metrics.js';
 
 /** Every gateway metric, registered once per process on its own registry. */
 export function createGatewayMetrics(models: ModelStates) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
+  registerLogSinkMetrics(registry, 'switchyard');
   return {
     registry,
     admission: createAdmissionMetrics(registry, () => models.gates()),
