@@ -62,8 +62,8 @@ export function createGatewayMetrics(models: ModelStates) {
     }),
     configInfo: new Gauge({
       name: 'switchyard_config_info',
-      help: 'The active config: value 1, its hash as a label.',
-      labelNames: ['hash'] as const,
+      help: 'The active config: value 1, its hash (effective settings) and file_hash (the file as written) as labels.',
+      labelNames: ['hash', 'file_hash'] as const,
       registers: [registry],
     }),
   };
