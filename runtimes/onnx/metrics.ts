@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createRefusalCounter } from '../../src/shared/http/refusal.js';
+import { registerLogSinkMetrics } from '../../src/shared/log-sink-metrics.js';
 
 const SECONDS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
@@ -52,6 +53,7 @@ export class RequestTally {
 export function createRuntimeMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_runtime_process_' });
+  registerLogSinkMetrics(registry, 'switchyard_runtime');
   const labels = ['model', 'version'] as const;
   const tallies = new Map<string, RequestTally>();
   return {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { fileHash } from '../config/snapshot.js';
 import { parseDocument } from 'yaml';
 import type { Env } from '../config/interpolate.js';
 import { unifiedDiff } from '../rollout/diff.js';
@@ -81,11 +82,9 @@ export async function runRollout(
     err.write(`switchyard rollout: ${error.message}\n`);
     return 1;
   }
-  out.write(
-    edit.hash
-      ? `wrote ${config}; gateways serving it report config hash ${edit.hash}\n`
-      : `wrote ${config}\n`,
-  );
+  // The file hash, not the settings hash: the gateway fills ${VAR}s from its own environment,
+  // which this shell need not share (`switchyard dev` sets SWITCHYARD_RUNTIME_URL for its gateway).
+  out.write(`wrote ${config}; gateways serving it report file_hash ${edit.fileHash}\n`);
   return 0;
 }
 
@@ -172,7 +171,8 @@ function parseCommand(verb: string, rest: string[]): RolloutCommand | 'show' {
 /** What the file says about one model: weights in list order, shadows, and the rollback record. */
 function show(source: string, model: string, config: string, out: TextSink, err: TextSink): number {
   const doc = parseDocument(source);
-  const view = doc.errors.length > 0 ? doc.errors[0]!.message : readModel(doc.toJS(), model, config);
+  const asWritten: unknown = doc.errors.length > 0 ? undefined : doc.toJS({ maxAliasCount: 100 });
+  const view = doc.errors.length > 0 ? doc.errors[0]!.message : readModel(asWritten, model, config);
   if (typeof view === 'string') {
     err.write(`switchyard rollout: ${view}\n`);
     return 1;
@@ -188,6 +188,8 @@ function show(source: string, model: string, config: string, out: TextSink, err:
             .join(' ')
         : 'none'
     }`,
+    // What gateways serving this file report as file_hash (GET /admin/config, switchyard_config_info).
+    `  file_hash: ${fileHash(asWritten)}`,
   ];
   out.write(`${lines.join('\n')}\n`);
   return 0;

@@ -20,7 +20,7 @@ test('a valid file prints ok with its hash and exits 0', async () => {
   const path = fileURLToPath(new URL('../../config/gateway.yaml', import.meta.url));
   const [out, err] = [sink(), sink()];
   assert.equal(await runValidate(['--config', path], out, err, {}), 0);
-  assert.match(out.text, new RegExp(`^ok ${path} hash [0-9a-f]{16}\\n$`));
+  assert.match(out.text, new RegExp(`^ok ${path} hash [0-9a-f]{16} file_hash [0-9a-f]{16}\\n$`));
   assert.equal(err.text, '');
 });
 

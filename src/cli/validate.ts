@@ -44,7 +44,9 @@ export async function runValidate(
 
   const result = await loadConfigFile(config, env);
   if (result.ok) {
-    out.write(`ok ${config} hash ${result.snapshot.hash}\n`);
+    // hash: the settings with this shell's environment; file_hash: the file as written, what
+    // every gateway serving it reports whatever its environment.
+    out.write(`ok ${config} hash ${result.snapshot.hash} file_hash ${result.snapshot.fileHash}\n`);
     return 0;
   }
   for (const problem of result.problems) err.write(`${problem.path || '/'}: ${problem.message}\n`);

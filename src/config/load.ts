@@ -75,7 +75,7 @@ export function parseConfigText(text: string, env: Env, sourceName: string): Loa
     ),
   ];
   if (problems.length === 0 && Value.Check(GatewayConfigSchema, config)) {
-    return { ok: true, snapshot: createSnapshot(config, sourceName) };
+    return { ok: true, snapshot: createSnapshot(config, parsed, sourceName) };
   }
   return { ok: false, problems: sortProblems(problems) };
 }

@@ -8,6 +8,13 @@ export interface ConfigSnapshot {
   readonly config: GatewayConfig;
   /** Names this version in logs, metrics and the admin endpoint; the same settings give the same hash. */
   readonly hash: string;
+  /**
+   * The settings as the file writes them, before `${VAR}`s are filled in: the same on every
+   * machine that reads the same file, whatever its environment. The CLI, which edits the file in
+   * a shell whose environment is not the gateway's, can always say this one (`hash` can differ:
+   * `switchyard dev` points SWITCHYARD_RUNTIME_URL at the runtime it started).
+   */
+  readonly fileHash: string;
   readonly source: string;
   readonly loadedAt: Date;
   /**
@@ -17,8 +24,14 @@ export interface ConfigSnapshot {
   readonly driftReferences?: ReadonlyMap<string, DriftReference>;
 }
 
-export function createSnapshot(config: GatewayConfig, source: string, loadedAt = new Date()): ConfigSnapshot {
-  return Object.freeze({ config: deepFreeze(config), hash: configHash(config), source, loadedAt });
+export function createSnapshot(
+  config: GatewayConfig,
+  asWritten: unknown,
+  source: string,
+  loadedAt = new Date(),
+): ConfigSnapshot {
+  const hash = configHash(config);
+  return Object.freeze({ config: deepFreeze(config), hash, fileHash: fileHash(asWritten), source, loadedAt });
 }
 
 /**
@@ -28,6 +41,11 @@ export function createSnapshot(config: GatewayConfig, source: string, loadedAt =
  */
 export function configHash(config: GatewayConfig): string {
   return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 16);
+}
+
+/** Like configHash, of the parsed file before interpolation and defaults (comments and key order still do not count). */
+export function fileHash(asWritten: unknown): string {
+  return createHash('sha256').update(canonicalJson(asWritten)).digest('hex').slice(0, 16);
 }
 
 /** JSON with object keys sorted at every level (array order is meaningful and kept). */

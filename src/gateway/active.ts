@@ -16,7 +16,7 @@ export class ActiveGateway {
     private readonly metrics: GatewayMetrics,
   ) {
     this.current = first;
-    metrics.configInfo.set({ hash: first.snapshot.hash }, 1);
+    metrics.configInfo.set({ hash: first.snapshot.hash, file_hash: first.snapshot.fileHash }, 1);
   }
 
   get version(): BuiltGateway {
@@ -38,7 +38,7 @@ export class ActiveGateway {
     const old = this.current;
     this.current = next;
     this.metrics.configInfo.reset();
-    this.metrics.configInfo.set({ hash: next.snapshot.hash }, 1);
+    this.metrics.configInfo.set({ hash: next.snapshot.hash, file_hash: next.snapshot.fileHash }, 1);
     this.draining.add(old);
     if (old.inFlight === 0) this.retire(old);
   }

@@ -25,6 +25,7 @@ export function registerAdminRoutes(
     const { snapshot } = active.version;
     return {
       hash: snapshot.hash,
+      file_hash: snapshot.fileHash,
       source: snapshot.source,
       loaded_at: snapshot.loadedAt.toISOString(),
       config: snapshot.config,

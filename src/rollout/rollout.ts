@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { parseDocument, type Document } from 'yaml';
 import { parseConfigText, type Env } from '../config/load.js';
+import { fileHash } from '../config/snapshot.js';
 import {
   appendItem,
   blockMap,
@@ -32,8 +33,11 @@ export type RolloutCommand =
 
 export type RolloutEdit =
   | { ok: true; changed: false; notes: string[] }
-  /** `hash` is the config version gateways will report, when every ${VAR} could be resolved here. */
-  | { ok: true; changed: true; text: string; notes: string[]; hash?: string }
+  /**
+   * `fileHash` is the file version every gateway serving it reports (`file_hash`); `hash`, the
+   * effective settings with this process's environment, when every ${VAR} could be resolved here.
+   */
+  | { ok: true; changed: true; text: string; notes: string[]; fileHash: string; hash?: string }
   | { ok: false; problems: string[] };
 
 type Json = Record<string, unknown>;
@@ -122,7 +126,10 @@ export function editRollout(
     );
   }
   const loaded = parseConfigText(text, env, sourceName);
-  if (loaded.ok) return { ok: true, changed: true, text, notes, hash: loaded.snapshot.hash };
+  const asWritten = fileHash(expected);
+  if (loaded.ok) {
+    return { ok: true, changed: true, text, notes, fileHash: asWritten, hash: loaded.snapshot.hash };
+  }
   const invalid = loaded.problems.filter((p) => !UNSET_VARIABLE.test(p.message));
   if (invalid.length > 0) {
     return refuse(
@@ -132,7 +139,7 @@ export function editRollout(
   }
   const unset = loaded.problems.map((p) => p.message.split(' (', 1)[0]);
   notes.push(`validated, except what needs the gateway's environment: ${[...new Set(unset)].join('; ')}`);
-  return { ok: true, changed: true, text, notes };
+  return { ok: true, changed: true, text, notes, fileHash: asWritten };
 }
 
 function planWeights(

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { LogSink, type LogSinkStats } from './log-sink.js';
 
 /**
  * The one logger type of the gateway and the runtime: the slice of a structured logger that
@@ -21,23 +22,36 @@ export const silentLogger: Logger = { info: ignore, warn: ignore, error: ignore 
 
 /** How long a logged line may wait in the buffer when fewer than LOG_BUFFER_BYTES are waiting. */
 const LOG_FLUSH_MS = 100;
-const LOG_BUFFER_BYTES = 8192; // below sonic-boom's maxWrite (16 KiB)
+const LOG_BUFFER_BYTES = 8192;
+/** A reader that does not keep up gets this much buffered, then lines are dropped (and counted). */
+const LOG_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/** The process logger's sink: what it wrote and dropped, for the process's metrics. */
+let processSink: LogSink | undefined;
+
+/** Lines the process logger took and dropped so far (zeros before `createLogger`). */
+export function logSinkStats(): LogSinkStats {
+  return processSink?.stats ?? { lines: 0, dropped: 0, broken: false };
+}
 
 /**
  * The process's JSON logger on stdout, buffered: lines are written together once 8 KiB are
- * waiting, or 100 ms after they were logged. pino's default, one synchronous write(2) per line,
- * put a syscall on every request's path (the request log line): ~9% of the gateway's CPU under
- * load; asynchronous writes cost about as much in thread-pool hand-offs. Call `flushLogger`
- * before exiting.
+ * waiting, or 100 ms after they were logged, in the background (src/shared/log-sink.ts). pino's
+ * default, one synchronous write(2) per line, put a syscall on every request's path (the request
+ * log line): ~9% of the gateway's CPU under load; a synchronous write also waits for a reader
+ * that has stopped reading, and the gateway stopped serving. Call `flushLogger` before exiting.
  */
 export function createLogger(level: string): ProcessLogger {
-  const destination = pino.destination({
-    dest: 1,
-    sync: true,
-    minLength: LOG_BUFFER_BYTES,
-    periodicFlush: LOG_FLUSH_MS,
-    contentMode: 'buffer',
+  const sink = new LogSink(1, {
+    flushBytes: LOG_BUFFER_BYTES,
+    flushMs: LOG_FLUSH_MS,
+    maxBufferedBytes: LOG_MAX_BUFFERED_BYTES,
   });
+  processSink = sink;
+  const destination: DestinationStream & { flush(cb: (error?: Error) => void): void } = {
+    write: (line: string) => sink.line(line),
+    flush: (cb) => sink.whenIdle(() => cb()),
+  };
   return pino(
     {
       level,
@@ -46,34 +60,15 @@ export function createLogger(level: string): ProcessLogger {
         // the next flush to learn that a model failed to load.
         logMethod(args, method, levelValue) {
           method.apply(this, args);
-          if (levelValue >= WARN) destination.flushSync();
+          if (levelValue >= WARN) sink.flush();
         },
       },
     },
-    linesAsBuffers(destination),
+    destination,
   );
 }
 
 const WARN = pino.levels.values.warn!;
-
-type BufferDestination = ReturnType<typeof pino.destination>;
-
-/**
- * pino writes strings; the destination is given each line as a Buffer. In its string mode
- * sonic-boom appends a line to the text already waiting and measures that text's UTF-8 length on
- * every write, which flattens it: a copy of everything waiting per line (4 KiB a line on average
- * with an 8 KiB buffer, measured as the gateway's largest allocation per request). In buffer mode
- * it keeps the lines apart and joins them once per write(2).
- */
-function linesAsBuffers(destination: BufferDestination): DestinationStream & {
-  flush(cb: (error?: Error) => void): void;
-} {
-  return {
-    // Its types say string; in buffer mode it takes Buffers (and counts their bytes).
-    write: (line: string) => destination.write(Buffer.from(line) as unknown as string),
-    flush: (cb) => destination.flush(cb),
-  };
-}
 
 /** Writes every line logged so far (or gives up after `timeoutMs`, if stdout is stuck). */
 export function flushLogger(logger: ProcessLogger, timeoutMs = 2000): Promise<void> {

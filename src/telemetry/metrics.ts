@@ -11,6 +11,7 @@ import { createDriftMetrics } from '../drift/metrics.js';
 import { createOutboundMetrics } from '../outbound/metrics.js';
 import { createUpstreamMetrics } from '../runtime-pool/index.js';
 import { createRefusalCounter } from '../shared/http/refusal.js';
+import { registerLogSinkMetrics } from '../shared/log-sink-metrics.js';
 import { LeanCounter, LeanHistogram, type HistogramChild } from './lean-metrics.js';
 
 /** Every gateway metric, registered once per process on its own registry. */
@@ -18,6 +19,7 @@ export function createGatewayMetrics(models: ModelStates) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
   const drift = createDriftMetrics(registry);
+  registerLogSinkMetrics(registry, 'switchyard');
   return {
     registry,
     admission: createAdmissionMetrics(registry, () => models.gates()),
@@ -71,8 +73,8 @@ export function createGatewayMetrics(models: ModelStates) {
     }),
     configInfo: new Gauge({
       name: 'switchyard_config_info',
-      help: 'The active config: value 1, its hash as a label.',
-      labelNames: ['hash'] as const,
+      help: 'The active config: value 1, its hash (effective settings) and file_hash (the file as written) as labels.',
+      labelNames: ['hash', 'file_hash'] as const,
       registers: [registry],
     }),
   };

@@ -84,6 +84,7 @@ test('admin: config and its hash, upstream endpoints, drain and undrain', async 
         assert.equal(response.status, 200, response.text);
         const body = response.body as {
           hash: string;
+          file_hash: string;
           source: string;
           loaded_at: string;
           config: {
@@ -93,6 +94,7 @@ test('admin: config and its hash, upstream endpoints, drain and undrain', async 
           };
         };
         assert.match(body.hash, /^[0-9a-f]{16}$/);
+        assert.match(body.file_hash, /^[0-9a-f]{16}$/);
         assert.equal(body.source, gateway.configPath);
         assert.ok(!Number.isNaN(Date.parse(body.loaded_at)));
         assert.deepEqual(body.config.upstreams.onnx!.endpoints, [kept.url, drained.url]);
@@ -113,7 +115,9 @@ test('admin: config and its hash, upstream endpoints, drain and undrain', async 
         assert.deepEqual(ready.body, { status: 'ready', config: body.hash });
         const metrics = (await getJson(client, `${gateway.url}/metrics`)).text;
         const info = metrics.split('\n').filter((line) => line.startsWith('switchyard_config_info{'));
-        assert.deepEqual(info, [`switchyard_config_info{hash="${body.hash}"} 1`]);
+        assert.deepEqual(info, [
+          `switchyard_config_info{hash="${body.hash}",file_hash="${body.file_hash}"} 1`,
+        ]);
       },
     );
 

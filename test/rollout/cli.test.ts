@@ -14,7 +14,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { parseDocument } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
+import { fileHash } from '../../src/config/snapshot.js';
 import { runRollout } from '../../src/cli/rollout.js';
 import { ChangedMeanwhileError, replaceFileAtomically } from '../../src/rollout/write.js';
 import { PROJECT_ROOT } from '../harness/process.js';
@@ -61,7 +63,7 @@ test('set writes the file in one rename: same mode, no temp file left, the print
   assert.match(out, /^users changing variant: 15% v1 → v2$/m);
   assert.match(
     out,
-    new RegExp(`wrote ${path}; gateways serving it report config hash ${loaded.snapshot.hash}\n$`),
+    new RegExp(`wrote ${path}; gateways serving it report file_hash ${loaded.snapshot.fileHash}\n$`),
   );
   assert.equal((await stat(path)).mode & 0o777, 0o640);
   assert.deepEqual(
@@ -134,7 +136,8 @@ test('show prints the weights in list order, the shadows and the rollback record
   assert.equal(code, 0);
   assert.equal(
     out,
-    `fraud in ${path}\n  variants (in order): v1=70 v2=30\n  shadows: v3 10%\n  rollback_weights: v1=90 v2=10\n`,
+    `fraud in ${path}\n  variants (in order): v1=70 v2=30\n  shadows: v3 10%\n  rollback_weights: v1=90 v2=10\n` +
+      `  file_hash: ${fileHash(parseDocument(await readFile(path, 'utf8')).toJS())}\n`,
   );
 });
 

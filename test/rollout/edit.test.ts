@@ -246,7 +246,8 @@ test("shadow edits the gateway would refuse are refused: a variant's name, an un
 test('the cluster file validates except for the ${VAR}s only the pod has, and says so', () => {
   const result = run(CLUSTER, { verb: 'set', assignments: [{ name: 'v2', weight: 25 }] });
   assert.ok(result.ok && result.changed);
-  assert.equal(result.hash, undefined, 'no hash: the key digests come from the environment');
+  assert.equal(result.hash, undefined, 'no settings hash: the key digests come from the environment');
+  assert.match(result.fileHash, /^[0-9a-f]{16}$/, 'the file hash needs no environment');
   assert.match(result.notes.join('\n'), /environment variable SWITCHYARD_KEY_SHA256_CHECKOUT is not set/);
   const withEnv = editRollout(
     CLUSTER,
@@ -256,6 +257,7 @@ test('the cluster file validates except for the ${VAR}s only the pod has, and sa
     'gateway.yaml',
   );
   assert.ok(withEnv.ok && withEnv.changed && typeof withEnv.hash === 'string');
+  assert.equal(withEnv.fileHash, result.fileHash, 'the same file, whatever the environment');
 });
 
 test('unknown models, flow-style models and CRLF files', () => {

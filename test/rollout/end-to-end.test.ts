@@ -56,7 +56,8 @@ test(
       const row = fraudRows(1)[0]!;
 
       const servedHash = async () =>
-        ((await getJson(client, `${gateway.url}/admin/config`, AUTH)).body as { hash: string }).hash;
+        ((await getJson(client, `${gateway.url}/admin/config`, AUTH)).body as { file_hash: string })
+          .file_hash;
       const decide = async (): Promise<Map<string, string>> => {
         const variants = new Map<string, string>();
         for (let i = 0; i < USERS.length; i += 50) {
@@ -76,11 +77,11 @@ test(
         }
         return variants;
       };
-      /** Runs the command, waits until the gateway serves the hash it printed, and returns the decisions. */
+      /** Runs the command, waits until the gateway serves the file hash it printed, and returns the decisions. */
       const step = async (args: string[]): Promise<Map<string, string>> => {
         const result = await rollout([...args, '--config', gateway.configPath]);
         assert.equal(result.code, 0, result.stderr);
-        const hash = /report config hash ([0-9a-f]{16})/.exec(result.stdout)?.[1];
+        const hash = /report file_hash ([0-9a-f]{16})/.exec(result.stdout)?.[1];
         assert.ok(hash, result.stdout);
         await waitFor(`gateway serving ${hash}`, async () => (await servedHash()) === hash, 10_000, 50);
         return decide();
