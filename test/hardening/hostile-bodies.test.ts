@@ -6,6 +6,7 @@ import { Agent, request } from 'undici';
 import { fraudRows } from '../harness/fraud.js';
 import {
   AUTH,
+  DEMO_KEY_SHA256,
   FEATURE_NAMES,
   decisionBody,
   fraudGatewayConfig,
@@ -53,6 +54,15 @@ before(async () => {
   const base = fraudGatewayConfig(
     runtimes.map((r) => r.url),
     {
+      // A limit no case reaches, so that every request takes a token from Redis.
+      tenants: [
+        {
+          name: 'demo',
+          keys: [{ sha256: DEMO_KEY_SHA256 }],
+          scopes: ['infer', 'admin', 'debug'],
+          rate_limit: { rps: 100_000, burst: 100_000 },
+        },
+      ],
       model: {
         budget_ms: 250,
         shadows: [{ name: 'v3', upstream: 'onnx', model: 'fraud', version: '3', percent: 100 }],
