@@ -9,6 +9,8 @@ import Fastify, {
 import { GatewayError, gatewayError } from '../errors.js';
 import type { RolloutRegistry } from '../delivery/registry.js';
 import type { ModelStates } from '../gateway/model-state.js';
+import type { ReloadRecord } from '../gateway/reload-record.js';
+import type { ModelsView } from '../console/index.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { JSON_TYPE } from '../shared/http/fast-path-server.js';
@@ -24,6 +26,10 @@ export interface GatewayHttpOptions extends ModelRequestDeps {
   models: ModelStates;
   /** The running rollouts, for the admin API. */
   rollouts: RolloutRegistry;
+  /** The last config reload's outcome, for GET /admin/config. */
+  reloads: ReloadRecord;
+  /** Per-model figures over the last minute, for GET /admin/models and the console. */
+  modelsView: ModelsView;
   bodyLimit: number;
   /** The process logger (src/shared/logger.ts), as Fastify types the one it is given. */
   logger: FastifyBaseLogger;
@@ -149,7 +155,13 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   app.get('/metrics', async (_request, reply) =>
     reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
-  registerAdminRoutes(app, active, { models: options.models, metrics, rollouts: options.rollouts });
+  registerAdminRoutes(app, active, {
+    models: options.models,
+    metrics,
+    rollouts: options.rollouts,
+    reloads: options.reloads,
+    modelsView: options.modelsView,
+  });
   return app;
 }
 
