@@ -15,6 +15,7 @@ import type { EndpointKind } from '../pipeline/stage.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { JSON_TYPE } from '../shared/http/fast-path-server.js';
 import { registerAdminRoutes } from './admin.js';
+import { registerConsoleRoutes } from './console.js';
 import { requestIdFrom } from './context.js';
 import { modelMetadata } from './metadata.js';
 import { createModelRequestHandler, type ModelRequestDeps } from './model-request.js';
@@ -162,6 +163,7 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
     reloads: options.reloads,
     modelsView: options.modelsView,
   });
+  registerConsoleRoutes(app, active);
   return app;
 }
 
