@@ -87,3 +87,19 @@ export function clock(iso) {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleTimeString('en-GB');
 }
+
+/**
+ * What an operator's action answered: a sentence, and a command to copy when there is one.
+ * @typedef {{ ok: boolean, text: string, code?: string, after?: string }} Result
+ */
+
+/** @param {Result} result */
+export function resultLine(result) {
+  return h(
+    'p',
+    { class: result.ok ? 'result ok' : 'result bad' },
+    result.text,
+    result.code ? h('code', { class: 'command' }, result.code) : null,
+    result.after ?? null,
+  );
+}

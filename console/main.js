@@ -7,7 +7,7 @@ import { ModelCard } from './models.js';
 import { renderUpstreams } from './upstreams.js';
 
 /** @typedef {import('./types.js').Snapshot} Snapshot */
-/** @typedef {{ text: string, ok: boolean }} Result */
+/** @typedef {import('./dom.js').Result} Result */
 
 /** Often enough to follow a rollout judged every few seconds; four small GETs a refresh. */
 const REFRESH_MS = 2000;

@@ -1,5 +1,5 @@
 // A model's rollout: the steps as a track, the latest checks, the events, and an operator's hand.
-import { badge, clock, h, num, table } from './dom.js';
+import { badge, clock, h, num, resultLine, table } from './dom.js';
 
 /** @typedef {import('./types.js').RolloutView} RolloutView */
 
@@ -7,8 +7,8 @@ import { badge, clock, h, num, table } from './dom.js';
  * @typedef {object} RolloutActions
  * @property {(model: string, action: 'pause' | 'resume' | 'abort') => void} act calls the admin API
  * @property {(model: string) => string} promoteCommand the CLI command that promotes the candidate
- * @property {(model: string) => { text: string, ok: boolean } | undefined} result what the last action said
- * @property {(model: string, result: { text: string, ok: boolean }) => void} show sets that line
+ * @property {(model: string) => import('./dom.js').Result | undefined} result what the last action said
+ * @property {(model: string, result: import('./dom.js').Result) => void} show sets that line
  */
 
 const VERDICT_KIND = { pass: 'ok', fail: 'bad', inconclusive: 'warn' };
@@ -62,9 +62,11 @@ export function renderRollout(r, actions) {
         actions.show(r.model, {
           ok: true,
           text:
-            `The gateway never writes its config file (it may be a read-only ConfigMap), so promoting is an edit of ` +
-            `that file: run  ${actions.promoteCommand(r.model)}  (add --dry-run to see the diff first). It gives ` +
-            `${r.candidate} the weight and removes the rollout block in one edit; gateways pick the file up.` +
+            'The gateway never writes its config file (it may be a read-only ConfigMap), so promoting is an edit ' +
+            'of that file (add --dry-run to see the diff first):',
+          code: actions.promoteCommand(r.model),
+          after:
+            `It gives ${r.candidate} the weight and removes the rollout block in one edit; gateways pick the file up.` +
             (r.status === 'completed'
               ? ''
               : ` The rollout is ${r.status}, not completed: promoting now moves every user at once.`),
@@ -97,9 +99,7 @@ export function renderRollout(r, actions) {
       button('abort', running || paused),
       promote,
     ),
-    result
-      ? h('p', { class: result.ok ? 'result ok' : 'result bad', data: { result: r.model } }, result.text)
-      : null,
+    result ? resultLine(result) : null,
     h('h4', null, judgement ? `last judgement: ${judgement.verdict}` : 'last judgement: none yet'),
     judgement?.abort ? h('p', { class: 'result bad' }, judgement.abort) : null,
     judgement

@@ -1,12 +1,12 @@
 // The runtime pools: each endpoint's health and load, with drain / undrain.
-import { badge, clock, h, num, table } from './dom.js';
+import { badge, clock, h, num, resultLine, table } from './dom.js';
 
 /** @typedef {import('./types.js').UpstreamsView} UpstreamsView */
 
 /**
  * @typedef {object} UpstreamActions
  * @property {(upstream: string, endpoint: string, undrain: boolean) => void} drain calls the admin API
- * @property {(upstream: string) => { text: string, ok: boolean } | undefined} result what the last action said
+ * @property {(upstream: string) => import('./dom.js').Result | undefined} result what the last action said
  */
 
 /** @param {UpstreamsView} upstreams @param {UpstreamActions} actions */
@@ -45,7 +45,7 @@ export function renderUpstreams(upstreams, actions) {
         ]),
         'no endpoints (discovery found none yet)',
       ),
-      result ? h('p', { class: result.ok ? 'result ok' : 'result bad' }, result.text) : null,
+      result ? resultLine(result) : null,
     );
   });
 }
