@@ -88,6 +88,11 @@ export const AdminConfigSchema = Type.Object(
   {
     /** How long `POST /admin/upstreams/{upstream}/drain?wait=true` waits for the endpoint's in-flight requests. */
     drain_timeout_ms: Type.Integer({ minimum: 0, default: 30000 }),
+    console: Type.Boolean({
+      default: false,
+      description:
+        "serve the operator's console page at GET /console (its data comes from /admin/* with an admin key)",
+    }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -6,12 +6,14 @@ import { watchConfig, type ConfigWatcher } from '../config/watch.js';
 import { ActiveGateway } from './active.js';
 import { buildGateway } from './build.js';
 import { ModelStates } from './model-state.js';
+import { ReloadRecord } from './reload-record.js';
 import { RolloutRegistry } from '../delivery/registry.js';
 import { DriftRegistry } from '../drift/registry.js';
 import { MetadataRegistry } from '../stages/validate/metadata.js';
 import { closeRedisClient, createRedisClient, createState } from '../ratelimit/index.js';
 import { createRedisRolloutStores } from '../delivery/redis-store.js';
 import { buildGatewayHttp } from '../http/server.js';
+import { createModelsView } from '../console/index.js';
 import { createLogger, flushLogger } from '../shared/logger.js';
 import { createDeferredTasks } from '../telemetry/deferred.js';
 import { createGatewayMetrics } from '../telemetry/metrics.js';
@@ -133,6 +135,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   first.apply();
   const active = new ActiveGateway(first.gateway, metrics);
   const lifecycle = { draining: false };
+  const reloads = new ReloadRecord();
+  // Samples the counters every few seconds for the admin API's last-minute figures and the console's charts.
+  const modelsView = createModelsView({ active, registry: metrics.registry, models, rollouts });
   const app = buildGatewayHttp({
     active,
     metrics,
@@ -149,6 +154,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       maxConnections: config.limits.max_connections,
     },
     lifecycle,
+    reloads,
+    modelsView,
   });
 
   await app.listen({ host: options.host ?? config.listen.host, port: options.port ?? config.listen.port });
@@ -175,19 +182,23 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
           next.apply();
           active.swap(next.gateway);
           metrics.configReloads.inc({ outcome: 'ok' });
+          reloads.ok(snapshot.hash);
           logger.info({ config: snapshot.hash }, 'config reloaded');
         } catch (error) {
           metrics.configReloads.inc({ outcome: 'error' });
+          reloads.error(error);
           logger.error({ err: error }, 'config reload failed; the previous config keeps serving');
         }
       },
       onInvalid(problems) {
         metrics.configReloads.inc({ outcome: 'invalid' });
+        reloads.invalid(problems);
         for (const problem of problems)
           logger.error({ path: problem.path || '/', problem: problem.message }, 'config reload refused');
       },
       onError(error) {
         metrics.configReloads.inc({ outcome: 'error' });
+        reloads.error(error);
         logger.error({ err: error }, 'config file unreadable; the previous config keeps serving');
       },
     },
@@ -207,6 +218,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await predictionLog.close();
     await active.close();
     metadata.close();
+    modelsView.close();
     models.close();
     await closeRollouts();
     drift.close();

@@ -4,6 +4,8 @@ import { RolloutStoreUnavailableError } from '../delivery/shared.js';
 import type { ActiveGateway } from '../gateway/active.js';
 import type { RolloutRegistry } from '../delivery/registry.js';
 import type { ModelStates } from '../gateway/model-state.js';
+import type { ReloadRecord } from '../gateway/reload-record.js';
+import type { ModelsView } from '../console/index.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 
 type UpstreamParams = { upstream: string };
@@ -14,7 +16,13 @@ type DrainQuery = { wait?: string };
 export function registerAdminRoutes(
   app: FastifyInstance,
   active: ActiveGateway,
-  live: { models: ModelStates; metrics: GatewayMetrics; rollouts: RolloutRegistry },
+  live: {
+    models: ModelStates;
+    metrics: GatewayMetrics;
+    rollouts: RolloutRegistry;
+    reloads: ReloadRecord;
+    modelsView: ModelsView;
+  },
 ): void {
   const guard = async (request: FastifyRequest, reply: FastifyReply) => {
     const tenant = await active.version.authenticate(request.headers, 'admin');
@@ -28,6 +36,8 @@ export function registerAdminRoutes(
       file_hash: snapshot.fileHash,
       source: snapshot.source,
       loaded_at: snapshot.loadedAt.toISOString(),
+      // The last change of the file seen: an invalid edit shows here with its problems.
+      last_reload: live.reloads.last,
       config: snapshot.config,
     };
   });
@@ -107,6 +117,9 @@ export function registerAdminRoutes(
     }
     return { config: active.version.snapshot.hash, models };
   });
+
+  // Per model over the last minute and as time series: the console's data, for scripts too.
+  app.get('/admin/models', { preHandler: guard }, () => live.modelsView.read());
 
   // Rollouts: what each is doing and why, and an operator's hand on it.
   app.get('/admin/rollouts', { preHandler: guard }, async () => ({

@@ -9,11 +9,14 @@ import Fastify, {
 import { GatewayError, gatewayError } from '../errors.js';
 import type { RolloutRegistry } from '../delivery/registry.js';
 import type { ModelStates } from '../gateway/model-state.js';
+import type { ReloadRecord } from '../gateway/reload-record.js';
+import type { ModelsView } from '../console/index.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { ClientLimits } from '../shared/http/client-limits.js';
 import { JSON_TYPE } from '../shared/http/fast-path-server.js';
 import { registerAdminRoutes } from './admin.js';
+import { registerConsoleRoutes } from './console.js';
 import { requestIdFrom } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { modelMetadata } from './metadata.js';
@@ -26,6 +29,10 @@ export interface GatewayHttpOptions extends ModelRequestDeps {
   models: ModelStates;
   /** The running rollouts, for the admin API. */
   rollouts: RolloutRegistry;
+  /** The last config reload's outcome, for GET /admin/config. */
+  reloads: ReloadRecord;
+  /** Per-model figures over the last minute, for GET /admin/models and the console. */
+  modelsView: ModelsView;
   bodyLimit: number;
   /** Slow clients and the connection cap, on every route (src/shared/http/client-limits.ts). */
   clientLimits: ClientLimits;
@@ -164,7 +171,14 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   app.get('/metrics', async (_request, reply) =>
     reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
-  registerAdminRoutes(app, active, { models: options.models, metrics, rollouts: options.rollouts });
+  registerAdminRoutes(app, active, {
+    models: options.models,
+    metrics,
+    rollouts: options.rollouts,
+    reloads: options.reloads,
+    modelsView: options.modelsView,
+  });
+  registerConsoleRoutes(app, active);
   return app;
 }
 

@@ -132,6 +132,17 @@ test('the gateway image installs no ONNX Runtime; the runtime images install it 
   assert.match(cpu, /test -f node_modules\/@gutenye\/ocr-models\/assets\/\S+\.onnx/);
 });
 
+test("the gateway image carries the console's files beside dist, where the gateway looks for them", () => {
+  // src/console/page-files.ts reads console/ at the package root (the folder with package.json).
+  for (const { stage } of finals.gateway()) {
+    assert.ok(
+      copies(stage).some((args) => args[0] === 'console' && args[1] === './console'),
+      'console/ copied next to package.json',
+    );
+  }
+  assert.ok(existsSync(join(PROJECT_ROOT, 'console', 'index.html')));
+});
+
 test('the images run as a numeric non-root user', () => {
   for (const { stage, what } of allFinals()) {
     const user = stage.instructions.filter((i) => i.keyword === 'USER').at(-1)?.args;

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BUCKETS, bucketOf, cumulativeBounds, variantForBucket } from './assign.js';
+import {
+  BUCKETS,
+  bucketOf,
+  candidateFrom,
+  cumulativeBounds,
+  effectiveWeights,
+  variantForBucket,
+} from './assign.js';
 
 test('the reference murmur3 matches published vectors, and bucketOf matches it', () => {
   // murmur3_32 seed 0 reference values: "" → 0, "hello" → 0x248bfa47, "The quick brown fox
@@ -133,4 +140,39 @@ test('with two variants, any raise of one moves users only into it (property)', 
       if (was !== is) assert.equal(is, raisedIndex);
     }
   }
+});
+
+test('effective weights are the buckets each variant is assigned, a rollout carving its candidate from its baseline', () => {
+  // Counted bucket by bucket as the route stage assigns them (src/stages/route/index.ts).
+  const assigned = (weights: number[], baseline: number, candidate: number, share: number) => {
+    const bounds = cumulativeBounds(weights);
+    const low = baseline > 0 ? bounds[baseline - 1]! : 0;
+    const counts = new Array<number>(weights.length).fill(0);
+    for (let bucket = 0; bucket < BUCKETS; bucket++) {
+      let index = variantForBucket(bounds, bucket);
+      if (index === baseline && share > 0 && bucket >= candidateFrom(low, bounds[baseline]!, share))
+        index = candidate;
+      counts[index]!++;
+    }
+    return counts.map((c) => c / 100);
+  };
+  const cases: [number[], number, number, number][] = [
+    [[100, 0], 0, 1, 0.25],
+    [[70, 30, 0], 0, 2, 0.25],
+    [[20, 55.55, 24.45, 0], 1, 3, 0.333],
+    [[90, 10, 0], 1, 2, 1],
+    [[90, 10, 0], 0, 2, 0],
+  ];
+  for (const [weights, baseline, candidate, share] of cases) {
+    assert.deepEqual(
+      effectiveWeights(weights, { baseline, candidate, share }),
+      assigned(weights, baseline, candidate, share),
+      JSON.stringify({ weights, share }),
+    );
+  }
+  assert.deepEqual(
+    effectiveWeights([70, 30, 0], { baseline: 0, candidate: 2, share: 0.25 }),
+    [52.5, 30, 17.5],
+  );
+  assert.deepEqual(effectiveWeights([70, 30]), [70, 30]);
 });

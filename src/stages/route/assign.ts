@@ -34,3 +34,32 @@ export function variantForBucket(bounds: Int32Array, bucket: number): number {
   for (let i = 0; i < bounds.length; i++) if (bucket < bounds[i]!) return i;
   return bounds.length - 1; // weights summing under 100 (never after validation): the last one
 }
+
+/**
+ * Where a rollout's candidate starts in its baseline's bucket range [low, high): it serves the top
+ * `share` of that range, so a larger share keeps the users of a smaller one.
+ */
+export function candidateFrom(low: number, high: number, share: number): number {
+  return high - Math.round(share * (high - low));
+}
+
+/**
+ * The weights (percent) that serve, as the route stage assigns them: the file's weights, with the
+ * buckets a running rollout gives its candidate moved from its baseline. What the admin API shows
+ * as `effective_weight`.
+ */
+export function effectiveWeights(
+  weights: readonly number[],
+  rollout?: { baseline: number; candidate: number; share: number },
+): number[] {
+  const buckets = weights.map((weight) => Math.round(weight * 100));
+  if (rollout && rollout.share > 0) {
+    const bounds = cumulativeBounds(weights);
+    const low = rollout.baseline > 0 ? bounds[rollout.baseline - 1]! : 0;
+    const high = bounds[rollout.baseline]!;
+    const moved = high - candidateFrom(low, high, rollout.share);
+    buckets[rollout.baseline]! -= moved;
+    buckets[rollout.candidate]! += moved;
+  }
+  return buckets.map((b) => b / 100);
+}

@@ -1,7 +1,7 @@
 import { gatewayError } from '../../errors.js';
 import { refuse, type NamedStage } from '../../pipeline/stage.js';
 import type { ModelConfig } from '../../config/schema.js';
-import { BUCKETS, bucketOf, cumulativeBounds, variantForBucket } from './assign.js';
+import { BUCKETS, bucketOf, candidateFrom, cumulativeBounds, variantForBucket } from './assign.js';
 import type { RouteMetrics } from './metrics.js';
 import { createKeyReader } from './request-key.js';
 
@@ -91,6 +91,6 @@ function candidateCarve(
     if (index !== baselineIndex) return index;
     const share = rollout.share();
     if (share <= 0) return index;
-    return bucket >= high - Math.round(share * (high - low)) ? candidateIndex : index;
+    return bucket >= candidateFrom(low, high, share) ? candidateIndex : index;
   };
 }
