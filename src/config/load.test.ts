@@ -127,6 +127,7 @@ describe('defaults', () => {
       body_timeout_ms: 10000,
       request_timeout_ms: 30000,
       max_connections: 10000,
+      json_depth: 64,
     });
     assert.equal(config.admin.drain_timeout_ms, 30000);
     assert.equal(config.tenants[0]?.priority, 'normal');
