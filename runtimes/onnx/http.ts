@@ -66,7 +66,7 @@ export function createRuntimeServer(
       },
     ],
     bodyLimit,
-    parse: (text) => parseBody(text, jsonDepth),
+    parse: (bytes) => parseBody(bytes.toString(), jsonDepth),
     failure(error) {
       const { status, message } = errorResponse(error, bodyLimit);
       return {

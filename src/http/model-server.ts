@@ -77,7 +77,7 @@ export function createModelServer(
     bodyLimit,
     // The handler parses the body (src/http/json-body.ts), so that one refused as JSON is logged
     // and recorded like any refused request: the text goes to it as it came.
-    parse: (text) => text,
+    parse: (bytes) => bytes.toString(),
     // A failure in the handler or in writing its answer is logged and answered as an internal
     // error; a GatewayError is the client's and answered as itself.
     failure: (error, requestId) =>

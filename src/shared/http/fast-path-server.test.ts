@@ -23,7 +23,7 @@ async function serve(overrides: Partial<FastPathServerOptions> = {}) {
       },
     ],
     bodyLimit: 16,
-    parse: (text) => (text === '' ? undefined : (JSON.parse(text) as unknown)),
+    parse: (bytes) => (bytes.length === 0 ? undefined : (JSON.parse(bytes.toString()) as unknown)),
     failure: (error, requestId) => ({
       answer: { status: 500, headers: { 'x-id': requestId }, json: JSON.stringify({ error: String(error) }) },
       unexpected: true,

@@ -46,8 +46,11 @@ export interface FastPathRoute {
 export interface FastPathServerOptions {
   routes: readonly FastPathRoute[];
   bodyLimit: number;
-  /** Parses a body's text (throws when it is not acceptable); `text` is '' when there was none. */
-  parse(text: string, headers: IncomingHttpHeaders): unknown;
+  /**
+   * Parses a body (throws when it is not acceptable); `body` is empty when there was none. Bytes,
+   * not text: a body need not be all JSON (the binary tensor extension) nor arrive as it is read.
+   */
+  parse(body: Buffer, headers: IncomingHttpHeaders): unknown;
   /** The answer to a thrown or failed request; `unexpected` ones are logged with their error. */
   failure(error: unknown, requestId: string): { answer: FastPathAnswer; unexpected: boolean };
   /** The answer to a body over `bodyLimit`. */
@@ -110,10 +113,10 @@ export function createFastPathServer(
         if (options.lingerOnTooLarge) answerThenLinger(request, response, answer);
         else send(response, answer);
       },
-      onBody(text) {
+      onBody(bytes) {
         let body: unknown;
         try {
-          body = parse(text, request.headers);
+          body = parse(bytes, request.headers);
         } catch (error) {
           reply.fail(error);
           return;

@@ -1,14 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 
 export interface BodyHandlers {
-  /** The whole body as text; `bytes` is 0 when the request had none. */
-  onBody(text: string, bytes: number): void;
+  /** The whole body as it came (bytes: the parse decides what they are); empty when there was none. */
+  onBody(body: Buffer): void;
   /** The body passed `limit` (by its content-length, or while arriving): nothing more is read here. */
   onTooLarge(): void;
 }
 
 /**
- * Reads a request body of at most `limit` bytes into one string, without a framework: the hot
+ * Reads a request body of at most `limit` bytes into one buffer, without a framework: the hot
  * paths of the gateway and the runtime answer on node:http. An aborted request never ends and has
  * no one to answer; with no 'error' listener, Node does not emit the abort as an error.
  */
@@ -29,8 +29,7 @@ export function readBody(request: IncomingMessage, limit: number, handlers: Body
     chunks.push(chunk);
   };
   const onEnd = (): void => {
-    const text = chunks.length === 1 ? chunks[0]!.toString() : Buffer.concat(chunks, received).toString();
-    handlers.onBody(text, received);
+    handlers.onBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
   };
   request.on('data', onData).on('end', onEnd);
 }
