@@ -196,3 +196,33 @@ test('rollback after shadow promote, or after a hand edit that adds a variant, r
     ['v1=90', 'v2=0', 'v5=10', 'v4=0'],
   );
 });
+
+test('demoting the last variant writes the record and the shadow after the list; CRLF files keep CRLF', () => {
+  const { text } = edited(FILE, { verb: 'variant-demote', name: 'v5', percent: 1 });
+  assert.ok(
+    text.includes(
+      "      - { name: v2, upstream: onnx, model: fraud, version: '2', weight: 0 }\n" +
+        '    rollback_weights: { v1: 90, v2: 0, v5: 10 } # written by switchyard rollout: the weights before its last change\n' +
+        '    # the shadows\n' +
+        '    shadows:\n' +
+        "      - { name: v3, upstream: onnx, model: fraud, version: '3', percent: 10 } # mirrored\n" +
+        "      - { name: v5, upstream: gpu, model: fraud-big, version: '5', percent: 1 }\n" +
+        '    fallback:\n',
+    ),
+    text,
+  );
+  assert.deepEqual(
+    (fraud(text).shadows as { name: string }[]).map((s) => s.name),
+    ['v3', 'v5'],
+  );
+  // v5 was first after v2 (at 0) and v1: its users go to v1, the variant before it with weight.
+  assert.deepEqual(weightsOf(text), [
+    { name: 'v1', weight: 100 },
+    { name: 'v2', weight: 0 },
+  ]);
+
+  const crlf = FILE.replace(/\n/g, '\r\n');
+  const added = edited(crlf, { verb: 'variant-add', name: 'v4' }).text;
+  assert.doesNotMatch(added.replace(/\r\n/g, ''), /\n/, 'every line break stays CRLF');
+  assert.equal(edited(added, { verb: 'variant-remove', name: 'v4' }).text, crlf);
+});
