@@ -151,6 +151,10 @@ test('shadow promote: the shadow becomes a variant after its donor and takes onl
     /no shadow "v1" .*v1 is already a variant/,
   );
   assert.match(
+    refusal(FILE, { verb: 'promote', variant: 'v3' }),
+    /"v3" is a shadow of fraud, not a variant: `switchyard rollout fraud shadow promote v3`/,
+  );
+  assert.match(
     refusal(FILE, { verb: 'set', assignments: [{ name: 'v3', weight: 5 }] }),
     /"v3" is a shadow of fraud, not a variant: `switchyard rollout fraud shadow promote v3 5`/,
   );

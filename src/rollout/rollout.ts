@@ -167,8 +167,17 @@ function planWeights(
       }
       return planSet(model, view.variants, command.assignments, view.rollback);
     }
-    case 'promote':
+    case 'promote': {
+      if (view.shadows.some((s) => s.name === command.variant)) {
+        return {
+          ok: false,
+          reason:
+            `"${command.variant}" is a shadow of ${model}, not a variant: \`switchyard rollout ${model} shadow ` +
+            `promote ${command.variant}\` makes it one (at 0; then \`promote ${command.variant}\` gives it everyone)`,
+        };
+      }
       return planPromote(model, view.variants, command.variant);
+    }
     case 'rollback':
       return planRollback(model, view.variants, view.rollback);
   }
