@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import {
   Metadata,
   Server,
@@ -7,6 +6,7 @@ import {
   type ServerUnaryCall,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import type { ServiceDefinition } from '@grpc/proto-loader';
 import {
   inferenceService,
   type ModelInferRequest,
@@ -16,11 +16,12 @@ import {
   type ServerMetadataResponse,
 } from '../../../src/shared/grpc/inference.js';
 import type { Logger } from '../../../src/shared/logger.js';
-import { notFound, RuntimeError } from '../errors.js';
+import { badRequest, notFound, RuntimeError } from '../errors.js';
 import { findVersion, type Infer, type InferAnswer, type InferReply } from '../infer.js';
 import { latestReadyVersion, type RepositoryModel } from '../repository/load.js';
 import { modelMetadata, serverMetadata } from '../server.js';
 import type { RuntimeState } from '../state.js';
+import { callHeaders } from './call-headers.js';
 import { inferBody } from './request.js';
 import { grpcAnswer } from './response.js';
 import { grpcError } from './status.js';
@@ -61,7 +62,10 @@ export async function startGrpcListener(
   const server = new Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
   });
-  server.addService(inferenceService(), serviceImplementation(state, infer, options.logger));
+  server.addService(
+    tolerantDecoding(inferenceService()),
+    serviceImplementation(state, infer, options.logger),
+  );
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
@@ -92,7 +96,7 @@ function serviceImplementation(
   function unary<Request, Response>(answer: (request: Request) => Response): Unary<Request, Response> {
     return (call, done) => {
       try {
-        done(null, answer(call.request));
+        done(null, answer(decoded(call.request)));
       } catch (error) {
         done(grpcError(error));
       }
@@ -118,19 +122,71 @@ function serviceImplementation(
   });
 
   const ModelInfer: Unary<ModelInferRequest, ModelInferResponse> = (call, done) => {
-    const request = call.request;
+    let request: ModelInferRequest;
     let body: unknown;
     try {
+      request = decoded(call.request);
       body = inferBody(request);
     } catch (error) {
+      // Counted as infer counts what it refuses, under the model when it is one of the repository's.
+      const name = (call.request as Partial<ModelInferRequest>).model_name;
+      const model = name !== undefined && repository.models.has(name) ? name : '_unknown';
+      state.metrics.requestTally('grpc', model, '').add('bad_request');
       done(grpcError(error));
       return;
     }
     const reply = new GrpcInferReply(done, request.raw_input_contents.length > 0, logger);
-    infer(request.model_name, request.model_version || undefined, body, inferHeaders(call), reply);
+    infer(
+      request.model_name,
+      request.model_version || undefined,
+      body,
+      callHeaders(call.metadata, call.getDeadline(), Date.now()),
+      reply,
+    );
   };
 
   return { ServerLive, ServerReady, ModelReady, ServerMetadata, ModelMetadata, ModelInfer };
+}
+
+/** What a request that protobuf could not decode becomes, so the service answers it (see below). */
+interface Undecodable {
+  [UNDECODABLE]: unknown;
+}
+
+const UNDECODABLE = Symbol('undecodable');
+
+/**
+ * The service with request decoding that does not throw: grpc-js answers a message its decoder
+ * throws on with INTERNAL, which tells a client the server failed. The bytes were the client's
+ * mistake, so the call is answered INVALID_ARGUMENT instead (and counted, for ModelInfer).
+ */
+function tolerantDecoding(service: ServiceDefinition): ServiceDefinition {
+  const tolerant: ServiceDefinition = {};
+  for (const [name, method] of Object.entries(service)) {
+    const decode = method.requestDeserialize;
+    tolerant[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return decode(bytes);
+        } catch (error) {
+          return { [UNDECODABLE]: error } satisfies Undecodable;
+        }
+      },
+    };
+  }
+  return tolerant;
+}
+
+/** The request, or a 400 when its bytes were not a message of its type. */
+function decoded<Request>(request: Request): Request {
+  if (typeof request === 'object' && request !== null && UNDECODABLE in request) {
+    const cause = (request as Undecodable)[UNDECODABLE];
+    throw badRequest(
+      `the request is not a valid protobuf message of its type: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+  }
+  return request;
 }
 
 /** A ModelInfer call's way back: the answer raw when the request was raw, typed otherwise. */
@@ -156,21 +212,4 @@ class GrpcInferReply implements InferReply<ModelInferResponse> {
     if (!(error instanceof RuntimeError)) this.logger.error({ err: error }, 'grpc infer failed');
     this.done(grpcError(error));
   }
-}
-
-/**
- * What `infer` reads from HTTP headers, from the call: W3C trace context from the metadata, and
- * the time left before the call's deadline as `x-request-timeout-ms`, so it becomes the queue's
- * deadline. Without a gRPC deadline, an `x-request-timeout-ms` in the metadata counts, as over HTTP.
- */
-function inferHeaders(call: ServerUnaryCall<ModelInferRequest, ModelInferResponse>): IncomingHttpHeaders {
-  const headers: IncomingHttpHeaders = {};
-  for (const key of ['traceparent', 'tracestate', 'x-request-timeout-ms']) {
-    const value = call.metadata.get(key)[0];
-    if (typeof value === 'string') headers[key] = value;
-  }
-  const deadline = call.getDeadline();
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  if (Number.isFinite(at)) headers['x-request-timeout-ms'] = String(Math.max(0, at - Date.now()));
-  return headers;
 }
