@@ -76,7 +76,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHand
             logger,
           },
         );
-  if (grpc) app.log.info({ role: 'runtime', grpc_port: grpc.port }, 'grpc listening');
   app.log.info({ role: 'runtime', url, ...(grpc ? { grpc_port: grpc.port } : {}) }, 'switchyard listening');
   void state.repository.loaded.then(() => {
     state.loaded = true;

@@ -6,7 +6,8 @@ import {
   type ServiceError,
   type status,
 } from '@grpc/grpc-js';
-import { inferenceService } from '../../src/shared/grpc/inference.js';
+import type { ServiceDefinition } from '@grpc/proto-loader';
+import { healthService, inferenceService } from '../../src/shared/grpc/inference.js';
 
 /** A call's answer: the response, or the status it failed with; and the trailing metadata. */
 export interface GrpcResult<Response> {
@@ -31,7 +32,20 @@ export interface InferenceClient {
  * (src/shared/grpc/inference.proto): what an unchanged Triton or KServe gRPC client sends.
  */
 export function inferenceClient(address: string, options: Record<string, number> = {}): InferenceClient {
-  const Constructor = makeGenericClientConstructor(inferenceService(), 'GRPCInferenceService');
+  return serviceClient(inferenceService(), address, options);
+}
+
+/** A client of grpc.health.v1.Health (src/shared/grpc/health.proto): what Kubernetes' grpc probe calls. */
+export function healthClient(address: string): InferenceClient {
+  return serviceClient(healthService(), address);
+}
+
+function serviceClient(
+  service: ServiceDefinition,
+  address: string,
+  options: Record<string, number> = {},
+): InferenceClient {
+  const Constructor = makeGenericClientConstructor(service, 'Service');
   const client = new Constructor(address, credentials.createInsecure(), {
     'grpc.max_receive_message_length': -1,
     'grpc.max_send_message_length': -1,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { status as Status } from '@grpc/grpc-js';
 import { fraudRows } from '../harness/fraud.js';
-import { inferenceClient } from '../harness/grpc.js';
+import { healthClient, inferenceClient } from '../harness/grpc.js';
 import { grpcPortOf, startRuntime } from '../harness/runtime.js';
 
 test('SIGTERM with gRPC calls in flight: not ready at once, every call answered, exit 0, then no more calls', async () => {
@@ -12,6 +12,7 @@ test('SIGTERM with gRPC calls in flight: not ready at once, every call answered,
     args: ['--added-latency-ms', '800', '--drain-delay-ms', '300'],
   });
   const client = inferenceClient(`127.0.0.1:${grpcPortOf(runtime)}`);
+  const health = healthClient(`127.0.0.1:${grpcPortOf(runtime)}`);
   const rows = fraudRows(1);
   const request = {
     model_name: 'fraud',
@@ -28,6 +29,11 @@ test('SIGTERM with gRPC calls in flight: not ready at once, every call answered,
       (await client.call('ServerReady', {})).response,
       { ready: false },
       'ServerReady turns false as soon as SIGTERM arrives',
+    );
+    assert.deepEqual(
+      (await health.call('Check', {})).response,
+      { status: 'NOT_SERVING' },
+      'so does the health check',
     );
 
     const results = await calls;
@@ -47,6 +53,7 @@ test('SIGTERM with gRPC calls in flight: not ready at once, every call answered,
     assert.equal(refused.code, Status.UNAVAILABLE);
   } finally {
     client.close();
+    health.close();
     await runtime.stop('SIGKILL');
   }
 });

@@ -4,7 +4,7 @@ import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import type { Agent } from 'undici';
 import type { ModelInferResponse } from '../../src/shared/grpc/inference.js';
 import { fraudRequest, fraudRows } from '../harness/fraud.js';
-import { inferenceClient, type InferenceClient } from '../harness/grpc.js';
+import { healthClient, inferenceClient, type InferenceClient } from '../harness/grpc.js';
 import { createClient, getJson, metricValue, postJson } from '../harness/http.js';
 import { TYPES_MODEL_DATATYPES, writeTypesModel } from '../harness/models.js';
 import type { StartedProcess } from '../harness/process.js';
@@ -88,6 +88,20 @@ describe('runtime: inference.GRPCInferenceService', () => {
   test('health: live, ready', async () => {
     assert.deepEqual((await grpc.call('ServerLive', {})).response, { live: true });
     assert.deepEqual((await grpc.call('ServerReady', {})).response, { ready: true });
+  });
+
+  test('grpc.health.v1 Check: the server and the inference service are SERVING; another service NOT_FOUND', async () => {
+    const health = healthClient(`127.0.0.1:${grpcPortOf(runtime)}`);
+    try {
+      assert.deepEqual((await health.call('Check', {})).response, { status: 'SERVING' });
+      assert.deepEqual((await health.call('Check', { service: 'inference.GRPCInferenceService' })).response, {
+        status: 'SERVING',
+      });
+      const unknown = await health.call('Check', { service: 'nope.Service' });
+      assert.equal(unknown.code, Status.NOT_FOUND);
+    } finally {
+      health.close();
+    }
   });
 
   test('server metadata is what GET /v2 answers', async () => {

@@ -8,6 +8,7 @@ import {
 } from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import {
+  healthService,
   inferenceService,
   type ModelInferRequest,
   type ModelInferResponse,
@@ -22,6 +23,7 @@ import { latestReadyVersion, type RepositoryModel } from '../repository/load.js'
 import { modelMetadata, serverMetadata } from '../server.js';
 import type { RuntimeState } from '../state.js';
 import { callHeaders } from './call-headers.js';
+import { healthImplementation } from './health.js';
 import { inferBody } from './request.js';
 import { grpcAnswer } from './response.js';
 import { grpcError } from './status.js';
@@ -66,6 +68,7 @@ export async function startGrpcListener(
     tolerantDecoding(inferenceService()),
     serviceImplementation(state, infer, options.logger),
   );
+  server.addService(healthService(), healthImplementation(state));
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>

@@ -18,15 +18,29 @@ export const LOAD_OPTIONS: Options = {
 };
 
 export const INFERENCE_PROTO = fileURLToPath(new URL('./inference.proto', import.meta.url));
+export const HEALTH_PROTO = fileURLToPath(new URL('./health.proto', import.meta.url));
 
-let definition: ServiceDefinition | undefined;
+/** The name the inference service answers health checks under (its full protobuf name). */
+export const INFERENCE_SERVICE_NAME = 'inference.GRPCInferenceService';
+
+let inference: ServiceDefinition | undefined;
+let health: ServiceDefinition | undefined;
 
 /** `inference.GRPCInferenceService`, for a grpc-js server's addService or a client's constructor. */
 export function inferenceService(): ServiceDefinition {
-  definition ??= loadSync(INFERENCE_PROTO, LOAD_OPTIONS)[
-    'inference.GRPCInferenceService'
-  ] as ServiceDefinition;
-  return definition;
+  inference ??= loadSync(INFERENCE_PROTO, LOAD_OPTIONS)[INFERENCE_SERVICE_NAME] as ServiceDefinition;
+  return inference;
+}
+
+/** `grpc.health.v1.Health` (health.proto beside this file), as inferenceService. */
+export function healthService(): ServiceDefinition {
+  health ??= loadSync(HEALTH_PROTO, LOAD_OPTIONS)['grpc.health.v1.Health'] as ServiceDefinition;
+  return health;
+}
+
+/** A Check answer; with `enums: String` the status is the enum value's name. */
+export interface HealthCheckResponse {
+  status: 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 }
 
 /** One of the protocol's parameter values; `parameter_choice` names the field that is set. */
