@@ -9,7 +9,7 @@ import type { ClientLimits } from '../../src/shared/http/client-limits.js';
 import type { AnsweredRefusal, RefusalReason } from '../../src/shared/http/refusal.js';
 import type { Logger } from '../../src/shared/logger.js';
 import { RuntimeError } from './errors.js';
-import type { Infer, InferReply } from './infer.js';
+import { jsonAnswer, type Infer, type InferAnswer, type InferReply } from './infer.js';
 
 const REFUSAL_STATUS: Record<AnsweredRefusal, number> = {
   malformed: 400,
@@ -90,6 +90,10 @@ export function createRuntimeServer(
 /** An infer request's way back to its client. */
 class HttpInferReply implements InferReply {
   constructor(private readonly reply: FastPathReply) {}
+
+  encode(answer: InferAnswer): string {
+    return jsonAnswer(answer);
+  }
 
   answer(json: string, serverTiming: string): void {
     this.reply.send({ status: 200, headers: { 'server-timing': serverTiming }, json });

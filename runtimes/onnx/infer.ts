@@ -4,16 +4,35 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Span }
 import { tracingEnabled } from '../../src/shared/tracing.js';
 import type { BatchRun, BatchWaiter } from './batcher/message.js';
 import { RuntimeError, badRequest, notFound } from './errors.js';
-import type { RequestOutcome, RequestTally } from './metrics.js';
+import type { RequestOutcome, RequestProtocol, RequestTally } from './metrics.js';
 import { latestReadyVersion, type ModelVersion, type RepositoryModel } from './repository/load.js';
 import type { RuntimeState } from './state.js';
 import type { TensorConfig } from './repository/config.js';
 import { decodeRequest, outputJson, type DecodedRequest } from './tensors.js';
 
-/** Where an inference request's answer goes: exactly one of these is called, once. */
-export interface InferReply {
-  /** A 200: the response body and its `server-timing` header. */
-  answer(json: string, serverTiming: string): void;
+/** One request's rows of a run, to be written in the format of the transport that carried it. */
+export interface InferAnswer {
+  model: string;
+  version: string;
+  /** The request's `id`, to echo. */
+  id: string | undefined;
+  /** The outputs the caller asked for, in the order to answer them. */
+  outputs: readonly TensorConfig[];
+  batch: BatchRun;
+  /** The request's rows of the run start at `row`; it has `rows` of them. */
+  row: number;
+  rows: number;
+}
+
+/**
+ * Where an inference request's answer goes, and in what form: JSON text for HTTP, a protobuf
+ * message for gRPC. `encode` may throw (a RuntimeError refuses the request); then `fail` is
+ * called instead of `answer`. Exactly one of `answer` and `fail` is called, once.
+ */
+export interface InferReply<Encoded = string> {
+  encode(answer: InferAnswer): Encoded;
+  /** A success: the encoded answer and its `server-timing`. */
+  answer(encoded: Encoded, serverTiming: string): void;
   /** A failure as it came (RuntimeError for the protocol's errors); the caller makes the response. */
   fail(error: unknown): void;
 }
@@ -22,24 +41,24 @@ export interface InferReply {
  * One inference request, whatever carried it: decode, queue in the version's batcher, answer.
  * Callbacks rather than a promise: on the hot path a request then costs no promise chain.
  */
-export type Infer = (
+export type Infer = <Encoded>(
   model: string,
   version: string | undefined,
   body: unknown,
   headers: IncomingHttpHeaders,
-  reply: InferReply,
+  reply: InferReply<Encoded>,
 ) => void;
 
 export interface InferOptions {
   /** Added to every answer: stands in for a slow model in tests and benchmarks. */
   addedLatencyMs?: number;
+  /** The `protocol` label of the request metrics: the transport this `infer` serves. */
+  protocol?: RequestProtocol;
 }
 
 /** What a version's answers share, worked out on its first request. */
 interface Endpoint {
   tally: RequestTally;
-  /** `{"model_name":…,"model_version":…,"outputs":[` */
-  head: string;
 }
 
 /** What every pending request of one runtime shares. */
@@ -53,6 +72,7 @@ const tracer = trace.getTracer('switchyard-runtime');
 
 export function createInfer(state: RuntimeState, options: InferOptions): Infer {
   const { repository, metrics } = state;
+  const protocol = options.protocol ?? 'http';
   const endpoints = new WeakMap<ModelVersion, Endpoint>();
   const context: InferContext = {
     state,
@@ -63,10 +83,7 @@ export function createInfer(state: RuntimeState, options: InferOptions): Infer {
   function endpointOf(model: RepositoryModel, version: ModelVersion): Endpoint {
     let endpoint = endpoints.get(version);
     if (!endpoint) {
-      endpoint = {
-        tally: metrics.requestTally(model.name, version.version),
-        head: `{"model_name":${JSON.stringify(model.name)},"model_version":${JSON.stringify(version.version)},"outputs":[`,
-      };
+      endpoint = { tally: metrics.requestTally(protocol, model.name, version.version) };
       endpoints.set(version, endpoint);
     }
     return endpoint;
@@ -91,7 +108,7 @@ export function createInfer(state: RuntimeState, options: InferOptions): Infer {
     } catch (error) {
       // Labels only ever hold names from the repository, so a client cannot grow the series.
       refuse(
-        endpoint?.tally ?? metrics.requestTally(model ? model.name : '_unknown', ''),
+        endpoint?.tally ?? metrics.requestTally(protocol, model ? model.name : '_unknown', ''),
         span,
         reply,
         error,
@@ -99,21 +116,31 @@ export function createInfer(state: RuntimeState, options: InferOptions): Infer {
       return;
     }
     const id = (body as { id?: string }).id;
-    const pending = new PendingInfer(context, reply, endpoint, version.version, decoded, id, span);
+    const pending = new PendingInfer(
+      context,
+      reply,
+      endpoint,
+      model.name,
+      version.version,
+      decoded,
+      id,
+      span,
+    );
     state.accepted++;
     version.batcher!.submit(decoded.inputs, decoded.rows, deadline, pending);
   };
 }
 
 /** A request in a batcher, answering its caller when its batch ran (the batcher's waiter). */
-class PendingInfer implements BatchWaiter {
+class PendingInfer<Encoded> implements BatchWaiter {
   private readonly outputs: readonly TensorConfig[];
   private readonly rows: number;
 
   constructor(
     private readonly context: InferContext,
-    private readonly reply: InferReply,
+    private readonly reply: InferReply<Encoded>,
     private readonly endpoint: Endpoint,
+    private readonly model: string,
     private readonly version: string,
     decoded: DecodedRequest,
     private readonly id: string | undefined,
@@ -139,15 +166,18 @@ class PendingInfer implements BatchWaiter {
   }
 
   private answer(batch: BatchRun, row: number, queueMs: number): void {
-    let json = this.endpoint.head;
+    let encoded: Encoded;
     let serverTiming: string;
     try {
-      for (let i = 0; i < this.outputs.length; i++) {
-        const spec = this.outputs[i]!;
-        if (i > 0) json += ',';
-        json += outputJson(spec, batch.outputs.get(spec.name)!, batch.rows, row, this.rows);
-      }
-      json += this.id === undefined ? ']}' : `],"id":${JSON.stringify(this.id)}}`;
+      encoded = this.reply.encode({
+        model: this.model,
+        version: this.version,
+        id: this.id,
+        outputs: this.outputs,
+        batch,
+        row,
+        rows: this.rows,
+      });
       serverTiming = this.context.serverTiming(batch, queueMs);
     } catch (error) {
       refuse(this.endpoint.tally, this.span, this.reply, error);
@@ -156,11 +186,28 @@ class PendingInfer implements BatchWaiter {
     this.context.state.answered++;
     this.endpoint.tally.add('ok');
     if (this.span) endInferSpan(this.span, 'ok');
-    this.reply.answer(json, serverTiming);
+    this.reply.answer(encoded, serverTiming);
   }
 }
 
-function refuse(tally: RequestTally, span: Span | undefined, reply: InferReply, error: unknown): void {
+/** The Open Inference Protocol's JSON answer (REST, "Inference Response JSON Object"). */
+export function jsonAnswer(answer: InferAnswer): string {
+  const { batch, row, rows } = answer;
+  let json = `{"model_name":${JSON.stringify(answer.model)},"model_version":${JSON.stringify(answer.version)},"outputs":[`;
+  for (let i = 0; i < answer.outputs.length; i++) {
+    const spec = answer.outputs[i]!;
+    if (i > 0) json += ',';
+    json += outputJson(spec, batch.outputs.get(spec.name)!, batch.rows, row, rows);
+  }
+  return json + (answer.id === undefined ? ']}' : `],"id":${JSON.stringify(answer.id)}}`);
+}
+
+function refuse<Encoded>(
+  tally: RequestTally,
+  span: Span | undefined,
+  reply: InferReply<Encoded>,
+  error: unknown,
+): void {
   const outcome = outcomeOf(error);
   tally.add(outcome);
   if (span) endInferSpan(span, outcome);

@@ -5,11 +5,15 @@ import { setupTracing } from '../../src/shared/tracing.js';
 import { createRuntimeMetrics } from './metrics.js';
 import { loadRepository } from './repository/load.js';
 import type { RuntimeOptions } from './options.js';
+import { startGrpcListener, type GrpcListener } from './grpc/server.js';
+import { createInfer } from './infer.js';
 import { buildRuntimeApp } from './server.js';
 import type { RuntimeState } from './state.js';
 
 export interface RuntimeHandle {
   url: string;
+  /** The gRPC listener's port, when --grpc-port was given. */
+  grpcPort: number | undefined;
   app: FastifyInstance;
   state: RuntimeState;
   /** Turns not-ready, finishes every accepted request, closes. False when the grace ran out first. */
@@ -58,7 +62,21 @@ export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHand
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const url = `http://${host}:${port}`;
-  app.log.info({ role: 'runtime', url }, 'switchyard listening');
+  // Bound before the HTTP line is logged: whoever waits for that line can call gRPC next.
+  const grpc: GrpcListener | undefined =
+    options.grpcPort === undefined
+      ? undefined
+      : await startGrpcListener(
+          state,
+          createInfer(state, { addedLatencyMs: options.addedLatencyMs, protocol: 'grpc' }),
+          {
+            host: options.host,
+            port: options.grpcPort,
+            maxMessageBytes: options.bodyLimit,
+            logger,
+          },
+        );
+  app.log.info({ role: 'runtime', url, ...(grpc ? { grpc_port: grpc.port } : {}) }, 'switchyard listening');
   void state.repository.loaded.then(() => {
     state.loaded = true;
     app.log.info({ models: [...state.repository.models.keys()] }, 'runtime ready');
@@ -69,9 +87,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHand
     state.draining = true;
     app.log.info({ drain_delay_ms: options.drainDelayMs, grace_ms: options.graceMs }, 'draining');
     await sleep(options.drainDelayMs);
-    const closed = app.close().then(() => true);
+    // gRPC stops taking calls (GOAWAY) and waits for those in flight, as HTTP does.
+    const closed = Promise.all([app.close(), grpc?.close()]).then(() => true);
     const expired = sleep(options.graceMs, false, { ref: false });
     const finished = await Promise.race([closed, expired]);
+    if (!finished) grpc?.forceClose();
     await tracing.shutdown(); // exports the spans still buffered
     app.log.info({ accepted: state.accepted, answered: state.answered, finished }, 'runtime stopped');
     await flushLogger(logger); // the process exits next: nothing logged may stay behind
@@ -79,6 +99,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<RuntimeHand
   }
   return {
     url,
+    grpcPort: grpc?.port,
     app,
     state,
     shutdown: () => (stopping ??= shutdown()),

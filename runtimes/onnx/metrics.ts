@@ -14,8 +14,11 @@ export const REQUEST_OUTCOMES = [
 ] as const;
 export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
 
+/** The transport an inference request came by. */
+export type RequestProtocol = 'http' | 'grpc';
+
 /**
- * One model version's requests by outcome, counted in plain numbers and added to
+ * One model version's requests over one protocol by outcome, counted in plain numbers and added to
  * `switchyard_runtime_requests_total` when the registry is read: an answer costs an increment
  * instead of prom-client hashing and validating its labels.
  */
@@ -30,6 +33,7 @@ export class RequestTally {
   };
 
   constructor(
+    readonly protocol: RequestProtocol,
     readonly model: string,
     readonly version: string,
   ) {}
@@ -39,17 +43,20 @@ export class RequestTally {
   }
 
   /** Moves the pending counts into the counter. */
-  flush(counter: Counter<'model' | 'version' | 'outcome'>): void {
+  flush(counter: Counter<'model' | 'version' | 'outcome' | 'protocol'>): void {
     for (const outcome of REQUEST_OUTCOMES) {
       const count = this.pending[outcome];
       if (count === 0) continue;
       this.pending[outcome] = 0;
-      counter.inc({ model: this.model, version: this.version, outcome }, count);
+      counter.inc({ model: this.model, version: this.version, outcome, protocol: this.protocol }, count);
     }
   }
 }
 
-/** The runtime's metrics, declared in one place. Labels stay bounded: model and version only. */
+/**
+ * The runtime's metrics, declared in one place. Labels stay bounded: model and version, and the
+ * request counter's outcome and protocol.
+ */
 export function createRuntimeMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_runtime_process_' });
@@ -60,21 +67,21 @@ export function createRuntimeMetrics() {
     registry,
     requests: new Counter({
       name: 'switchyard_runtime_requests_total',
-      help: 'Inference requests by model, version and outcome.',
-      labelNames: [...labels, 'outcome'],
+      help: 'Inference requests by model, version, outcome and protocol (http or grpc).',
+      labelNames: [...labels, 'outcome', 'protocol'],
       registers: [registry],
       collect() {
         for (const tally of tallies.values()) tally.flush(this);
       },
     }),
     /**
-     * The tally of one model and version (version '' for requests refused before one was chosen).
-     * Labels only ever hold names from the repository, so a client cannot grow the series.
+     * The tally of one protocol, model and version (version '' for requests refused before one
+     * was chosen). Labels only ever hold names from the repository, so a client cannot grow the series.
      */
-    requestTally(model: string, version: string): RequestTally {
-      const key = `${model}/${version}`;
+    requestTally(protocol: RequestProtocol, model: string, version: string): RequestTally {
+      const key = `${protocol}/${model}/${version}`;
       let tally = tallies.get(key);
-      if (!tally) tallies.set(key, (tally = new RequestTally(model, version)));
+      if (!tally) tallies.set(key, (tally = new RequestTally(protocol, model, version)));
       return tally;
     },
     queueDuration: new Histogram({

@@ -8,6 +8,8 @@ export interface RuntimeOptions {
   repository: string;
   host: string;
   port: number;
+  /** The gRPC listener's port (inference.GRPCInferenceService), on `host`; undefined: no gRPC, 0: any free port. */
+  grpcPort?: number;
   /** Longest a shutdown may take before the process gives up on what it holds. */
   graceMs: number;
   /** How long to keep serving after SIGTERM, not ready, before closing the listener. */

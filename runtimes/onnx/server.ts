@@ -9,7 +9,7 @@ import type { ClientLimits } from '../../src/shared/http/client-limits.js';
 import type { ModelMetadata, ServerMetadata } from '../../src/shared/oip.js';
 import { RuntimeError, notFound } from './errors.js';
 import { createRuntimeServer, errorResponse, parseBody } from './http.js';
-import { createInfer, findVersion } from './infer.js';
+import { createInfer, findVersion, jsonAnswer } from './infer.js';
 import { latestReadyVersion, type RepositoryModel } from './repository/load.js';
 import type { RuntimeState } from './state.js';
 
@@ -84,11 +84,7 @@ export function buildRuntimeApp(
   app.get('/v2/health/ready', async (_request, reply) =>
     reply.code(state.loaded && !state.draining ? 200 : 503).send(),
   );
-  app.get('/v2', async (): Promise<ServerMetadata> => ({
-    name: RUNTIME_NAME,
-    version: RUNTIME_VERSION,
-    extensions: [],
-  }));
+  app.get('/v2', async (): Promise<ServerMetadata> => serverMetadata());
 
   app.get<{ Params: InferParams }>('/v2/models/:model', async (request) =>
     modelMetadata(findModel(request.params)),
@@ -114,6 +110,7 @@ export function buildRuntimeApp(
   const inferRoute = async (request: FastifyRequest<{ Params: InferParams }>, reply: FastifyReply) => {
     const answer = await new Promise<{ json: string; serverTiming: string }>((resolve, reject) =>
       infer(request.params.model, request.params.version, request.body, request.headers, {
+        encode: jsonAnswer,
         answer: (json, serverTiming) => resolve({ json, serverTiming }),
         fail: reject,
       }),
@@ -147,7 +144,13 @@ export function buildRuntimeApp(
   return app;
 }
 
-function modelMetadata(model: RepositoryModel, onlyVersion?: string): ModelMetadata {
+/** The runtime's answer to the protocol's server metadata request, over HTTP and gRPC. */
+export function serverMetadata(): ServerMetadata {
+  return { name: RUNTIME_NAME, version: RUNTIME_VERSION, extensions: [] };
+}
+
+/** A model's metadata, of one version or of all; over HTTP and gRPC. */
+export function modelMetadata(model: RepositoryModel, onlyVersion?: string): ModelMetadata {
   // Every served model takes its rows along a first, variable dimension.
   const batchDim = [-1];
   const versions = [...model.versions.values()].filter((v) => !onlyVersion || v.version === onlyVersion);

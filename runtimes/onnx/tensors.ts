@@ -1,5 +1,6 @@
 import type { Datatype, InferRequest, RequestInput } from '../../src/shared/oip.js';
 import { badRequest } from './errors.js';
+import { tensorDataFromBytes } from './raw-tensor.js';
 import type { TensorConfig } from './repository/config.js';
 
 export type TypedData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
@@ -127,6 +128,12 @@ function decodeInput(input: RequestInput, path: string, spec: TensorConfig, maxR
     throw badRequest(
       `${path}.shape: batch of ${dims[0]} rows is above the model's max_batch_size ${maxRows}`,
     );
+  }
+  // gRPC's raw_input_contents: runtimes/onnx/grpc/request.ts hands the input's bytes in `data`.
+  const raw: unknown = input.data;
+  if (raw instanceof Uint8Array) {
+    checkParameters(input.parameters, `${path}.parameters`);
+    return { data: tensorDataFromBytes(raw, spec.datatype, product(dims), path), dims };
   }
   if (!Array.isArray(input.data)) throw badRequest(`${path}.data must be an array`);
   checkParameters(input.parameters, `${path}.parameters`);

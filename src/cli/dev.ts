@@ -5,7 +5,10 @@ import { integer } from './args.js';
 import { loadRuntime } from './runtime.js';
 import { exitOnSignals } from './signals.js';
 
-export const DEV_USAGE = `switchyard dev [--port N] [--runtime-port N]   a runtime on config/models and the gateway in front of it`;
+export const DEV_USAGE = `switchyard dev [--port N] [--runtime-port N] [--runtime-grpc-port N]   a runtime on config/models and the gateway in front of it`;
+
+/** The dev runtime's gRPC port: its HTTP default, 8001, is the port Triton gives gRPC. */
+const DEV_RUNTIME_GRPC_PORT = 9001;
 
 /**
  * What `npm start` runs: a runtime on the demo models and a gateway on config/gateway.dev.yaml in
@@ -17,6 +20,7 @@ export async function runDev(argv: string[]): Promise<void> {
     options: {
       port: { type: 'string' },
       'runtime-port': { type: 'string' },
+      'runtime-grpc-port': { type: 'string' },
       'log-level': { type: 'string' },
     },
     strict: true,
@@ -27,6 +31,7 @@ export async function runDev(argv: string[]): Promise<void> {
     ...RUNTIME_DEFAULTS,
     repository: 'config/models',
     port: integer('--runtime-port', values['runtime-port'], RUNTIME_DEFAULTS.port),
+    grpcPort: integer('--runtime-grpc-port', values['runtime-grpc-port'], DEV_RUNTIME_GRPC_PORT),
     logLevel,
   });
   await runtime.state.repository.loaded;

@@ -3,7 +3,7 @@ import { startGateway, type GatewayHandle, type GatewayOptions } from '../gatewa
 import { integer, UsageError } from './args.js';
 import { exitOnSignals } from './signals.js';
 
-export const GATEWAY_USAGE = `switchyard gateway --config FILE [--port N] [--host H] [--drain-delay-ms N] [--grace-ms N] [--log-level LEVEL]`;
+export const GATEWAY_USAGE = `switchyard gateway --config FILE [--port N] [--host H] [--grpc-port N] [--drain-delay-ms N] [--grace-ms N] [--log-level LEVEL]`;
 
 export const GATEWAY_DEFAULTS = { drainDelayMs: 0, graceMs: 30_000 };
 
@@ -14,6 +14,7 @@ export function parseGatewayArgs(argv: string[]): GatewayOptions {
       config: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
+      'grpc-port': { type: 'string' },
       'drain-delay-ms': { type: 'string' },
       'grace-ms': { type: 'string' },
       'poll-ms': { type: 'string' },
@@ -30,6 +31,7 @@ export function parseGatewayArgs(argv: string[]): GatewayOptions {
   };
   if (values.port !== undefined) options.port = integer('--port', values.port, 0);
   if (values.host !== undefined) options.host = values.host;
+  if (values['grpc-port'] !== undefined) options.grpcPort = integer('--grpc-port', values['grpc-port'], 0);
   if (values['poll-ms'] !== undefined) options.pollMs = integer('--poll-ms', values['poll-ms'], 1000);
   return options;
 }

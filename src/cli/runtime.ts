@@ -4,7 +4,7 @@ import { RUNTIME_DEFAULTS, type RuntimeOptions } from '../../runtimes/onnx/optio
 import { integer, positive, UsageError } from './args.js';
 import { exitOnSignals } from './signals.js';
 
-export const RUNTIME_USAGE = `switchyard runtime --repository DIR [--port N] [--host H] [--grace-ms N]
+export const RUNTIME_USAGE = `switchyard runtime --repository DIR [--port N] [--host H] [--grpc-port N] [--grace-ms N]
                    [--drain-delay-ms N] [--max-body-bytes N] [--max-json-depth N] [--header-timeout-ms N]
                    [--body-timeout-ms N] [--request-timeout-ms N] [--max-connections N]
                    [--added-latency-ms N] [--log-level LEVEL]`;
@@ -16,6 +16,7 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
       repository: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
+      'grpc-port': { type: 'string' },
       'grace-ms': { type: 'string' },
       'drain-delay-ms': { type: 'string' },
       'max-body-bytes': { type: 'string' },
@@ -35,6 +36,9 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
     repository: values.repository,
     host: values.host ?? RUNTIME_DEFAULTS.host,
     port: integer('--port', values.port, RUNTIME_DEFAULTS.port),
+    ...(values['grpc-port'] === undefined
+      ? {}
+      : { grpcPort: integer('--grpc-port', values['grpc-port'], 0) }),
     graceMs: integer('--grace-ms', values['grace-ms'], RUNTIME_DEFAULTS.graceMs),
     drainDelayMs: integer('--drain-delay-ms', values['drain-delay-ms'], RUNTIME_DEFAULTS.drainDelayMs),
     bodyLimit: integer('--max-body-bytes', values['max-body-bytes'], RUNTIME_DEFAULTS.bodyLimit),

@@ -12,6 +12,8 @@ import { DriftRegistry } from '../drift/registry.js';
 import { MetadataRegistry } from '../stages/validate/metadata.js';
 import { closeRedisClient, createRedisClient, createState } from '../ratelimit/index.js';
 import { createRedisRolloutStores } from '../delivery/redis-store.js';
+import { startGatewayGrpc } from '../grpc/server.js';
+import { createModelRequestHandler } from '../http/model-request.js';
 import { buildGatewayHttp } from '../http/server.js';
 import { createModelsView } from '../console/index.js';
 import { createLogger, flushLogger } from '../shared/logger.js';
@@ -32,10 +34,14 @@ export interface GatewayOptions {
   graceMs: number;
   /** How often the config file is polled besides the file watchers. */
   pollMs?: number;
+  /** The gRPC front door's port (inference.GRPCInferenceService, src/grpc/); undefined: none, 0: any free port. */
+  grpcPort?: number;
 }
 
 export interface GatewayHandle {
   url: string;
+  /** The gRPC front door's port, when grpcPort was given. */
+  grpcPort: number | undefined;
   app: FastifyInstance;
   active: ActiveGateway;
   shutdown(): Promise<boolean>;
@@ -163,7 +169,28 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   const host = options.host ?? config.listen.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ role: 'gateway', url, config: loaded.snapshot.hash }, 'switchyard listening');
+  // Bound before the listening line: whoever waits for it can call gRPC next.
+  const grpc =
+    options.grpcPort === undefined
+      ? undefined
+      : await startGatewayGrpc({
+          handle: createModelRequestHandler({
+            active,
+            predictionLog,
+            lifecycle,
+            logger,
+            jsonDepth: config.limits.json_depth,
+          }),
+          lifecycle,
+          host,
+          port: options.grpcPort,
+          maxMessageBytes: config.limits.body_bytes,
+          logger,
+        });
+  logger.info(
+    { role: 'gateway', url, config: loaded.snapshot.hash, ...(grpc ? { grpc_port: grpc.port } : {}) },
+    'switchyard listening',
+  );
 
   const watcher: ConfigWatcher = watchConfig(
     options.config,
@@ -210,8 +237,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     logger.info({ drain_delay_ms: options.drainDelayMs }, 'draining');
     watcher.close();
     await sleep(options.drainDelayMs);
-    const closed = app.close().then(() => true);
+    const closed = Promise.all([app.close(), grpc?.close()]).then(() => true);
     const finished = await Promise.race([closed, sleep(options.graceMs, false, { ref: false })]);
+    if (!finished) grpc?.forceClose();
     // Every answer has been sent, so its record is taken; shadow copies still in flight get a
     // moment to report, then everything held is written before the process exits.
     await shadowsSettled(models, active, SHADOW_SETTLE_MS);
@@ -229,5 +257,5 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     return finished;
   }
   let stopping: Promise<boolean> | undefined;
-  return { url, app, active, shutdown: () => (stopping ??= shutdown()) };
+  return { url, grpcPort: grpc?.port, app, active, shutdown: () => (stopping ??= shutdown()) };
 }

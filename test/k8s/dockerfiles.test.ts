@@ -202,7 +202,10 @@ test("each image's ENTRYPOINT + CMD is a switchyard command the CLI accepts, on 
     const cmd = execForm(stage, 'CMD');
     assert.deepEqual(entrypoint, ['node', packageJson.bin.switchyard], `${what}: runs the switchyard bin`);
     assert.ok(cmd, `${what}: CMD in exec form`);
-    const expose = Number(stage.instructions.find((i) => i.keyword === 'EXPOSE')?.args);
+    const exposed = (stage.instructions.find((i) => i.keyword === 'EXPOSE')?.args ?? '')
+      .split(/\s+/)
+      .map(Number);
+    const expose = exposed[0];
     if (what === 'gateway') {
       assert.equal(cmd[0], 'gateway');
       const options = parseGatewayArgs(cmd.slice(1));
@@ -214,6 +217,7 @@ test("each image's ENTRYPOINT + CMD is a switchyard command the CLI accepts, on 
       assert.equal(options.host, '0.0.0.0', 'reachable from outside the container');
       assert.equal(options.port, expose);
       assert.equal(options.port, k8sConfig.upstreams.onnx.dns.port);
+      assert.deepEqual(exposed, [options.port, options.grpcPort], `${what}: exposes HTTP and gRPC`);
     }
   }
   // tsc (outDir dist, rootDir .) puts src/cli/main.ts at the bin's path.

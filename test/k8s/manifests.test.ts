@@ -13,7 +13,8 @@ import { parseRuntimeArgs } from '../../src/cli/runtime.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { AUTH, startGateway } from '../harness/gateway.js';
 import { PROJECT_ROOT, type StartedProcess } from '../harness/process.js';
-import { startRuntime } from '../harness/runtime.js';
+import { healthClient } from '../harness/grpc.js';
+import { grpcPortOf, startRuntime } from '../harness/runtime.js';
 import { execForm, parseDockerfile, stageNamed } from './dockerfile.js';
 import {
   K8S,
@@ -174,6 +175,13 @@ for (const overlay of OVERLAYS) {
               assert.ok(
                 portNumber(c, probe.httpGet.port),
                 `${name} ${kind}: port ${probe.httpGet.port} is a container port`,
+              );
+            }
+            if (probe.grpc) {
+              assert.equal(
+                portNumber(c, 'grpc'),
+                probe.grpc.port,
+                `${name} ${kind}: gRPC port ${probe.grpc.port} is the container port named grpc`,
               );
             }
           }
@@ -379,7 +387,9 @@ for (const overlay of OVERLAYS) {
         (startup.periodSeconds ?? 10) * (startup.failureThreshold ?? 3) >= 120,
         'two minutes at least to load and warm up',
       );
-      assert.equal(c.readinessProbe?.httpGet?.path, '/v2/health/ready');
+      // Readiness over gRPC: the listener the gateway may call, on the port the runtime serves it.
+      assert.equal(c.readinessProbe?.grpc?.port, options.grpcPort);
+      assert.equal(portNumber(c, 'grpc'), options.grpcPort);
       assert.equal(c.livenessProbe?.httpGet?.path, '/v2/health/live');
       assert.equal(options.host, '0.0.0.0');
 
@@ -523,7 +533,7 @@ test(
     const runtime = runtimeOf(objects);
     const processes: StartedProcess[] = [];
     try {
-      const runtimeProcess = await startRuntime();
+      const runtimeProcess = await startRuntime({ grpc: true });
       processes.push(runtimeProcess);
       // The rendered config, with the runtime's address in place of cluster DNS and no Redis.
       const doc = parseDocument(mountedConfig(objects).text);
@@ -537,7 +547,15 @@ test(
         [runtimeProcess, runtime.container, 'runtime'],
       ] as const) {
         for (const [kind, probe] of probes(c)) {
-          assert.ok(probe.httpGet, `${what} ${kind} is an HTTP probe`);
+          if (probe.grpc) {
+            // What the kubelet's grpc probe calls: grpc.health.v1 Check, service "".
+            const health = healthClient(`127.0.0.1:${grpcPortOf(process)}`);
+            const check = await health.call('Check', { service: probe.grpc.service ?? '' });
+            health.close();
+            assert.deepEqual(check.response, { status: 'SERVING' }, `${what} ${kind} gRPC health Check`);
+            continue;
+          }
+          assert.ok(probe.httpGet, `${what} ${kind} is an HTTP or a gRPC probe`);
           const response = await fetch(`${process.url}${probe.httpGet.path}`);
           assert.equal(response.status, 200, `${what} ${kind} GET ${probe.httpGet.path}`);
         }

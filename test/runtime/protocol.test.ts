@@ -168,7 +168,7 @@ describe('runtime: Open Inference Protocol v2 endpoints', () => {
     const response = await getJson(client, `${runtime.url}/metrics`);
     assert.equal(response.status, 200);
     for (const name of [
-      'switchyard_runtime_requests_total{model="fraud",version="1",outcome="ok"}',
+      'switchyard_runtime_requests_total{model="fraud",version="1",outcome="ok",protocol="http"}',
       'switchyard_runtime_queue_duration_seconds_count{model="fraud",version="1"}',
       'switchyard_runtime_compute_duration_seconds_count{model="fraud",version="1"}',
       'switchyard_runtime_batch_size_count{model="fraud",version="1"}',

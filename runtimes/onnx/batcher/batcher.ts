@@ -162,7 +162,9 @@ export function createBatcher(options: BatcherOptions): Batcher {
     submit(inputs, rows, callerDeadline, waiter) {
       if (queue.size >= options.maxQueueSize) {
         waiter.reject(
-          new RuntimeError(503, `the model's queue is full (${options.maxQueueSize} requests); retry later`),
+          new RuntimeError(503, `the model's queue is full (${options.maxQueueSize} requests); retry later`, {
+            queueFull: true,
+          }),
         );
         return;
       }

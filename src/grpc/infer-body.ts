@@ -1,0 +1,225 @@
+import type {
+  InferOutputTensor,
+  InferParameters,
+  InferTensorContents,
+  ModelInferRequest,
+  ModelInferResponse,
+} from '../shared/grpc/inference.js';
+import { gatewayError } from '../errors.js';
+
+/**
+ * The gateway's gRPC ModelInfer as the Open Inference Protocol's JSON, both ways: the pipeline
+ * (auth, routing, validation, cache, fallback, shadow, the prediction log) works on the REST
+ * body, so a gRPC call is handed to it as that body and its answer turned back into a
+ * ModelInferResponse (kserve/open-inference-protocol inference_grpc.md, "Inference"; raw contents
+ * laid out as "Tensor Data" says: row-major, little-endian, each datatype's size).
+ */
+
+type Numeric =
+  'BOOL' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'FP32' | 'FP64';
+
+const CONTENTS_FIELD: Record<Numeric, keyof InferTensorContents> = {
+  BOOL: 'bool_contents',
+  INT8: 'int_contents',
+  INT16: 'int_contents',
+  INT32: 'int_contents',
+  INT64: 'int64_contents',
+  UINT8: 'uint_contents',
+  UINT16: 'uint_contents',
+  UINT32: 'uint_contents',
+  UINT64: 'uint64_contents',
+  FP32: 'fp32_contents',
+  FP64: 'fp64_contents',
+};
+
+const SIZE: Record<Numeric, number> = {
+  BOOL: 1,
+  INT8: 1,
+  UINT8: 1,
+  INT16: 2,
+  UINT16: 2,
+  INT32: 4,
+  UINT32: 4,
+  FP32: 4,
+  INT64: 8,
+  UINT64: 8,
+  FP64: 8,
+};
+
+const isNumeric = (datatype: string): datatype is Numeric => Object.hasOwn(SIZE, datatype);
+
+const invalid = (detail: string) => gatewayError('INPUT_INVALID', detail);
+
+/** The REST body of a ModelInferRequest; refuses (INPUT_INVALID) what the message form alone gets wrong. */
+export function restBody(request: ModelInferRequest): object {
+  const raw = request.raw_input_contents;
+  if (raw.length > 0 && raw.length !== request.inputs.length) {
+    throw invalid(`raw_input_contents: ${raw.length} entries for ${request.inputs.length} inputs`);
+  }
+  return {
+    ...(request.id === '' ? {} : { id: request.id }),
+    ...parametersOf(request.parameters),
+    inputs: request.inputs.map((input, index) => {
+      if (!isNumeric(input.datatype)) {
+        throw invalid(`inputs[${index}].datatype: ${JSON.stringify(input.datatype)} is not served over gRPC`);
+      }
+      const data =
+        raw.length > 0
+          ? fromBytes(input.datatype, raw[index]!, `inputs[${index}]`)
+          : typedValues(input.datatype, input.contents, index);
+      return {
+        name: input.name,
+        datatype: input.datatype,
+        shape: input.shape,
+        ...parametersOf(input.parameters),
+        data,
+      };
+    }),
+    ...(request.outputs.length === 0
+      ? {}
+      : { outputs: request.outputs.map((o) => ({ name: o.name, ...parametersOf(o.parameters) })) }),
+  };
+}
+
+function typedValues(
+  datatype: Numeric,
+  contents: Partial<InferTensorContents> | null,
+  index: number,
+): unknown[] {
+  const field = CONTENTS_FIELD[datatype];
+  if (!contents) throw invalid(`inputs[${index}].contents: missing, and no raw_input_contents`);
+  for (const [other, values] of Object.entries(contents)) {
+    if (other !== field && Array.isArray(values) && values.length > 0) {
+      throw invalid(`inputs[${index}].contents: ${datatype} values go in ${field}, not ${other}`);
+    }
+  }
+  return (contents[field] as unknown[] | undefined) ?? [];
+}
+
+function fromBytes(datatype: Numeric, bytes: Buffer, path: string): unknown[] {
+  const size = SIZE[datatype];
+  if (bytes.length % size !== 0) {
+    throw invalid(
+      `${path}: raw contents of ${bytes.length} bytes are not whole ${datatype} values of ${size} bytes`,
+    );
+  }
+  const values: unknown[] = new Array(bytes.length / size);
+  for (let i = 0, at = 0; at < bytes.length; i++, at += size) values[i] = readValue(datatype, bytes, at);
+  return values;
+}
+
+function readValue(datatype: Numeric, bytes: Buffer, at: number): unknown {
+  switch (datatype) {
+    case 'BOOL':
+      return bytes[at] !== 0;
+    case 'INT8':
+      return bytes.readInt8(at);
+    case 'UINT8':
+      return bytes[at];
+    case 'INT16':
+      return bytes.readInt16LE(at);
+    case 'UINT16':
+      return bytes.readUInt16LE(at);
+    case 'INT32':
+      return bytes.readInt32LE(at);
+    case 'UINT32':
+      return bytes.readUInt32LE(at);
+    case 'INT64':
+      return Number(bytes.readBigInt64LE(at));
+    case 'UINT64':
+      return Number(bytes.readBigUInt64LE(at));
+    case 'FP32':
+      return bytes.readFloatLE(at);
+    case 'FP64':
+      return bytes.readDoubleLE(at);
+  }
+}
+
+function parametersOf(parameters: InferParameters): { parameters?: Record<string, unknown> } {
+  const keys = Object.keys(parameters);
+  if (keys.length === 0) return {};
+  const plain: Record<string, unknown> = {};
+  for (const key of keys) {
+    const parameter = parameters[key]!;
+    plain[key] = parameter.parameter_choice ? parameter[parameter.parameter_choice] : null;
+  }
+  return { parameters: plain };
+}
+
+interface RestOutput {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data: unknown[];
+}
+
+/** A REST answer (already checked by the pipeline against the model) as a ModelInferResponse. */
+export function grpcResponse(
+  answer: { model_name: string; model_version?: string; id?: string; outputs: RestOutput[] },
+  raw: boolean,
+): ModelInferResponse {
+  const outputs: InferOutputTensor[] = [];
+  const rawContents: Buffer[] = [];
+  for (const output of answer.outputs) {
+    const tensor: InferOutputTensor = { name: output.name, datatype: output.datatype, shape: output.shape };
+    const datatype = output.datatype;
+    const values = output.data.flat(Infinity);
+    if (!isNumeric(datatype))
+      throw gatewayError('UPSTREAM_MALFORMED_ANSWER', `output ${output.name}: datatype ${datatype}`);
+    if (raw) rawContents.push(toBytes(datatype, values));
+    else tensor.contents = { [CONTENTS_FIELD[datatype]]: values };
+    outputs.push(tensor);
+  }
+  return {
+    model_name: answer.model_name,
+    model_version: answer.model_version ?? '',
+    id: answer.id ?? '',
+    outputs,
+    raw_output_contents: rawContents,
+  };
+}
+
+function toBytes(datatype: Numeric, values: unknown[]): Buffer {
+  const size = SIZE[datatype];
+  const bytes = Buffer.alloc(values.length * size);
+  for (let i = 0; i < values.length; i++) {
+    const at = i * size;
+    const value = values[i];
+    switch (datatype) {
+      case 'BOOL':
+        bytes[at] = value ? 1 : 0;
+        break;
+      case 'INT8':
+        bytes.writeInt8(value as number, at);
+        break;
+      case 'UINT8':
+        bytes.writeUInt8(value as number, at);
+        break;
+      case 'INT16':
+        bytes.writeInt16LE(value as number, at);
+        break;
+      case 'UINT16':
+        bytes.writeUInt16LE(value as number, at);
+        break;
+      case 'INT32':
+        bytes.writeInt32LE(value as number, at);
+        break;
+      case 'UINT32':
+        bytes.writeUInt32LE(value as number, at);
+        break;
+      case 'INT64':
+        bytes.writeBigInt64LE(BigInt(value as number), at);
+        break;
+      case 'UINT64':
+        bytes.writeBigUInt64LE(BigInt(value as number), at);
+        break;
+      case 'FP32':
+        bytes.writeFloatLE(value as number, at);
+        break;
+      case 'FP64':
+        bytes.writeDoubleLE(value as number, at);
+        break;
+    }
+  }
+  return bytes;
+}

@@ -1,0 +1,90 @@
+import {
+  credentials,
+  makeGenericClientConstructor,
+  Metadata,
+  type Client,
+  type ServiceError,
+  type status,
+} from '@grpc/grpc-js';
+import type { ServiceDefinition } from '@grpc/proto-loader';
+import { healthService, inferenceService } from '../../src/shared/grpc/inference.js';
+
+/** A call's answer: the response, or the status it failed with; and the trailing metadata. */
+export interface GrpcResult<Response> {
+  response?: Response;
+  error?: ServiceError;
+  code: status;
+  trailers?: Metadata;
+}
+
+export interface InferenceClient {
+  call<Response = Record<string, unknown>>(
+    method: string,
+    request: object,
+    options?: { metadata?: Record<string, string>; deadlineMs?: number },
+  ): Promise<GrpcResult<Response>>;
+  close(): void;
+  raw: Client;
+}
+
+/**
+ * A grpc-js client of `inference.GRPCInferenceService`, built from the same .proto the servers load
+ * (src/shared/grpc/inference.proto): what an unchanged Triton or KServe gRPC client sends.
+ */
+export function inferenceClient(address: string, options: Record<string, number> = {}): InferenceClient {
+  return serviceClient(inferenceService(), address, options);
+}
+
+/** A client of grpc.health.v1.Health (src/shared/grpc/health.proto): what Kubernetes' grpc probe calls. */
+export function healthClient(address: string): InferenceClient {
+  return serviceClient(healthService(), address);
+}
+
+function serviceClient(
+  service: ServiceDefinition,
+  address: string,
+  options: Record<string, number> = {},
+): InferenceClient {
+  const Constructor = makeGenericClientConstructor(service, 'Service');
+  const client = new Constructor(address, credentials.createInsecure(), {
+    'grpc.max_receive_message_length': -1,
+    'grpc.max_send_message_length': -1,
+    ...options,
+  });
+  type Unary = (
+    request: object,
+    metadata: Metadata,
+    callOptions: { deadline?: number },
+    done: (error: ServiceError | null, response?: unknown) => void,
+  ) => { on(event: 'status', listener: (s: { metadata: Metadata }) => void): void };
+  return {
+    raw: client,
+    close: () => client.close(),
+    call<Response>(
+      method: string,
+      request: object,
+      callOptions: { metadata?: Record<string, string>; deadlineMs?: number } = {},
+    ) {
+      const metadata = new Metadata();
+      for (const [key, value] of Object.entries(callOptions.metadata ?? {})) metadata.set(key, value);
+      const deadline = callOptions.deadlineMs === undefined ? undefined : Date.now() + callOptions.deadlineMs;
+      return new Promise<GrpcResult<Response>>((resolve) => {
+        let trailers: Metadata | undefined;
+        let settled: GrpcResult<Response> | undefined;
+        const finish = (): void => {
+          if (settled && trailers) resolve({ ...settled, trailers });
+        };
+        const unary = (client as unknown as Record<string, Unary>)[method]!.bind(client);
+        const call = unary(request, metadata, { deadline }, (error, response) => {
+          settled = error ? { error, code: error.code } : { response: response as Response, code: 0 };
+          if (error) trailers = error.metadata;
+          finish();
+        });
+        call.on('status', (s) => {
+          trailers = s.metadata;
+          finish();
+        });
+      });
+    },
+  };
+}
