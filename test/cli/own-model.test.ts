@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import onnxProto from 'onnx-proto';
 import { parse as parseYaml } from 'yaml';
 import { AUTH } from '../harness/gateway.js';
 import { createClient, getJson, postJson } from '../harness/http.js';
@@ -187,4 +188,74 @@ test('model check fails, naming why, what the runtime would refuse to serve', as
   const badTensor = await runCli(['model', 'init', repository, 'x', '--onnx', file, '--input', 'a:FP16:2']);
   assert.equal(badTensor.code, 2);
   assert.match(badTensor.stderr, /--input takes NAME:DATATYPE:D1,D2/);
+});
+
+/** An Identity model of one FP32 tensor with the given dimensions (a number, or a name: free). */
+function identityModel(dims: (number | string)[]): Uint8Array {
+  const { onnx } = onnxProto;
+  const value = (name: string) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+  return onnx.ModelProto.encode({
+    irVersion: 7,
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'identity',
+      node: [{ opType: 'Identity', input: ['x'], output: ['y'] }],
+      input: [value('x')],
+      output: [value('y')],
+    },
+  }).finish();
+}
+
+test('model init reads the batch dimension from the file, and asks for dims it cannot read', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-own-model-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const repository = join(dir, 'models');
+  const configOf = async (name: string) =>
+    parseYaml(await readFile(join(repository, name, 'config.yaml'), 'utf8')) as {
+      max_batch_size: number;
+      inputs: unknown[];
+    };
+
+  // A first dimension fixed at 1: one row per run.
+  await writeFile(join(dir, 'single.onnx'), identityModel([1, 3]));
+  const single = await runCli(['model', 'init', repository, 'single', '--onnx', join(dir, 'single.onnx')]);
+  assert.equal(single.code, 0, single.stderr);
+  assert.equal((await configOf('single')).max_batch_size, 0);
+  assert.deepEqual((await configOf('single')).inputs, [{ name: 'x', datatype: 'FP32', dims: [3] }]);
+
+  // A free sequence length: the config cannot say it, so init asks for it and writes nothing.
+  await writeFile(join(dir, 'seq.onnx'), identityModel(['batch', 'seq']));
+  const seq = await runCli(['model', 'init', repository, 'seq', '--onnx', join(dir, 'seq.onnx')]);
+  assert.equal(seq.code, 1);
+  assert.match(
+    seq.stderr,
+    /input "x" has a free dimension 1 \(seq\): give its dims with --input x:FP32:D1,D2/,
+  );
+  assert.match(seq.stderr, /output "y" has a free dimension 1/);
+  const given = await runCli([
+    'model',
+    'init',
+    repository,
+    'seq',
+    '--onnx',
+    join(dir, 'seq.onnx'),
+    '--input',
+    'x:FP32:16',
+    '--output',
+    'y:FP32:16',
+  ]);
+  assert.equal(given.code, 0, given.stderr);
+  assert.equal((await configOf('seq')).max_batch_size, 64);
+  const check = await runCli(['model', 'check', repository]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /^ok {4}seq 1: loads on cpu$/m);
+  assert.match(check.stdout, /^ok {4}single 1: loads on cpu$/m);
 });
