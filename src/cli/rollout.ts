@@ -11,7 +11,10 @@ import { LIVE_ACTIONS, ROLLOUT_LIVE_USAGE, runRolloutLive } from './rollout-live
 import type { TextSink } from './validate.js';
 
 export const ROLLOUT_USAGE = `switchyard rollout MODEL set NAME=W [NAME=W ...] | promote NAME | rollback | show
+                   | variant add NAME [--version V] [--upstream U] [--model M] [--after VARIANT]
+                   | variant remove NAME | variant demote NAME PERCENT
                    | shadow add NAME PERCENT [--upstream U] [--model M] [--version V] | shadow remove NAME
+                   | shadow promote NAME [WEIGHT] [--from VARIANT]
                    [--config FILE] [--dry-run]
   ${ROLLOUT_LIVE_USAGE}`;
 
@@ -99,6 +102,8 @@ function parseRolloutArgs(
       upstream: { type: 'string' },
       model: { type: 'string' },
       version: { type: 'string' },
+      after: { type: 'string' },
+      from: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -107,17 +112,21 @@ function parseRolloutArgs(
   if (values.help) return 'help';
   const [model, verb, ...rest] = positionals;
   if (!model || !verb) throw new RolloutUsageError('give a model and what to do');
-  const shadowFlags =
-    values.upstream !== undefined || values.model !== undefined || values.version !== undefined;
   const command = parseCommand(verb, rest);
-  if (shadowFlags && (command === 'show' || command.verb !== 'shadow-add')) {
-    throw new RolloutUsageError('--upstream, --model and --version go with shadow add');
-  }
-  if (command !== 'show' && command.verb === 'shadow-add') {
-    if (values.upstream !== undefined) command.upstream = values.upstream;
-    if (values.model !== undefined) command.model = values.model;
-    if (values.version !== undefined) command.version = values.version;
-  }
+  const takes = (
+    flag: 'upstream' | 'model' | 'version' | 'after' | 'from',
+    verbs: string[],
+    where: string,
+  ) => {
+    if (values[flag] === undefined) return;
+    if (command === 'show' || !verbs.includes(command.verb))
+      throw new RolloutUsageError(`--${flag} goes with ${where}`);
+    (command as Record<string, unknown>)[flag] = values[flag];
+  };
+  for (const flag of ['upstream', 'model', 'version'] as const)
+    takes(flag, ['shadow-add', 'variant-add'], 'shadow add and variant add');
+  takes('after', ['variant-add'], 'variant add');
+  takes('from', ['shadow-promote'], 'shadow promote');
   return { model, command, config: values.config ?? DEFAULT_CONFIG, dryRun: values['dry-run'] ?? false };
 }
 
@@ -149,23 +158,51 @@ function parseCommand(verb: string, rest: string[]): RolloutCommand | 'show' {
       arity(0, 'no arguments');
       return 'show';
     case 'shadow': {
-      const [action, name, percentText] = rest;
+      const [action, name, amount] = rest;
       if (action === 'add') {
         arity(3, 'add NAME PERCENT');
-        const percent = /^\d+(\.\d+)?$/.test(percentText!) ? Number(percentText) : NaN;
-        if (!(percent >= 0 && percent <= 100))
-          throw new RolloutUsageError(`"${percentText}" is not a percent`);
-        return { verb: 'shadow-add', name: name!, percent };
+        return { verb: 'shadow-add', name: name!, percent: percentArgument(amount!) };
       }
       if (action === 'remove') {
         arity(2, 'remove NAME');
         return { verb: 'shadow-remove', name: name! };
       }
-      throw new RolloutUsageError('shadow takes add or remove');
+      if (action === 'promote') {
+        if (rest.length !== 2 && rest.length !== 3)
+          throw new RolloutUsageError('shadow takes promote NAME [WEIGHT]');
+        const weight = amount === undefined ? 0 : parsePercent(amount);
+        if (weight === undefined)
+          throw new RolloutUsageError(`"${amount}" is not a weight (0-100, two decimals at most)`);
+        return { verb: 'shadow-promote', name: name!, weight };
+      }
+      throw new RolloutUsageError('shadow takes add, remove or promote');
+    }
+    case 'variant': {
+      const [action, name, amount] = rest;
+      if (action === 'add') {
+        arity(2, 'add NAME');
+        return { verb: 'variant-add', name: name! };
+      }
+      if (action === 'remove') {
+        arity(2, 'remove NAME');
+        return { verb: 'variant-remove', name: name! };
+      }
+      if (action === 'demote') {
+        arity(3, 'demote NAME PERCENT');
+        return { verb: 'variant-demote', name: name!, percent: percentArgument(amount!) };
+      }
+      throw new RolloutUsageError('variant takes add, remove or demote');
     }
     default:
       throw new RolloutUsageError(`unknown rollout action "${verb}"`);
   }
+}
+
+/** A shadow's share of requests: a percent in 0..100. */
+function percentArgument(text: string): number {
+  const percent = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(percent >= 0 && percent <= 100)) throw new RolloutUsageError(`"${text}" is not a percent`);
+  return percent;
 }
 
 /** What the file says about one model: weights in list order, shadows, and the rollback record. */

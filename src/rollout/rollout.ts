@@ -1,35 +1,36 @@
 import { isDeepStrictEqual } from 'node:util';
-import { parseDocument, type Document } from 'yaml';
+import { parseDocument } from 'yaml';
 import { parseConfigText, type Env } from '../config/load.js';
 import { fileHash } from '../config/snapshot.js';
+import {
+  editMembership,
+  isMembershipCommand,
+  versionFromName,
+  type MembershipCommand,
+} from './membership.js';
+import { dropRecord, readModel, writeRecord, describeWeights, type Json, type ModelEdit } from './model.js';
 import {
   appendItem,
   blockMap,
   flowText,
   pairOf,
-  putPair,
   removeItem,
   removePair,
   setScalar,
   TextEditor,
   UneditableError,
 } from './text-edit.js';
-import {
-  planPromote,
-  planRollback,
-  planSet,
-  toBuckets,
-  userMoves,
-  type WeightPlan,
-  type Weighted,
-} from './weights.js';
+import { planPromote, planRollback, planSet, toBuckets, type WeightPlan, type Weighted } from './weights.js';
+
+export { readModel } from './model.js';
 
 export type RolloutCommand =
   | { verb: 'set'; assignments: Weighted[] }
   | { verb: 'promote'; variant: string }
   | { verb: 'rollback' }
   | { verb: 'shadow-add'; name: string; percent: number; upstream?: string; model?: string; version?: string }
-  | { verb: 'shadow-remove'; name: string };
+  | { verb: 'shadow-remove'; name: string }
+  | MembershipCommand;
 
 export type RolloutEdit =
   | { ok: true; changed: false; notes: string[] }
@@ -40,16 +41,6 @@ export type RolloutEdit =
   | { ok: true; changed: true; text: string; notes: string[]; fileHash: string; hash?: string }
   | { ok: false; problems: string[] };
 
-type Json = Record<string, unknown>;
-
-interface ModelView {
-  variants: Weighted[];
-  shadows: Json[];
-  rollback?: Record<string, number>;
-}
-
-const RECORD_KEY = 'rollback_weights';
-const RECORD_COMMENT = 'written by switchyard rollout: the weights before its last change';
 // The interpolation step's words for a variable missing here; the gateway's pod has it.
 const UNSET_VARIABLE = /^environment variable [A-Za-z_][A-Za-z0-9_]* is not set/;
 
@@ -78,39 +69,25 @@ export function editRollout(
   const editor = new TextEditor(source);
   const notes: string[] = [];
   try {
-    const map = blockMap(doc, ['models', modelName]);
+    const edit: ModelEdit = {
+      doc,
+      editor,
+      map: blockMap(doc, ['models', modelName]),
+      modelName,
+      view,
+      model,
+      notes,
+    };
     if (command.verb === 'shadow-add' || command.verb === 'shadow-remove') {
-      const problem = editShadows(doc, editor, map, modelName, view, command, model, notes);
+      const problem = editShadows(edit, command);
+      if (problem) return refuse(problem);
+    } else if (isMembershipCommand(command)) {
+      const problem = editMembership(edit, command);
       if (problem) return refuse(problem);
     } else {
-      const plan = planWeights(modelName, view, command);
-      if (!plan.ok) return refuse(plan.reason);
-      if (!plan.changed && command.verb !== 'rollback')
-        return { ok: true, changed: false, notes: ['no change'] };
-      plan.weights.forEach((variant, i) => {
-        (model.variants as Json[])[i]!.weight = variant.weight;
-        if (toBuckets(variant.weight) !== toBuckets(view.variants[i]!.weight)) {
-          const path = ['models', modelName, 'variants', i, 'weight'];
-          setScalar(editor, doc.getIn(path, true), String(variant.weight), path.join('.'));
-        }
-      });
-      // A promoted rollout candidate has finished its rollout: the policy goes with the promotion,
-      // which would otherwise be refused (a policy needs its candidate at weight 0).
-      const policy = model.rollout as { candidate?: unknown } | undefined;
-      if (command.verb === 'promote' && policy?.candidate === command.variant) {
-        delete model.rollout;
-        removePair(editor, map, 'rollout');
-        notes.push(`the rollout policy of ${command.variant} is removed: its candidate is promoted`);
-      }
-      if (command.verb === 'rollback') {
-        delete model[RECORD_KEY];
-        removePair(editor, map, RECORD_KEY);
-      } else {
-        const record = Object.fromEntries(view.variants.map((v) => [v.name, v.weight]));
-        model[RECORD_KEY] = record;
-        putPair(editor, map, RECORD_KEY, flowText(record), 'variants', RECORD_COMMENT);
-      }
-      notes.push(...describeWeights(modelName, view.variants, plan.weights));
+      const unchanged = editWeights(edit, command);
+      if (typeof unchanged === 'string') return refuse(unchanged);
+      if (unchanged) return { ok: true, changed: false, notes: ['no change'] };
     }
   } catch (error) {
     if (error instanceof UneditableError) return refuse(`${sourceName}: ${error.message}`);
@@ -142,31 +119,75 @@ export function editRollout(
   return { ok: true, changed: true, text, notes, fileHash: asWritten };
 }
 
+/** set, promote, rollback: returns why it is refused, true when nothing would change, else false. */
+function editWeights(
+  edit: ModelEdit,
+  command: Extract<RolloutCommand, { verb: 'set' | 'promote' | 'rollback' }>,
+): string | boolean {
+  const { doc, editor, map, modelName, view, model, notes } = edit;
+  const plan = planWeights(modelName, view, command);
+  if (!plan.ok) return plan.reason;
+  if (!plan.changed && command.verb !== 'rollback') return true;
+  plan.weights.forEach((variant, i) => {
+    (model.variants as Json[])[i]!.weight = variant.weight;
+    if (toBuckets(variant.weight) !== toBuckets(view.variants[i]!.weight)) {
+      const path = ['models', modelName, 'variants', i, 'weight'];
+      setScalar(editor, doc.getIn(path, true), String(variant.weight), path.join('.'));
+    }
+  });
+  // A promoted rollout candidate has finished its rollout: the policy goes with the promotion,
+  // which would otherwise be refused (a policy needs its candidate at weight 0).
+  const policy = model.rollout as { candidate?: unknown } | undefined;
+  if (command.verb === 'promote' && policy?.candidate === command.variant) {
+    delete model.rollout;
+    removePair(editor, map, 'rollout');
+    notes.push(`the rollout policy of ${command.variant} is removed: its candidate is promoted`);
+  }
+  if (command.verb === 'rollback') dropRecord(edit);
+  else writeRecord(edit);
+  notes.push(...(plan.notes ?? []), ...describeWeights(modelName, view.variants, plan.weights));
+  return false;
+}
+
 function planWeights(
   model: string,
-  view: ModelView,
+  view: ModelEdit['view'],
   command: Extract<RolloutCommand, { verb: 'set' | 'promote' | 'rollback' }>,
 ): WeightPlan {
   switch (command.verb) {
-    case 'set':
-      return planSet(model, view.variants, command.assignments);
-    case 'promote':
+    case 'set': {
+      const shadow = command.assignments.find((a) => view.shadows.some((s) => s.name === a.name));
+      if (shadow) {
+        return {
+          ok: false,
+          reason:
+            `"${shadow.name}" is a shadow of ${model}, not a variant: \`switchyard rollout ${model} shadow ` +
+            `promote ${shadow.name} ${shadow.weight}\` makes it one with that weight`,
+        };
+      }
+      return planSet(model, view.variants, command.assignments, view.rollback);
+    }
+    case 'promote': {
+      if (view.shadows.some((s) => s.name === command.variant)) {
+        return {
+          ok: false,
+          reason:
+            `"${command.variant}" is a shadow of ${model}, not a variant: \`switchyard rollout ${model} shadow ` +
+            `promote ${command.variant}\` makes it one (at 0; then \`promote ${command.variant}\` gives it everyone)`,
+        };
+      }
       return planPromote(model, view.variants, command.variant);
+    }
     case 'rollback':
       return planRollback(model, view.variants, view.rollback);
   }
 }
 
 function editShadows(
-  doc: Document,
-  editor: TextEditor,
-  map: ReturnType<typeof blockMap>,
-  modelName: string,
-  view: ModelView,
+  edit: ModelEdit,
   command: Extract<RolloutCommand, { verb: 'shadow-add' | 'shadow-remove' }>,
-  model: Json,
-  notes: string[],
 ): string | undefined {
+  const { doc, editor, map, modelName, view, model, notes } = edit;
   const index = view.shadows.findIndex((shadow) => shadow.name === command.name);
   const shadows = (model.shadows as Json[] | undefined) ?? [];
   model.shadows = shadows;
@@ -201,8 +222,14 @@ function editShadows(
     return undefined;
   }
 
-  const first = view.variants[0] as Weighted & Json;
-  const version = command.version ?? /^v(\d+)$/.exec(command.name)?.[1];
+  if (view.variants.some((v) => v.name === command.name)) {
+    return (
+      `"${command.name}" is already a variant of ${modelName}; \`switchyard rollout ${modelName} variant demote ` +
+      `${command.name} ${command.percent}\` makes it a shadow (its users go back where they came from)`
+    );
+  }
+  const first = view.variants[0]!;
+  const version = command.version ?? versionFromName(command.name);
   if (version === undefined) {
     return `give --version: the runtime version for shadow "${command.name}" cannot be read from its name`;
   }
@@ -221,54 +248,4 @@ function editShadows(
       `${shadow.upstream} ${shadow.model} version ${shadow.version}`,
   );
   return undefined;
-}
-
-function describeWeights(model: string, before: readonly Weighted[], after: readonly Weighted[]): string[] {
-  const weights = after.map((v, i) => {
-    const was = before[i]!.weight;
-    return toBuckets(was) === toBuckets(v.weight)
-      ? `${v.name} ${v.weight}`
-      : `${v.name} ${was} → ${v.weight}`;
-  });
-  const moves = userMoves(before, after).map((m) => `${m.percent}% ${m.from} → ${m.to}`);
-  return [
-    `${model} weights: ${weights.join(', ')}`,
-    moves.length > 0 ? `users changing variant: ${moves.join(', ')}` : 'no user changes variant',
-  ];
-}
-
-/** The variants, shadows and rollback record of a model as written, or why they can't be read. */
-export function readModel(data: unknown, modelName: string, sourceName: string): ModelView | string {
-  const models = isRecord(data) && isRecord(data.models) ? data.models : undefined;
-  if (!models) return `${sourceName} has no models section`;
-  const model = models[modelName];
-  if (!isRecord(model)) {
-    return `no model "${modelName}" in ${sourceName} (models: ${Object.keys(models).join(', ') || 'none'})`;
-  }
-  const variants = model.variants;
-  const wellFormed =
-    Array.isArray(variants) &&
-    variants.length > 0 &&
-    variants.every((v) => isRecord(v) && typeof v.name === 'string' && typeof v.weight === 'number');
-  if (!wellFormed) {
-    return `${modelName}.variants is not a list of variants with names and numeric weights; run switchyard validate`;
-  }
-  const shadows = model.shadows ?? [];
-  if (!Array.isArray(shadows) || !shadows.every(isRecord)) return `${modelName}.shadows is not a list`;
-  const rollback = model[RECORD_KEY];
-  if (
-    rollback !== undefined &&
-    !(isRecord(rollback) && Object.values(rollback).every((w) => typeof w === 'number'))
-  ) {
-    return `${modelName}.${RECORD_KEY} is not a mapping of variant names to weights`;
-  }
-  return {
-    variants: (variants as Json[]).map((v) => ({ ...v, name: String(v.name), weight: Number(v.weight) })),
-    shadows,
-    ...(rollback ? { rollback: rollback as Record<string, number> } : {}),
-  };
-}
-
-function isRecord(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -188,8 +188,39 @@ export function removeItem(
   if (!pair || !isSeq(seq)) throw new UneditableError(`${key} is not a sequence`);
   if (!seq.flow && seq.items.length > 1) {
     const [start, end] = rangeOf(seq.items[index] as Node, `${key} item ${index}`);
-    editor.replace(editor.lineStart(start), editor.nextLineStart(editor.lastLineEnd(end)), '');
+    const lineEnd = editor.lastLineEnd(end);
+    if (index === seq.items.length - 1) {
+      // The last item goes with the line break before it, so its line end stays the end of the
+      // sequence: a pair put after `key` in the same edit lands there (see putPair), not inside it.
+      const lineStart = editor.lineStart(start);
+      const breakStart = editor.source[lineStart - 2] === '\r' ? lineStart - 2 : lineStart - 1;
+      editor.replace(breakStart, lineEnd, '');
+    } else {
+      editor.replace(editor.lineStart(start), editor.nextLineStart(lineEnd), '');
+    }
     return;
   }
   putPair(editor, map, key, flowText(items.filter((_, i) => i !== index)), key);
+}
+
+/**
+ * Inserts an item into the block sequence under `key` right after item `index`, as a `- ` line of
+ * its own; its users see the new line in the diff and nothing else moves.
+ */
+export function insertItem(
+  editor: TextEditor,
+  map: YAMLMap,
+  key: string,
+  index: number,
+  item: unknown,
+): void {
+  const seq = pairOf(map, key)?.value;
+  if (!isSeq(seq) || seq.flow) {
+    throw new UneditableError(`${key} is not a block sequence (one "- " line per item); edit it by hand`);
+  }
+  const [start, end] = rangeOf(seq.items[index] as Node, `${key} item ${index}`);
+  const dash = editor.prefixOf(start);
+  if (!/^\s*- $/.test(dash)) throw new UneditableError(`cannot find the "- " of ${key} item ${index}`);
+  const at = editor.lastLineEnd(end);
+  editor.replace(at, at, `${editor.newline}${dash}${flowText(item)}`);
 }

@@ -59,7 +59,8 @@ test('both images are built in stages: the compiler in one, only production depe
     assert.ok(modules, `${what}: node_modules copied in`);
     const source = parsed.stages.find((s) => s.name === modules[0]!.slice('--from='.length))!;
     assert.ok(
-      runs(source).some((r) => r.startsWith('npm ci --omit=dev')),
+      // An environment assignment may come first (the GPU image's ONNXRUNTIME_NODE_INSTALL).
+      runs(source).some((r) => /^(?:\w+=\S+ )*npm ci --omit=dev/.test(r)),
       `${what}: from npm ci --omit=dev`,
     );
     // The compiled files are ES modules only with package.json's "type": "module" beside them.
@@ -170,7 +171,9 @@ test('the GPU runtime installs the CUDA 12 provider on an NVIDIA CUDA base; the 
     copies(gpu).some((args) => args.join(' ') === '--from=build /usr/local/bin/node /usr/local/bin/node'),
   );
   const deps = (stage: Stage) => imageStages(runtime, stage).flatMap(runs).join('\n');
-  assert.match(deps(gpu), /npm ci --omit=dev --onnxruntime-node-install=cuda12/);
+  // onnxruntime-node's install script reads ONNXRUNTIME_NODE_INSTALL; .npmrc turns scripts off, so
+  // this install turns them back on.
+  assert.match(deps(gpu), /ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev --ignore-scripts=false/);
   assert.match(
     deps(gpu),
     /libonnxruntime_providers_cuda\.so/,
@@ -179,8 +182,9 @@ test('the GPU runtime installs the CUDA 12 provider on an NVIDIA CUDA base; the 
   for (const { parsed, stage, what } of [...finals.gateway(), { ...finals.runtime()[0]! }]) {
     assert.doesNotMatch(imageStages(parsed, stage).flatMap(runs).join('\n'), /cuda/, `${what}: CPU only`);
   }
-  // The repository's .npmrc, which those CPU installs rely on, skips the CUDA download.
-  assert.match(readFileSync(join(PROJECT_ROOT, '.npmrc'), 'utf8'), /^onnxruntime-node-install=skip$/m);
+  // The repository's .npmrc, which those CPU installs rely on, runs no install script (so no CUDA
+  // download).
+  assert.match(readFileSync(join(PROJECT_ROOT, '.npmrc'), 'utf8'), /^ignore-scripts=true$/m);
 });
 
 test("each image's ENTRYPOINT + CMD is a switchyard command the CLI accepts, on the ports the manifests use", () => {

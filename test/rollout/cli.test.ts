@@ -118,6 +118,16 @@ test('usage errors exit 2 and print the usage; --help exits 0', async () => {
     ['fraud', 'shadow', 'rename', 'v4'],
     ['fraud', 'launch', 'v4'],
     ['fraud', 'set', 'v2=5', '--frobnicate'],
+    ['fraud', 'variant', 'add'],
+    ['fraud', 'variant', 'rename', 'v4'],
+    ['fraud', 'variant', 'demote', 'v2'],
+    ['fraud', 'variant', 'demote', 'v2', 'lots'],
+    ['fraud', 'variant', 'remove', 'v2', '--after', 'v1'],
+    ['fraud', 'set', 'v2=5', '--after', 'v1'],
+    ['fraud', 'variant', 'add', 'v4', '--from', 'v1'],
+    ['fraud', 'shadow', 'promote'],
+    ['fraud', 'shadow', 'promote', 'v3', '101'],
+    ['fraud', 'shadow', 'promote', 'v3', '5', 'v1'],
   ]) {
     const { code, err } = await rollout([...argv, '--config', path]);
     assert.equal(code, 2, `${argv.join(' ')}: ${err}`);
@@ -126,6 +136,12 @@ test('usage errors exit 2 and print the usage; --help exits 0', async () => {
   const help = await rollout(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.out, /shadow add NAME PERCENT/);
+  assert.match(
+    help.out,
+    /variant add NAME \[--version V\] \[--upstream U\] \[--model M\] \[--after VARIANT\]/,
+  );
+  assert.match(help.out, /variant remove NAME \| variant demote NAME PERCENT/);
+  assert.match(help.out, /shadow promote NAME \[WEIGHT\] \[--from VARIANT\]/);
   assert.equal(await readFile(path, 'utf8'), PRODUCTION);
 });
 
@@ -152,4 +168,40 @@ test('a file saved by someone else meanwhile is not overwritten', async () => {
     (await readdir(dir)).filter((f) => f.includes('rollout-')),
     [],
   );
+});
+
+test('variant add with its flags, then shadow promote --from and variant demote, through the command line', async () => {
+  const path = await fresh('members.yaml');
+  const add = await rollout([
+    'fraud',
+    'variant',
+    'add',
+    'v9',
+    '--version',
+    '2',
+    '--after',
+    'v1',
+    '--config',
+    path,
+  ]);
+  assert.equal(add.code, 0, add.err);
+  assert.match(add.out, /^\+ {6}- \{ name: v9, upstream: onnx, model: fraud, version: '2', weight: 0 \}$/m);
+  const promote = await rollout([
+    'fraud',
+    'shadow',
+    'promote',
+    'v3',
+    '2.5',
+    '--from',
+    'v2',
+    '--config',
+    path,
+  ]);
+  assert.equal(promote.code, 0, promote.err);
+  assert.match(promote.out, /^users changing variant: 2.5% v2 → v3$/m);
+  const demote = await rollout(['fraud', 'variant', 'demote', 'v3', '10', '--config', path]);
+  assert.equal(demote.code, 0, demote.err);
+  assert.match(demote.out, /^users changing variant: 2.5% v3 → v2$/m);
+  const show = await rollout(['fraud', 'show', '--config', path]);
+  assert.match(show.out, /variants \(in order\): v1=90 v9=0 v2=10\n {2}shadows: v3 10%\n/);
 });

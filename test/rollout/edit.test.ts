@@ -186,7 +186,7 @@ test('each set records the weights before it, so rollback undoes the last step a
   assert.match(refusal(back, { verb: 'rollback' }), /no rollback_weights: nothing to roll back to/);
 });
 
-test('rollback refuses a record that no longer matches the variants', () => {
+test('rollback refuses a record that gives users to a variant no longer listed', () => {
   const promoted = edited(THREE, { verb: 'promote', variant: 'v1' });
   const renamed = promoted.replace(
     'rollback_weights: { v1: 70, v2: 20, v3: 10 }',
@@ -195,7 +195,7 @@ test('rollback refuses a record that no longer matches the variants', () => {
   assert.notEqual(renamed, promoted);
   assert.match(
     refusal(renamed, { verb: 'rollback' }),
-    /names v9, no longer a variant and has no weight for v3/,
+    /rollback_weights give users to v9 at 10, no longer a variant/,
   );
 });
 

@@ -111,23 +111,32 @@ test('every shell line of the runbook is a command this test knows how to check'
   }
 });
 
-test('every switchyard command in the runbook runs and succeeds, on a copy of the file it names', async () => {
-  const commands = shellLines.filter((l) => words(l).find((w) => !w.includes('=')) === 'switchyard');
+test('every switchyard command in the runbook runs and succeeds, in order, on a copy of the file it names', async () => {
+  const isSwitchyard = (l: string) => words(l).find((w) => !w.includes('=')) === 'switchyard';
+  const commands = blocks
+    .filter((b) => b.language === 'sh')
+    .flatMap((b, block) => b.lines.filter(isSwitchyard).map((line) => ({ line, block })));
   assert.ok(commands.length >= 8);
   const cli = `node --import tsx ${JSON.stringify(join(PROJECT_ROOT, 'src', 'cli', 'main.ts'))}`;
-  for (const [index, line] of commands.entries()) {
+  // The commands of one block are a sequence (add a variant, then give it weight): they share a copy.
+  const copies = new Map<string, string>();
+  for (const [index, { line, block }] of commands.entries()) {
     const argv = words(line);
     const at = argv.indexOf('--config');
     assert.ok(at > 0, `${line}: names its file (the default is the example, not the cluster's)`);
     const named = argv[at + 1]!;
-    // `gateway.yaml` in the no-checkout recipe is what `kubectl get configmap` saved: the cluster file.
-    const source = existsSync(join(PROJECT_ROOT, named)) ? join(PROJECT_ROOT, named) : CLUSTER_CONFIG;
-    const copy = join(dir, `config-${index}.yaml`);
-    await copyFile(source, copy);
-    if (argv.includes('rollback')) {
-      // A rollback follows a change; make the one it undoes.
-      const promote = bash(`${cli} rollout fraud promote v2 --config ${copy}`, PROJECT_ROOT);
-      assert.equal(promote.status, 0, promote.stderr);
+    let copy = copies.get(`${block}:${named}`);
+    if (!copy) {
+      // `gateway.yaml` in the no-checkout recipe is what `kubectl get configmap` saved: the cluster file.
+      const source = existsSync(join(PROJECT_ROOT, named)) ? join(PROJECT_ROOT, named) : CLUSTER_CONFIG;
+      copy = join(dir, `config-${index}.yaml`);
+      await copyFile(source, copy);
+      copies.set(`${block}:${named}`, copy);
+      if (argv.includes('rollback')) {
+        // A rollback follows a change; make the one it undoes.
+        const promote = bash(`${cli} rollout fraud promote v2 --config ${copy}`, PROJECT_ROOT);
+        assert.equal(promote.status, 0, promote.stderr);
+      }
     }
     const rewritten = line
       .replace(`--config ${named}`, `--config ${copy}`)
