@@ -4,6 +4,7 @@ import { DEV_USAGE, runDev } from './dev.js';
 import { GATEWAY_USAGE, runGateway } from './gateway.js';
 import { KEYS_USAGE, runKeys } from './keys.js';
 import { LOG_USAGE, runLog } from './log.js';
+import { MODEL_USAGE, runModel } from './model.js';
 import { ROLLOUT_USAGE, runRollout } from './rollout.js';
 import { UsageError } from './args.js';
 import { RUNTIME_USAGE, runRuntime } from './runtime.js';
@@ -16,7 +17,8 @@ const USAGE = `usage:
   switchyard validate --config FILE
   ${ROLLOUT_USAGE}
   ${KEYS_USAGE}
-  ${LOG_USAGE}`;
+  ${LOG_USAGE}
+  ${MODEL_USAGE}`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -38,6 +40,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'rollout':
       process.exitCode = await runRollout(rest, process.stdout, process.stderr);
+      return;
+    case 'model':
+      process.exitCode = await runModel(rest, process.stdout, process.stderr);
       return;
     case 'log': {
       // `log tail --follow` runs until Ctrl-C (or SIGTERM), then exits 0.

@@ -5,6 +5,7 @@ import { LatencyWindow } from '../outbound/latency.js';
 import { RetryBudget } from '../outbound/retry-budget.js';
 import { AdmissionGate } from '../stages/admission/gate.js';
 import { MemoryCacheStore } from '../stages/cache/store.js';
+import type { Logger } from '../shared/logger.js';
 import { ShadowStats } from '../stages/shadow/stats.js';
 import type { BreakerConfig, RetryConfig } from '../stages/upstream/config.js';
 
@@ -44,6 +45,9 @@ export interface PreparedModelState {
 /** Per-model state for the life of the process; each config version prepares, then applies, its part. */
 export class ModelStates {
   private readonly states = new Map<string, ModelState>();
+
+  /** `logger`: where breakers log their state changes (none in unit tests). */
+  constructor(private readonly logger?: Logger) {}
 
   /** The model's state as `config` wants it; nothing changes until `apply()`. */
   prepare(model: string, config: ModelConfig): PreparedModelState {
@@ -87,7 +91,9 @@ export class ModelStates {
         state.retryBudget = retryBudget;
         state.retryConfig = config.retry;
         state.cache = cache;
-        syncBreakers(state.breakers, breakerNames, config.breaker);
+        syncBreakers(state.breakers, breakerNames, config.breaker, (variant) =>
+          this.logger ? { owner: { model, variant }, logger: this.logger } : undefined,
+        );
       },
     };
   }
@@ -112,12 +118,26 @@ export class ModelStates {
   }
 }
 
-function syncBreakers(breakers: Map<string, VariantBreaker>, names: string[], config: BreakerConfig): void {
+function syncBreakers(
+  breakers: Map<string, VariantBreaker>,
+  names: string[],
+  config: BreakerConfig,
+  logOf: (variant: string) => ConstructorParameters<typeof VariantBreaker>[1],
+): void {
   for (const [name, breaker] of breakers) {
     if (!names.includes(name) || !isDeepStrictEqual(breaker.config, config)) {
+      // A breaker that was not closed ends without a 'close': its log says the reload ended it.
+      const log = logOf(name);
+      if (log && breaker.state !== 'closed') {
+        log.logger.info(
+          { ...log.owner, state: breaker.state, reason: 'reload' },
+          `breaker of ${log.owner.model}/${name} replaced by a config reload; the new one starts closed`,
+        );
+      }
       breaker.shutdown();
       breakers.delete(name);
     }
   }
-  for (const name of names) if (!breakers.has(name)) breakers.set(name, new VariantBreaker(config));
+  for (const name of names)
+    if (!breakers.has(name)) breakers.set(name, new VariantBreaker(config, logOf(name)));
 }

@@ -73,7 +73,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   // Only with OTEL_EXPORTER_OTLP_ENDPOINT set; before anything is built, since pipelines and the
   // HTTP handler decide once, when built, whether to make spans.
   const tracing = setupTracing({ serviceName: 'switchyard-gateway', logger });
-  const models = new ModelStates();
+  const models = new ModelStates(logger);
   const metrics = createGatewayMetrics(models);
   // What runs on a request's behalf after its answer (shadows, records, cache writes,
   // notifications) fails without failing the process: counted and logged.

@@ -2,7 +2,9 @@ import { performance } from 'node:perf_hooks';
 import CircuitBreaker from 'opossum';
 import { gatewayError, type ErrorCode } from '../errors.js';
 import { refuse, type Reply } from '../pipeline/stage.js';
+import type { Logger } from '../shared/logger.js';
 import type { BreakerConfig } from '../stages/upstream/config.js';
+import { logBreakerChanges, type BreakerOwner } from './breaker-log.js';
 import type { LatencyWindow } from './latency.js';
 import type { VariantCall } from './variant-call.js';
 
@@ -40,12 +42,22 @@ class VariantFailure extends Error {
  */
 export class VariantBreaker {
   private readonly breaker: CircuitBreaker<[() => Promise<Reply>, boolean], Reply>;
+  /** For the state-change log: what failed last, and what was refused while open. */
+  private lastFailure: ErrorCode | undefined;
+  private refused = 0;
 
-  constructor(readonly config: BreakerConfig) {
+  /** `log`: whose breaker it is and where its state changes go (none: not logged). */
+  constructor(
+    readonly config: BreakerConfig,
+    log?: { owner: BreakerOwner; logger: Pick<Logger, 'info' | 'warn' | 'error'> },
+  ) {
     this.breaker = new CircuitBreaker(
       async (call: () => Promise<Reply>, shortOfTime: boolean) => {
         const reply = await call();
-        if (!reply.ok && isVariantFailure(reply.error.code, shortOfTime)) throw new VariantFailure(reply);
+        if (!reply.ok && isVariantFailure(reply.error.code, shortOfTime)) {
+          this.lastFailure = reply.error.code;
+          throw new VariantFailure(reply);
+        }
         return reply;
       },
       {
@@ -67,6 +79,23 @@ export class VariantBreaker {
         errorFilter: (error: unknown) => !(error instanceof VariantFailure),
       },
     );
+    if (log) {
+      logBreakerChanges(
+        this.breaker,
+        config,
+        log.owner,
+        {
+          window: () => this.breaker.stats,
+          lastFailure: () => this.lastFailure,
+          refusedSinceOpen: () => this.refused,
+        },
+        log.logger,
+      );
+    }
+    // After the log's own listener, which reports the count on closing.
+    this.breaker.on('close', () => {
+      this.refused = 0;
+    });
   }
 
   /**
@@ -82,13 +111,17 @@ export class VariantBreaker {
       // fired and rejected, and one shared refusal.
       breaker.emit('fire', [call]);
       breaker.emit('reject', BREAKER_OPEN);
+      this.refused++;
       return CIRCUIT_OPEN;
     }
     try {
       return await this.breaker.fire(call, shortOfTime);
     } catch (error) {
       if (error instanceof VariantFailure) return error.reply;
-      if ((error as { code?: string }).code === 'EOPENBREAKER') return CIRCUIT_OPEN;
+      if ((error as { code?: string }).code === 'EOPENBREAKER') {
+        this.refused++;
+        return CIRCUIT_OPEN;
+      }
       return refuse(gatewayError('INTERNAL', undefined, { cause: error }));
     }
   }

@@ -52,11 +52,23 @@ export interface Answer {
   response: InferResponse | undefined;
   /** A `default` fallback's business decision. */
   decision?: { decision: string; score?: number };
+  /** The variant that answered; for a `default` decision the assigned one (see answeredBy). */
   variant: string;
   version: string;
   fallback?: FallbackUsed;
   /** The runtime's `server-timing` on this answer. */
   runtimeTiming?: string;
+}
+
+/**
+ * The model version whose output the answer carries: the variant (live, or kept by the cache) that
+ * answered. Undefined for a `default` fallback's fixed decision, which no model gave — so headers,
+ * the decision body and the prediction log never name the assigned variant as having answered.
+ */
+export function answeredBy(answer: Answer): { variant: string; version: string } | undefined {
+  return answer.fallback?.kind === 'default'
+    ? undefined
+    : { variant: answer.variant, version: answer.version };
 }
 
 /** The request was refused or failed, with the error the caller sees. */

@@ -19,6 +19,8 @@ export interface HealthCheckDeps {
   upstream: string;
   logger: Logger;
   onCheck?: (outcome: HealthCheckOutcome) => void;
+  /** After each check's result is applied (the pool re-checks whether it has an endpoint left). */
+  afterCheck?: () => void;
 }
 
 /**
@@ -85,6 +87,7 @@ export function createHealthCheck(
     const result = await probe(client, config.path, config.timeout_ms);
     if (stopped) return;
     apply(result);
+    deps.afterCheck?.();
     // Start-to-start spacing, and never two checks of one endpoint at once.
     timer = setTimeout(() => void checkOnce(), Math.max(0, config.interval_ms - (Date.now() - startedAt)));
     timer.unref();

@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { PoolAvailability } from './availability.js';
 import { createP2cBalancer, type Balancer } from './balancer.js';
 import type { UpstreamConfig } from './config.js';
 import { createDiscovery, type Discovery } from './discovery.js';
@@ -91,6 +92,11 @@ export function createUpstreamPool(
   let started = false;
   let closed = false;
   let untrack: (() => void) | undefined;
+  const availability = new PoolAvailability({ upstream: name, logger, endpoints: () => list, now });
+  /** After anything that can empty or refill the pool (not after close: its endpoints are gone). */
+  const checkAvailability = (): void => {
+    if (started && !closed) availability.check();
+  };
 
   const outlier = createOutlierDetector(config.outlier, {
     endpoints: () => list,
@@ -101,6 +107,7 @@ export function createUpstreamPool(
         { upstream: name, endpoint: endpoint.url, durationMs, ejections: endpoint.ejections },
         'upstream endpoint ejected after consecutive errors',
       );
+      checkAvailability();
     },
     onEjectRefused(endpoint, ejected, max) {
       logger.warn(
@@ -129,6 +136,7 @@ export function createUpstreamPool(
       upstream: name,
       logger,
       onCheck: (outcome) => metrics?.healthCheck(name, outcome),
+      afterCheck: checkAvailability,
     });
   }
 
@@ -188,6 +196,7 @@ export function createUpstreamPool(
       if (!wanted.has(origin) && !member.endpoint.drainReasons.has('removed')) remove(member);
     }
     rebuildList();
+    checkAvailability();
   }
 
   function find(urlOrHostPort: string): EndpointState | undefined {
@@ -211,6 +220,9 @@ export function createUpstreamPool(
   function pick(exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
     const at = now();
     const eligible = list.filter((e) => e.isEligible(at));
+    if (eligible.length === 0) {
+      if (started && !closed) availability.noneEligible();
+    } else availability.someEligible();
     const endpoint = balancer.pick(eligible, exclude);
     endpoint?.acquire();
     return endpoint;
@@ -265,6 +277,7 @@ export function createUpstreamPool(
           { upstream: name, endpoint: endpoint.url, inFlight: endpoint.inFlight },
           'upstream endpoint drained',
         );
+        checkAvailability();
       }
       return { found: true, done: endpoint.idle() };
     },
@@ -274,6 +287,7 @@ export function createUpstreamPool(
       if (endpoint === undefined) return false;
       if (endpoint.drainReasons.delete('admin')) {
         logger.info({ upstream: name, endpoint: endpoint.url }, 'upstream endpoint undrained');
+        checkAvailability();
       }
       return true;
     },

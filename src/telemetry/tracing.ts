@@ -9,7 +9,7 @@ import {
   trace,
   type Span,
 } from '@opentelemetry/api';
-import type { Reply, RequestContext, Stage } from '../pipeline/stage.js';
+import { answeredBy, type Reply, type RequestContext, type Stage } from '../pipeline/stage.js';
 import { tracingEnabled } from '../shared/tracing.js';
 import { parseServerTiming } from './server-timing.js';
 
@@ -190,9 +190,15 @@ function describeReply(span: Span, ctx: Pick<RequestContext, 'variant'>, reply: 
       span.setAttributes({
         'switchyard.fallback.kind': reply.fallback.kind,
         'switchyard.fallback.reason': reply.fallback.reason,
-        'switchyard.fallback.variant': reply.variant,
-        'switchyard.fallback.version': reply.version,
       });
+      // What answered: none for a default decision, which no model gave.
+      const answered = answeredBy(reply);
+      if (answered) {
+        span.setAttributes({
+          'switchyard.fallback.variant': answered.variant,
+          'switchyard.fallback.version': answered.version,
+        });
+      }
     }
   } else {
     span.setAttribute('switchyard.error.code', reply.error.code);

@@ -34,7 +34,7 @@ test('the preload really fails a process that loads ONNX Runtime: switchyard run
   assert.match(result.stderr, FORBIDDEN);
 });
 
-test('help, validate, keys, log and rollout never load ONNX Runtime', async (t) => {
+test('help, validate, keys, log, rollout, model hash and model init with its tensors never load ONNX Runtime', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-no-onnx-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const records = join(dir, 'predictions.jsonl');
@@ -45,6 +45,23 @@ test('help, validate, keys, log and rollout never load ONNX Runtime', async (t) 
     [['keys', 'new', '--tenant', 'ci'], 0],
     [['log', 'tail', '--file', records], 0],
     [['rollout', 'fraud', 'show', '--config', 'config/gateway.dev.yaml'], 0],
+    // `model init` reads a file's tensors with ONNX Runtime only when they are not given.
+    [['model', 'hash', records], 0],
+    [
+      [
+        'model',
+        'init',
+        join(dir, 'repo'),
+        'm',
+        '--onnx',
+        records,
+        '--input',
+        'x:FP32:2',
+        '--output',
+        'y:FP32:1',
+      ],
+      0,
+    ],
     [['no-such-command'], 2],
   ];
   for (const [args, expected] of commands) {

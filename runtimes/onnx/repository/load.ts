@@ -136,6 +136,42 @@ function installedPackageFile(fromDir: string, packageFile: string): string {
   return join(packageDir, ...parts.slice(nameLength));
 }
 
+/** A version that passed every check of a load: what serving it needs. */
+export interface CheckedVersion {
+  session: ort.InferenceSession;
+  provider: ExecutionProvider;
+  run: ReturnType<typeof createRunner>;
+}
+
+/**
+ * Every check a version passes before it serves: its file's sha256 matches the config, ONNX
+ * Runtime opens it, its inputs and outputs are the config's, and a warm-up inference runs.
+ * Throws the first that fails. `switchyard model check` runs the same (src/cli/model.ts).
+ */
+export async function checkVersion(
+  dir: string,
+  config: ModelConfig,
+  version: string,
+  versionConfig: VersionConfig,
+): Promise<CheckedVersion> {
+  const path = modelFilePath(dir, config, version, versionConfig);
+  const bytes = await readFile(path);
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  if (digest !== versionConfig.sha256) {
+    throw new Error(`checksum mismatch for ${path}: config says ${versionConfig.sha256}, file is ${digest}`);
+  }
+  const { session, provider } = await openSession(bytes, config.execution_providers, config.intra_op_threads);
+  try {
+    checkSignature(session, config);
+    const run = createRunner(session, config);
+    await run(warmUpInputs(config), 1);
+    return { session, provider, run };
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+}
+
 async function loadVersion(
   dir: string,
   config: ModelConfig,
@@ -143,16 +179,7 @@ async function loadVersion(
   entry: ModelVersion,
   observer: BatchObserver,
 ): Promise<void> {
-  const path = modelFilePath(dir, config, entry.version, versionConfig);
-  const bytes = await readFile(path);
-  const digest = createHash('sha256').update(bytes).digest('hex');
-  if (digest !== versionConfig.sha256) {
-    throw new Error(`checksum mismatch for ${path}: config says ${versionConfig.sha256}, file is ${digest}`);
-  }
-  const { session, provider } = await openSession(bytes, config.execution_providers, config.intra_op_threads);
-  checkSignature(session, config);
-  const run = createRunner(session, config);
-  await run(warmUpInputs(config), 1);
+  const { provider, run } = await checkVersion(dir, config, entry.version, versionConfig);
   entry.provider = provider;
   entry.batcher = createBatcher({
     run,

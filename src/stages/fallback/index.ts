@@ -38,6 +38,10 @@ export function createFallback(modelName: string, model: ModelConfig, deps: Fall
       const reply = await deps.call(ctx, variant, 0); // the reserve was kept for this
       return reply.ok ? reply : undefined;
     }
+    // A fixed decision answers only the decision endpoint: it has no tensors for /v2 infer or
+    // /v1 predict, whose callers get the model path's own error instead of a fallback that
+    // answered nothing (and no x-switchyard-fallback header claiming one did).
+    if (ctx.endpoint !== 'decision') return undefined;
     return {
       ok: true,
       response: undefined,

@@ -1,6 +1,6 @@
 import type { ModelConfig } from '../../config/schema.js';
 import { gatewayError } from '../../errors.js';
-import type { Respond } from '../../pipeline/stage.js';
+import { answeredBy, type Answer, type RequestContext, type Respond } from '../../pipeline/stage.js';
 import { renderDecision, renderInfer, renderPredictions } from './render.js';
 
 /**
@@ -14,25 +14,38 @@ export function createRespond(modelName: string, model: ModelConfig): Respond {
       if (reply.error.extra.headers) Object.assign(ctx.headersOut, reply.error.extra.headers);
       return { status: reply.error.status, body: reply.error.toJSON() };
     }
-    ctx.headersOut['x-switchyard-variant'] = reply.variant;
-    ctx.headersOut['x-switchyard-model-version'] = reply.version;
-    if (reply.fallback)
-      ctx.headersOut['x-switchyard-fallback'] = `${reply.fallback.kind}; reason=${reply.fallback.reason}`;
     if (ctx.endpoint === 'decision' && contract) {
+      nameWhatAnswered(ctx, reply);
       return { status: 200, body: renderDecision(reply, contract, ctx) };
     }
     if (!reply.response) {
-      // A default decision has no tensors to give a tensor endpoint.
+      // A default decision has no tensors to give a tensor endpoint (the fallback stage offers
+      // none there; this guards the shape). Nothing answered, so no header says anything did.
       const error = gatewayError(
         'UPSTREAM_FAILED',
         `the model path failed and "${modelName}" has only a default decision`,
       );
       return { status: error.status, body: error.toJSON() };
     }
+    nameWhatAnswered(ctx, reply);
     if (ctx.endpoint === 'predict') {
       return { status: 200, body: renderPredictions(reply.response, contract?.output) };
     }
     const clientId = (ctx.body as { id?: string }).id;
     return { status: 200, body: renderInfer(reply.response, modelName, reply, clientId) };
   };
+}
+
+/**
+ * The headers say exactly what answered: the variant and version whose output this is (none for
+ * a default decision, which no model gave) and the fallback, only when one answered.
+ */
+function nameWhatAnswered(ctx: Pick<RequestContext, 'headersOut'>, answer: Answer): void {
+  const answered = answeredBy(answer);
+  if (answered) {
+    ctx.headersOut['x-switchyard-variant'] = answered.variant;
+    ctx.headersOut['x-switchyard-model-version'] = answered.version;
+  }
+  if (answer.fallback)
+    ctx.headersOut['x-switchyard-fallback'] = `${answer.fallback.kind}; reason=${answer.fallback.reason}`;
 }

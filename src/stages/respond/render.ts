@@ -2,14 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { ContractConfig } from '../../contract/config.js';
 import { decide } from '../../contract/features.js';
 import type { InferResponse, ResponseOutput } from '../../shared/oip.js';
-import type { Answer, RequestContext } from '../../pipeline/stage.js';
+import { answeredBy, type Answer, type RequestContext } from '../../pipeline/stage.js';
 
 export interface DecisionBody {
   decision: string;
   score: number | null;
   threshold: number | null;
-  model_version: string;
-  variant: string;
+  /** The model version and variant that answered; null for a default decision (no model gave it). */
+  model_version: string | null;
+  variant: string | null;
   request_id: string;
   decision_id: string;
   fallback: { kind: string; reason: string } | null;
@@ -23,12 +24,13 @@ export function renderDecision(
 ): DecisionBody {
   const scored = answer.response ? firstValue(answer.response, contract.output) : answer.decision?.score;
   const decided = scored === undefined ? undefined : decide(contract, scored);
+  const answered = answeredBy(answer);
   return {
     decision: answer.decision?.decision ?? decided?.decision ?? contract.decisions.below,
     score: scored ?? null,
     threshold: answer.decision ? null : (decided?.threshold ?? null),
-    model_version: answer.version,
-    variant: answer.variant,
+    model_version: answered?.version ?? null,
+    variant: answered?.variant ?? null,
     request_id: ctx.requestId,
     decision_id: randomUUID(),
     fallback: answer.fallback ? { kind: answer.fallback.kind, reason: answer.fallback.reason } : null,

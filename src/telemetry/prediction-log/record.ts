@@ -1,6 +1,12 @@
 import type { ModelConfig } from '../../config/schema.js';
 import type { GatewayError } from '../../errors.js';
-import type { EndpointKind, HttpResponse, Reply, RequestContext } from '../../pipeline/stage.js';
+import {
+  answeredBy,
+  type EndpointKind,
+  type HttpResponse,
+  type Reply,
+  type RequestContext,
+} from '../../pipeline/stage.js';
 import type { InferResponse } from '../../shared/oip.js';
 import type { DecisionBody } from '../../stages/respond/render.js';
 import { inputHash, loggedFeatures, loggedTensors } from './inputs.js';
@@ -29,8 +35,11 @@ export interface PredictionRecord {
   status: number;
   code: string | null;
   latency_ms: number;
-  /** What answered instead of the assigned variant, and why. */
-  fallback: { kind: string; reason: string; variant: string; version: string } | null;
+  /**
+   * What answered instead of the assigned variant, and why: the variant and version whose answer
+   * (live or cached) was given, both null for a default decision, which no model gave.
+   */
+  fallback: { kind: string; reason: string; variant: string | null; version: string | null } | null;
 }
 
 /** How a mirrored copy of one request went; written when the shadow's answer is in. */
@@ -100,7 +109,7 @@ export function predictionRecord({
     latency_ms: roundMs(latencyMs),
     fallback:
       reply.ok && reply.fallback
-        ? { ...reply.fallback, variant: reply.variant, version: reply.version }
+        ? { ...reply.fallback, ...(answeredBy(reply) ?? { variant: null, version: null }) }
         : null,
   };
   if (model.log_inputs && ctx.inference) record.inputs = loggedInputs(ctx, model);

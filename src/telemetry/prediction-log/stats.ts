@@ -13,7 +13,7 @@ export interface FallbackStats {
   variant: string;
   kind: string;
   reason: string;
-  /** The variant whose answer (live or cached) was given, or the assigned one for a default decision. */
+  /** The variant whose answer (live or cached) was given; `default` for a default decision, which no model gave. */
   answered_by: string;
   count: number;
 }
@@ -89,7 +89,10 @@ export class LogStatsBuilder {
       stats.fallbacks++;
       const kind = String(fallback.kind);
       const reason = String(fallback.reason);
-      const answeredBy = typeof fallback.variant === 'string' ? fallback.variant : '-';
+      // A default decision names no variant (records before it did named the assigned one, which
+      // did not answer): it is answered by the default, whatever the record says.
+      const answeredBy =
+        kind === 'default' ? 'default' : typeof fallback.variant === 'string' ? fallback.variant : '-';
       const key = `${variant}\0${kind}\0${reason}\0${answeredBy}`;
       const entry = this.fallbacks.get(key) ?? { variant, kind, reason, answered_by: answeredBy, count: 0 };
       entry.count++;
