@@ -19,6 +19,9 @@ const MODEL_PATH =
 
 export interface ModelServerOptions {
   handle: ModelRequestHandler;
+  /** The largest body of a request for `model` (its own limit, or the gateway's). */
+  bodyLimitOf(model: string): number;
+  /** The largest body of any other request (`limits.body_bytes`). */
   bodyLimit: number;
   /** Read per request: while draining, every response closes its connection. */
   draining(): boolean;
@@ -60,6 +63,7 @@ export function createModelServer(
     routes: [
       {
         path: MODEL_PATH,
+        bodyLimit: (match) => options.bodyLimitOf(match[1] ?? match[2] ?? match[3]!),
         handle({ match, headers, body, receivedAt, requestId }, reply) {
           let endpoint: EndpointKind = 'decision';
           let model = match[3]!;
@@ -84,8 +88,8 @@ export function createModelServer(
       error instanceof GatewayError
         ? { answer: errorAnswer(error, requestId), unexpected: false }
         : { answer: errorAnswer(gatewayError('INTERNAL'), requestId), unexpected: true },
-    tooLarge: (requestId) =>
-      errorAnswer(gatewayError('HTTP_BODY_TOO_LARGE', `over ${bodyLimit} bytes`), requestId),
+    tooLarge: (requestId, limit) =>
+      errorAnswer(gatewayError('HTTP_BODY_TOO_LARGE', `over ${limit} bytes`), requestId),
     lingerOnTooLarge: true,
     requestId: requestIdFrom,
     draining: options.draining,
