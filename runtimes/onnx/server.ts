@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import { limitedBodyStream } from '../../src/shared/http/body-stream.js';
 import type { ClientLimits } from '../../src/shared/http/client-limits.js';
 import type { ModelMetadata, ServerMetadata } from '../../src/shared/oip.js';
 import { RuntimeError, notFound } from './errors.js';
@@ -60,6 +61,11 @@ export function buildRuntimeApp(
       }),
   });
 
+  // A body in gzip or deflate is inflated as it arrives, held to the limit decoded, as on the
+  // fast path (src/shared/http/body-stream.ts).
+  app.addHook('preParsing', async (request, _reply, payload) =>
+    limitedBodyStream(request.headers, payload, options.bodyLimit),
+  );
   // OIP clients do not all send a content type; the body is JSON whatever it says.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {

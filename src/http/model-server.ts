@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { GatewayError, gatewayError, type ErrorName } from '../errors.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { FastPathAnswer } from '../shared/http/answer.js';
+import { bodyProblemError } from './body-problem.js';
 import type { ClientLimits } from '../shared/http/client-limits.js';
 import { createFastPathServer } from '../shared/http/fast-path-server.js';
 import type { AnsweredRefusal, RefusalReason } from '../shared/http/refusal.js';
@@ -90,6 +91,7 @@ export function createModelServer(
         : { answer: errorAnswer(gatewayError('INTERNAL'), requestId), unexpected: true },
     tooLarge: (requestId, limit) =>
       errorAnswer(gatewayError('HTTP_BODY_TOO_LARGE', `over ${limit} bytes`), requestId),
+    undecodable: (problem, requestId) => errorAnswer(bodyProblemError(problem), requestId),
     lingerOnTooLarge: true,
     requestId: requestIdFrom,
     draining: options.draining,

@@ -18,6 +18,7 @@ import { BodyProblem } from '../shared/http/body-problem.js';
 import { limitedBodyStream } from '../shared/http/body-stream.js';
 import { JSON_TYPE } from '../shared/http/fast-path-server.js';
 import { registerAdminRoutes } from './admin.js';
+import { bodyProblemError } from './body-problem.js';
 import { registerConsoleRoutes } from './console.js';
 import { requestIdFrom } from './context.js';
 import { parseJsonBody } from './json-body.js';
@@ -193,12 +194,6 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   });
   registerConsoleRoutes(app, active);
   return app;
-}
-
-/** A body refused before it was parsed, as the gateway's error. */
-function bodyProblemError(problem: BodyProblem): GatewayError {
-  if (problem.kind === 'too_large') return gatewayError('HTTP_BODY_TOO_LARGE', `over ${problem.limit} bytes`);
-  return gatewayError('HTTP_MALFORMED_JSON');
 }
 
 function sendError(reply: FastifyReply, error: GatewayError, request: FastifyRequest): FastifyReply {

@@ -7,6 +7,8 @@ import {
 } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
+import type { BodyProblem } from './body-problem.js';
+import { bodyCodingOf } from './decode-body.js';
 import { readBody } from './read-body.js';
 
 import { JSON_TYPE, type FastPathAnswer } from './answer.js';
@@ -60,10 +62,12 @@ export interface FastPathServerOptions {
   parse(body: Buffer, headers: IncomingHttpHeaders): unknown;
   /** The answer to a thrown or failed request; `unexpected` ones are logged with their error. */
   failure(error: unknown, requestId: string): { answer: FastPathAnswer; unexpected: boolean };
-  /** The answer to a body over `limit` (the route's, or `bodyLimit`). */
+  /** The answer to a body over `limit` (the route's, or `bodyLimit`), decoded or not. */
   tooLarge(requestId: string, limit: number): FastPathAnswer;
+  /** The answer to a body in a content coding not decoded here (415), or one that does not decode (400). */
+  undecodable(problem: BodyProblem, requestId: string): FastPathAnswer;
   /**
-   * After that answer, close the connection, but read and drop what the client still sends for a
+   * After those answers, close the connection, but read and drop what the client still sends for a
    * moment first (answerThenLinger); without it the connection stays open.
    */
   lingerOnTooLarge: boolean;
@@ -115,12 +119,13 @@ export function createFastPathServer(
     const requestId = requestIdOf(request.headers);
     const reply = new Reply(response, requestId, options);
     const limit = route.bodyLimit ? route.bodyLimit(match) : bodyLimit;
+    const refuse = (answer: FastPathAnswer): void => {
+      if (options.lingerOnTooLarge) answerThenLinger(request, response, answer);
+      else send(response, answer);
+    };
     readBody(request, limit, {
-      onTooLarge() {
-        const answer = options.tooLarge(requestId, limit);
-        if (options.lingerOnTooLarge) answerThenLinger(request, response, answer);
-        else send(response, answer);
-      },
+      onTooLarge: () => refuse(options.tooLarge(requestId, limit)),
+      onUndecodable: (problem) => refuse(options.undecodable(problem, requestId)),
       onBody(bytes) {
         let body: unknown;
         try {
@@ -159,11 +164,18 @@ export function createFastPathServer(
   // RFC 9110 §10.1.1: a client that sends `Expect: 100-continue` waits for the 100 before it
   // sends its body, so a body declared too large is refused before a byte of it travels. Node
   // sends the 100 itself unless the server listens for 'checkContinue' (which then replaces
-  // 'request' for these requests): answered here, 413 and close, without the 100.
+  // 'request' for these requests): answered here, 413 (or 415 for a coding not decoded here) and
+  // close, without the 100.
   server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
     const limit = continueLimit(request);
-    if (Number(request.headers['content-length']) > limit) {
-      const answer = options.tooLarge(requestIdOf(request.headers), limit);
+    const coding = request.headers['content-encoding'];
+    const unsupported = coding === undefined ? undefined : bodyCodingOf(coding, limit);
+    let answer: FastPathAnswer | undefined;
+    if (Number(request.headers['content-length']) > limit)
+      answer = options.tooLarge(requestIdOf(request.headers), limit);
+    else if (typeof unsupported === 'object')
+      answer = options.undecodable(unsupported, requestIdOf(request.headers));
+    if (answer) {
       (answer.headers ??= {}).connection = 'close';
       send(response, answer);
       return;
