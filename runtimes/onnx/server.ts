@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import { encodeAnswerPayload } from '../../src/shared/http/answer-encoding.js';
 import { limitedBodyStream } from '../../src/shared/http/body-stream.js';
 import type { ClientLimits } from '../../src/shared/http/client-limits.js';
 import type { ModelMetadata, ServerMetadata } from '../../src/shared/oip.js';
@@ -131,6 +132,14 @@ export function buildRuntimeApp(
   };
   app.post('/v2/models/:model/infer', inferRoute);
   app.post('/v2/models/:model/versions/:version/infer', inferRoute);
+  // Large infer answers gzipped for a client that accepts it, as on the fast path.
+  app.addHook('onSend', async (request, reply, payload) =>
+    request.routeOptions.url?.endsWith('/infer')
+      ? encodeAnswerPayload(request.headers['accept-encoding'], payload, (name, value) =>
+          reply.header(name, value),
+        )
+      : payload,
+  );
 
   app.get('/metrics', async (_request, reply) => {
     for (const model of repository.models.values()) {

@@ -14,6 +14,7 @@ import type { ModelsView } from '../console/index.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { ClientLimits } from '../shared/http/client-limits.js';
+import { encodeAnswerPayload } from '../shared/http/answer-encoding.js';
 import { BodyProblem } from '../shared/http/body-problem.js';
 import { limitedBodyStream } from '../shared/http/body-stream.js';
 import { JSON_TYPE } from '../shared/http/fast-path-server.js';
@@ -161,6 +162,12 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
       const limit = model === undefined ? options.bodyLimit : bodyLimitOf(model);
       return limitedBodyStream(request.headers, payload, limit);
     });
+    // Large answers gzipped for a client that accepts it, as on the fast path.
+    models.addHook('onSend', async (request, reply, payload) =>
+      encodeAnswerPayload(request.headers['accept-encoding'], payload, (name, value) =>
+        reply.header(name, value),
+      ),
+    );
     const routeOptions = { bodyLimit: Number.MAX_SAFE_INTEGER };
     models.post('/v2/models/:model/infer', routeOptions, handle('infer', byModelParam));
     models.post('/v1/models/:spec', routeOptions, handle('predict', bySpecParam));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import {
   CODINGS,
   corruptGzip,
@@ -159,4 +160,41 @@ test('Expect: 100-continue with a coded body within the limit gets 100, then its
   );
   assert.equal(exchange.continued, true);
   assert.equal(exchange.final?.status, 200, exchange.final?.body);
+});
+
+test('Accept-Encoding: gzip gets a large answer gzipped (Vary: Accept-Encoding); small answers and q=0 go as they are', async () => {
+  const many = fraudRows(64, 3);
+  const large = Buffer.from(
+    JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [64, 8], data: many.flat() }] }),
+  );
+  const decision = Buffer.from(ROUTES[2]!.body);
+  for (const via of ['', '?via=fastify']) {
+    const url = `${gateway.url}/v2/models/fraud/infer${via}`;
+    const plain = await postBytes(client, url, large, USER);
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.headers.vary, 'Accept-Encoding', 'a large answer varies with Accept-Encoding');
+    assert.ok(plain.bytes.length >= 1024, `${plain.bytes.length} bytes`);
+    const gzipped = await postBytes(client, url, large, { ...USER, 'accept-encoding': 'br;q=1, gzip;q=0.8' });
+    assert.equal(gzipped.status, 200);
+    assert.equal(gzipped.headers['content-encoding'], 'gzip', url);
+    assert.equal(gzipped.headers.vary, 'Accept-Encoding');
+    assert.equal(Number(gzipped.headers['content-length']), gzipped.bytes.length);
+    assert.ok(
+      gzipped.bytes.length < plain.bytes.length / 1.5,
+      `${gzipped.bytes.length} of ${plain.bytes.length}`,
+    );
+    assert.deepEqual(json(gunzipSync(gzipped.bytes)).outputs, json(plain.bytes).outputs);
+    const refused = await postBytes(client, url, large, { ...USER, 'accept-encoding': 'gzip;q=0, identity' });
+    assert.equal(refused.headers['content-encoding'], undefined);
+    assert.deepEqual(json(refused.bytes).outputs, json(plain.bytes).outputs);
+    const small = await postBytes(client, `${gateway.url}/v1/decisions/fraud${via}`, decision, {
+      ...USER,
+      'accept-encoding': 'gzip',
+    });
+    assert.equal(small.status, 200);
+    assert.equal(small.headers['content-encoding'], undefined, 'the decision is too small to compress');
+    assert.equal(small.headers.vary, undefined);
+    assert.ok(json(small.bytes).decision);
+  }
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import {
   CODINGS,
   corruptGzip,
@@ -80,5 +81,29 @@ test('a compression bomb gets 413 with the memory of the limit, not of the bomb'
     const peak = await peakResidentBytes(runtime.pid);
     assert.ok(peak - before < 256 * 1024 * 1024, `${path}: grew from ${before} to a peak of ${peak} bytes`);
     t.diagnostic(`${path}: 413 after ${tookMs.toFixed(0)} ms, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
+  }
+});
+
+test('Accept-Encoding: gzip gets a large infer answer gzipped; a small one and q=0 go as they are', async () => {
+  const large = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [64, 8], data: fraudRows(64, 9).flat() }],
+    }),
+  );
+  for (const path of PATHS) {
+    const url = `${runtime.url}${path}`;
+    const plain = await postBytes(client, url, large, {});
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers.vary, 'Accept-Encoding');
+    const gzipped = await postBytes(client, url, large, { 'accept-encoding': 'gzip' });
+    assert.equal(gzipped.headers['content-encoding'], 'gzip', path);
+    assert.equal(gzipped.headers.vary, 'Accept-Encoding');
+    assert.deepEqual(json(gunzipSync(gzipped.bytes)).outputs, json(plain.bytes).outputs);
+    const refused = await postBytes(client, url, large, { 'accept-encoding': 'gzip;q=0' });
+    assert.equal(refused.headers['content-encoding'], undefined);
+    const small = await postBytes(client, url, Buffer.from(body), { 'accept-encoding': 'gzip' });
+    assert.equal(small.status, 200);
+    assert.equal(small.headers['content-encoding'], undefined, 'two rows answer in a few hundred bytes');
+    assert.equal(small.headers.vary, undefined);
   }
 });

@@ -7,6 +7,7 @@ import {
 } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
+import { acceptsGzip, gzipAnswer, GZIP_MIN_BYTES } from './answer-encoding.js';
 import type { BodyProblem } from './body-problem.js';
 import { bodyCodingOf } from './decode-body.js';
 import { readBody } from './read-body.js';
@@ -224,10 +225,45 @@ class Reply implements FastPathReply {
   ) {}
 
   send(answer: FastPathAnswer): void {
+    // The length in characters is at most the length in bytes: an answer shorter than the
+    // threshold (the fraud decision) costs this comparison and nothing else.
+    if (answer.json.length >= GZIP_MIN_BYTES) {
+      this.sendLarge(answer);
+      return;
+    }
     // A failure in writing the answer (a header Node refuses) is logged and answered as the
     // server's failure says, never thrown into the caller's callback or left unhandled.
     try {
       send(this.response, answer);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /**
+   * An answer large enough to be worth compressing: gzipped when the client accepts it, and
+   * either way marked as varying with Accept-Encoding (RFC 9110 §12.5.5), since a client that
+   * asks otherwise gets other bytes.
+   */
+  private sendLarge(answer: FastPathAnswer): void {
+    const headers = (answer.headers ??= {});
+    headers.vary = 'Accept-Encoding';
+    if (!acceptsGzip(this.response.req.headers['accept-encoding'])) {
+      this.sendNow(answer, answer.json);
+      return;
+    }
+    gzipAnswer(answer.json).then(
+      (gzipped) => {
+        headers['content-encoding'] = 'gzip';
+        this.sendNow(answer, gzipped);
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  private sendNow(answer: FastPathAnswer, body: string | Buffer): void {
+    try {
+      if (writeHead(this.response, answer, body)) this.response.end(body);
     } catch (error) {
       this.fail(error);
     }
@@ -240,13 +276,20 @@ class Reply implements FastPathReply {
   }
 }
 
-/** Writes the status and headers of `answer`; false when the response can no longer be written. */
-function writeHead(response: ServerResponse, answer: FastPathAnswer): boolean {
+/**
+ * Writes the status and headers of `answer`, whose body is `body` (its JSON, or that coded);
+ * false when the response can no longer be written.
+ */
+function writeHead(
+  response: ServerResponse,
+  answer: FastPathAnswer,
+  body: string | Buffer = answer.json,
+): boolean {
   if (response.headersSent || response.destroyed) return false;
   // The answer's own object, not a copy: it is not used again, and this is every request's path.
   const headers: Record<string, string | number> = answer.headers ?? {};
   headers['content-type'] = JSON_TYPE;
-  headers['content-length'] = Buffer.byteLength(answer.json);
+  headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   response.writeHead(answer.status, headers);
   return true;
 }
