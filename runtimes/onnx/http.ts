@@ -4,6 +4,7 @@ import {
   type FastPathAnswer,
   type FastPathReply,
 } from '../../src/shared/http/fast-path-server.js';
+import { BodyProblem } from '../../src/shared/http/body-problem.js';
 import { jsonDepthExceeds } from '../../src/shared/json-depth.js';
 import type { ClientLimits } from '../../src/shared/http/client-limits.js';
 import type { AnsweredRefusal, RefusalReason } from '../../src/shared/http/refusal.js';
@@ -74,7 +75,8 @@ export function createRuntimeServer(
         unexpected: status >= 500 && !(error instanceof RuntimeError),
       };
     },
-    tooLarge: () => errorAnswer(413, tooLargeMessage(bodyLimit)),
+    tooLarge: (_requestId, limit) => errorAnswer(413, tooLargeMessage(limit)),
+    undecodable: (problem) => errorAnswer(problem.statusCode, bodyProblemMessage(problem)),
     lingerOnTooLarge: false,
     draining: options.draining,
     logger: options.logger,
@@ -129,6 +131,7 @@ export function parseBody(text: string, maxDepth: number): unknown {
 
 /** The status and `{"error"}` message of a failed request, from Fastify's route or the infer path. */
 export function errorResponse(error: unknown, bodyLimit: number): { status: number; message: string } {
+  if (error instanceof BodyProblem) return { status: error.statusCode, message: bodyProblemMessage(error) };
   const status =
     error instanceof RuntimeError ? error.status : ((error as { statusCode?: number }).statusCode ?? 500);
   const message =
@@ -138,3 +141,15 @@ export function errorResponse(error: unknown, bodyLimit: number): { status: numb
 
 const tooLargeMessage = (bodyLimit: number): string =>
   `request body is larger than the limit of ${bodyLimit} bytes`;
+
+/** A body refused before it was parsed (src/shared/http/body-problem.ts), in the runtime's words. */
+function bodyProblemMessage(problem: BodyProblem): string {
+  switch (problem.kind) {
+    case 'too_large':
+      return tooLargeMessage(problem.limit);
+    case 'unsupported_encoding':
+      return `request body's content-encoding is not supported: ${problem.detail}`;
+    case 'malformed_encoding':
+      return `request body does not decode in its content-encoding: ${problem.detail}`;
+  }
+}

@@ -5,6 +5,8 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import { encodeAnswerPayload } from '../../src/shared/http/answer-encoding.js';
+import { limitedBodyStream } from '../../src/shared/http/body-stream.js';
 import type { ClientLimits } from '../../src/shared/http/client-limits.js';
 import type { ModelMetadata, ServerMetadata } from '../../src/shared/oip.js';
 import { RuntimeError, notFound } from './errors.js';
@@ -60,6 +62,11 @@ export function buildRuntimeApp(
       }),
   });
 
+  // A body in gzip or deflate is inflated as it arrives, held to the limit decoded, as on the
+  // fast path (src/shared/http/body-stream.ts).
+  app.addHook('preParsing', async (request, _reply, payload) =>
+    limitedBodyStream(request.headers, payload, options.bodyLimit),
+  );
   // OIP clients do not all send a content type; the body is JSON whatever it says.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
@@ -122,6 +129,14 @@ export function buildRuntimeApp(
   };
   app.post('/v2/models/:model/infer', inferRoute);
   app.post('/v2/models/:model/versions/:version/infer', inferRoute);
+  // Large infer answers gzipped for a client that accepts it, as on the fast path.
+  app.addHook('onSend', async (request, reply, payload) =>
+    request.routeOptions.url?.endsWith('/infer')
+      ? encodeAnswerPayload(request.headers['accept-encoding'], payload, (name, value) =>
+          reply.header(name, value),
+        )
+      : payload,
+  );
 
   app.get('/metrics', async (_request, reply) => {
     for (const model of repository.models.values()) {

@@ -122,7 +122,7 @@ describe('defaults', () => {
     const { config } = loaded(load(baseConfig()));
     assert.deepEqual(config.listen, { host: '0.0.0.0', port: 8080 });
     assert.deepEqual(config.limits, {
-      body_bytes: 1048576,
+      body_bytes: 33554432,
       header_timeout_ms: 10000,
       body_timeout_ms: 10000,
       request_timeout_ms: 30000,

@@ -15,6 +15,9 @@ import { UpstreamConfigSchema } from '../runtime-pool/config.js';
 import { CLIENT_LIMITS_DEFAULTS } from '../shared/http/client-limits.js';
 import { NAME_PATTERN } from './common.js';
 
+/** `limits.body_bytes` when the file does not set it: 32 MiB, as the runtime's --max-body-bytes. */
+export const DEFAULT_BODY_BYTES = 32 * 1024 * 1024;
+
 /**
  * One model as clients see it. Each stage owns its fields (in its own config.ts). The order here
  * is not the order a request meets the stages: that is written once, in src/pipeline/build.ts.
@@ -36,6 +39,20 @@ export const ModelConfigSchema = Type.Object(
     ...DeliveryModelFields,
     // Not a stage: drift of the score and features, measured all the time (src/drift).
     ...DriftModelFields,
+    // Not a stage: what the HTTP front doors accept of this model's requests (src/http).
+    limits: Type.Optional(
+      Type.Object(
+        {
+          /**
+           * This model's request bodies may be at most this large (decompressed), instead of
+           * `limits.body_bytes`: lower for a model with small rows, higher for one with large
+           * tensors. Read per request, so a reload changes it.
+           */
+          body_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -51,8 +68,15 @@ export const ListenConfigSchema = Type.Object(
 
 export const LimitsConfigSchema = Type.Object(
   {
-    /** Larger request bodies are refused with 413 before they are parsed. */
-    body_bytes: Type.Integer({ minimum: 1, default: 1048576 }),
+    /**
+     * Larger request bodies (decompressed) are refused with 413 before they are parsed, unless
+     * the model sets its own `limits.body_bytes`. 32 MiB, the runtime's own default: an image
+     * model's row is large in JSON (the demo text-direction classifier's is about 550 KB, so a
+     * batch of 32 rows is about 17.6 MB), and a gateway that refuses what its runtimes accept
+     * breaks such a model for no gain. Bodies cost memory only while they arrive, bounded in
+     * time by request_timeout_ms; a model with small rows can set a low limit of its own.
+     */
+    body_bytes: Type.Integer({ minimum: 1, default: DEFAULT_BODY_BYTES }),
     /**
      * Request bodies nesting arrays and objects deeper than this are refused with 400 before they
      * are parsed (src/shared/json-depth.ts). At most 1000: JSON.stringify and the recursive walks

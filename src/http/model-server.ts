@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { GatewayError, gatewayError, type ErrorName } from '../errors.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { FastPathAnswer } from '../shared/http/answer.js';
+import { bodyProblemError } from './body-problem.js';
 import type { ClientLimits } from '../shared/http/client-limits.js';
 import { createFastPathServer } from '../shared/http/fast-path-server.js';
 import type { AnsweredRefusal, RefusalReason } from '../shared/http/refusal.js';
@@ -19,6 +20,9 @@ const MODEL_PATH =
 
 export interface ModelServerOptions {
   handle: ModelRequestHandler;
+  /** The largest body of a request for `model` (its own limit, or the gateway's). */
+  bodyLimitOf(model: string): number;
+  /** The largest body of any other request (`limits.body_bytes`). */
   bodyLimit: number;
   /** Read per request: while draining, every response closes its connection. */
   draining(): boolean;
@@ -60,6 +64,7 @@ export function createModelServer(
     routes: [
       {
         path: MODEL_PATH,
+        bodyLimit: (match) => options.bodyLimitOf(match[1] ?? match[2] ?? match[3]!),
         handle({ match, headers, body, receivedAt, requestId }, reply) {
           let endpoint: EndpointKind = 'decision';
           let model = match[3]!;
@@ -84,8 +89,9 @@ export function createModelServer(
       error instanceof GatewayError
         ? { answer: errorAnswer(error, requestId), unexpected: false }
         : { answer: errorAnswer(gatewayError('INTERNAL'), requestId), unexpected: true },
-    tooLarge: (requestId) =>
-      errorAnswer(gatewayError('HTTP_BODY_TOO_LARGE', `over ${bodyLimit} bytes`), requestId),
+    tooLarge: (requestId, limit) =>
+      errorAnswer(gatewayError('HTTP_BODY_TOO_LARGE', `over ${limit} bytes`), requestId),
+    undecodable: (problem, requestId) => errorAnswer(bodyProblemError(problem), requestId),
     lingerOnTooLarge: true,
     requestId: requestIdFrom,
     draining: options.draining,

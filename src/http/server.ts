@@ -14,8 +14,12 @@ import type { ModelsView } from '../console/index.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { ClientLimits } from '../shared/http/client-limits.js';
+import { encodeAnswerPayload } from '../shared/http/answer-encoding.js';
+import { BodyProblem } from '../shared/http/body-problem.js';
+import { limitedBodyStream } from '../shared/http/body-stream.js';
 import { JSON_TYPE } from '../shared/http/fast-path-server.js';
 import { registerAdminRoutes } from './admin.js';
+import { bodyProblemError } from './body-problem.js';
 import { registerConsoleRoutes } from './console.js';
 import { requestIdFrom } from './context.js';
 import { parseJsonBody } from './json-body.js';
@@ -60,6 +64,9 @@ type ModelParams = { model: string };
 export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   const { active, metrics, lifecycle } = options;
   const handleModelRequest = createModelRequestHandler(options);
+  // A model's own limit, read per request so that a reload changes it; the gateway's otherwise.
+  const bodyLimitOf = (model: string): number =>
+    active.version.models.get(model)?.config.limits?.body_bytes ?? options.bodyLimit;
   const app = Fastify({
     loggerInstance: options.logger,
     // request.id is the request's id (x-request-id), decided once here as on the fast path.
@@ -73,6 +80,7 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
     serverFactory: (fastify) =>
       createModelServer(fastify, {
         handle: handleModelRequest,
+        bodyLimitOf,
         bodyLimit: options.bodyLimit,
         draining: () => lifecycle.draining,
         logger: options.logger,
@@ -96,6 +104,7 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     let failure: GatewayError;
     if (error instanceof GatewayError) failure = error;
+    else if (error instanceof BodyProblem) failure = bodyProblemError(error);
     else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
       failure = gatewayError('HTTP_BODY_TOO_LARGE', `over ${options.bodyLimit} bytes`);
     else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.statusCode === 400)
@@ -138,19 +147,31 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
 
   // The model routes in a scope of their own that hands the handler the body's text, as the
   // node:http path does: the handler parses it, so a body refused as JSON is logged and recorded.
+  // Each body is held to its model's limit (read per request) by the preParsing stream, so the
+  // routes' own limit, fixed when they are registered, is set out of its way.
   void app.register(async (models) => {
     models.removeAllContentTypeParsers();
     models.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
     const byModelParam = (params: Record<string, string>) => params.model;
-    models.post('/v2/models/:model/infer', handle('infer', byModelParam));
     // KServe v1 puts the verb after a colon in the last segment: /v1/models/fraud:predict
-    models.post(
-      '/v1/models/:spec',
-      handle('predict', ({ spec }) =>
-        spec?.endsWith(':predict') ? spec.slice(0, -':predict'.length) : undefined,
+    const bySpecParam = ({ spec }: Record<string, string>) =>
+      spec?.endsWith(':predict') ? spec.slice(0, -':predict'.length) : undefined;
+    models.addHook('preParsing', async (request, _reply, payload) => {
+      const params = request.params as Record<string, string>;
+      const model = params.model ?? bySpecParam(params);
+      const limit = model === undefined ? options.bodyLimit : bodyLimitOf(model);
+      return limitedBodyStream(request.headers, payload, limit);
+    });
+    // Large answers gzipped for a client that accepts it, as on the fast path.
+    models.addHook('onSend', async (request, reply, payload) =>
+      encodeAnswerPayload(request.headers['accept-encoding'], payload, (name, value) =>
+        reply.header(name, value),
       ),
     );
-    models.post('/v1/decisions/:model', handle('decision', byModelParam));
+    const routeOptions = { bodyLimit: Number.MAX_SAFE_INTEGER };
+    models.post('/v2/models/:model/infer', routeOptions, handle('infer', byModelParam));
+    models.post('/v1/models/:spec', routeOptions, handle('predict', bySpecParam));
+    models.post('/v1/decisions/:model', routeOptions, handle('decision', byModelParam));
   });
 
   app.get<{ Params: ModelParams }>('/v2/models/:model', async (request, reply) => {

@@ -29,10 +29,11 @@ export interface ClientLimits {
 
 /**
  * nginx waits 60 s for the head and between reads of the body; a real caller of a model gateway
- * sends its head in one packet right after connecting and its body (JSON, 1 MiB at most by
- * default) without pausing, so 10 s is far beyond a healthy client, even over a lossy link that
- * retransmits several times (TCP's first retransmission comes after 200 ms to 1 s). 30 s for a
- * whole request is 35 KB/s for a 1 MiB body, slower than any link a model's caller runs on
+ * sends its head in one packet right after connecting and its body (JSON) without pausing, so
+ * 10 s is far beyond a healthy client, even over a lossy link that retransmits several times
+ * (TCP's first retransmission comes after 200 ms to 1 s). 30 s for a whole request is 35 KB/s for
+ * a 1 MiB body, slower than any link a model's caller runs on, and 1.1 MB/s for one at the 32 MiB
+ * body limit, which only an image model's batch reaches, from callers in the same data centre
  * (Node's own default is 300 s; nginx has no such bound). 10 000 connections is more than a
  * fleet of pooled callers keeps open to one replica (a hundred callers with 64 each); each holds
  * about 11 KiB of the process's memory while its head is arriving (measured with 4 000), so the

@@ -29,6 +29,11 @@ async function serve(overrides: Partial<FastPathServerOptions> = {}) {
       unexpected: true,
     }),
     tooLarge: (requestId) => ({ status: 413, headers: { 'x-id': requestId }, json: '{}' }),
+    undecodable: (problem, requestId) => ({
+      status: problem.statusCode,
+      headers: { 'x-id': requestId },
+      json: JSON.stringify({ kind: problem.kind }),
+    }),
     lingerOnTooLarge: false,
     requestId: () => `id-${++ids}`,
     draining: () => draining,

@@ -7,6 +7,9 @@ import {
 } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
+import { acceptsGzip, gzipAnswer, GZIP_MIN_BYTES } from './answer-encoding.js';
+import type { BodyProblem } from './body-problem.js';
+import { bodyCodingOf } from './decode-body.js';
 import { readBody } from './read-body.js';
 
 import { JSON_TYPE, type FastPathAnswer } from './answer.js';
@@ -40,11 +43,18 @@ export interface FastPathReply {
 export interface FastPathRoute {
   /** Matched against the URL of a POST as it came (no decoding): anything else goes to `fallback`. */
   path: RegExp;
+  /** The largest body this request may send (its model's limit, say); without it, the server's `bodyLimit`. */
+  bodyLimit?(match: RegExpExecArray): number;
   handle(request: FastPathRequest, reply: FastPathReply): void;
 }
 
 export interface FastPathServerOptions {
   routes: readonly FastPathRoute[];
+  /**
+   * The largest body of a hot route without a limit of its own, and the one a request for
+   * `fallback` that expects 100-continue is held to before it gets its 100 (the fallback reads and
+   * limits the bodies it takes itself).
+   */
   bodyLimit: number;
   /**
    * Parses a body (throws when it is not acceptable); `body` is empty when there was none. Bytes,
@@ -53,10 +63,12 @@ export interface FastPathServerOptions {
   parse(body: Buffer, headers: IncomingHttpHeaders): unknown;
   /** The answer to a thrown or failed request; `unexpected` ones are logged with their error. */
   failure(error: unknown, requestId: string): { answer: FastPathAnswer; unexpected: boolean };
-  /** The answer to a body over `bodyLimit`. */
-  tooLarge(requestId: string): FastPathAnswer;
+  /** The answer to a body over `limit` (the route's, or `bodyLimit`), decoded or not. */
+  tooLarge(requestId: string, limit: number): FastPathAnswer;
+  /** The answer to a body in a content coding not decoded here (415), or one that does not decode (400). */
+  undecodable(problem: BodyProblem, requestId: string): FastPathAnswer;
   /**
-   * After that answer, close the connection, but read and drop what the client still sends for a
+   * After those answers, close the connection, but read and drop what the client still sends for a
    * moment first (answerThenLinger); without it the connection stays open.
    */
   lingerOnTooLarge: boolean;
@@ -107,12 +119,14 @@ export function createFastPathServer(
     const receivedAt = performance.now();
     const requestId = requestIdOf(request.headers);
     const reply = new Reply(response, requestId, options);
-    readBody(request, bodyLimit, {
-      onTooLarge() {
-        const answer = options.tooLarge(requestId);
-        if (options.lingerOnTooLarge) answerThenLinger(request, response, answer);
-        else send(response, answer);
-      },
+    const limit = route.bodyLimit ? route.bodyLimit(match) : bodyLimit;
+    const refuse = (answer: FastPathAnswer): void => {
+      if (options.lingerOnTooLarge) answerThenLinger(request, response, answer);
+      else send(response, answer);
+    };
+    readBody(request, limit, {
+      onTooLarge: () => refuse(options.tooLarge(requestId, limit)),
+      onUndecodable: (problem) => refuse(options.undecodable(problem, requestId)),
       onBody(bytes) {
         let body: unknown;
         try {
@@ -132,7 +146,8 @@ export function createFastPathServer(
 
   const { clientLimits } = options;
   const timeouts = requestTimeoutOptions(clientLimits);
-  const server = createServer(timeouts, (request, response) => {
+  const server = createServer(timeouts, onRequest);
+  function onRequest(request: IncomingMessage, response: ServerResponse): void {
     watchBody(request, response);
     if (options.draining()) response.setHeader('connection', 'close');
     if (request.method === 'POST') {
@@ -145,7 +160,39 @@ export function createFastPathServer(
       }
     }
     fallback(request, response);
+  }
+
+  // RFC 9110 §10.1.1: a client that sends `Expect: 100-continue` waits for the 100 before it
+  // sends its body, so a body declared too large is refused before a byte of it travels. Node
+  // sends the 100 itself unless the server listens for 'checkContinue' (which then replaces
+  // 'request' for these requests): answered here, 413 (or 415 for a coding not decoded here) and
+  // close, without the 100.
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    const limit = continueLimit(request);
+    const coding = request.headers['content-encoding'];
+    const unsupported = coding === undefined ? undefined : bodyCodingOf(coding, limit);
+    let answer: FastPathAnswer | undefined;
+    if (Number(request.headers['content-length']) > limit)
+      answer = options.tooLarge(requestIdOf(request.headers), limit);
+    else if (typeof unsupported === 'object')
+      answer = options.undecodable(unsupported, requestIdOf(request.headers));
+    if (answer) {
+      (answer.headers ??= {}).connection = 'close';
+      send(response, answer);
+      return;
+    }
+    response.writeContinue();
+    onRequest(request, response);
   });
+  function continueLimit(request: IncomingMessage): number {
+    if (request.method === 'POST') {
+      for (const route of routes) {
+        const match = route.path.exec(request.url!);
+        if (match) return route.bodyLimit ? route.bodyLimit(match) : bodyLimit;
+      }
+    }
+    return bodyLimit;
+  }
   // Node's default (5 s) is shorter than the keep-alive of most clients' pools, which then race
   // a closing socket; the callers' 65 s outlasts the usual 60 s idle timeout of load balancers.
   const watchBody = watchBodyPace(server, clientLimits.bodyTimeoutMs, bodyStalled);
@@ -178,10 +225,45 @@ class Reply implements FastPathReply {
   ) {}
 
   send(answer: FastPathAnswer): void {
+    // The length in characters is at most the length in bytes: an answer shorter than the
+    // threshold (the fraud decision) costs this comparison and nothing else.
+    if (answer.json.length >= GZIP_MIN_BYTES) {
+      this.sendLarge(answer);
+      return;
+    }
     // A failure in writing the answer (a header Node refuses) is logged and answered as the
     // server's failure says, never thrown into the caller's callback or left unhandled.
     try {
       send(this.response, answer);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /**
+   * An answer large enough to be worth compressing: gzipped when the client accepts it, and
+   * either way marked as varying with Accept-Encoding (RFC 9110 §12.5.5), since a client that
+   * asks otherwise gets other bytes.
+   */
+  private sendLarge(answer: FastPathAnswer): void {
+    const headers = (answer.headers ??= {});
+    headers.vary = 'Accept-Encoding';
+    if (!acceptsGzip(this.response.req.headers['accept-encoding'])) {
+      this.sendNow(answer, answer.json);
+      return;
+    }
+    gzipAnswer(answer.json).then(
+      (gzipped) => {
+        headers['content-encoding'] = 'gzip';
+        this.sendNow(answer, gzipped);
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  private sendNow(answer: FastPathAnswer, body: string | Buffer): void {
+    try {
+      if (writeHead(this.response, answer, body)) this.response.end(body);
     } catch (error) {
       this.fail(error);
     }
@@ -194,13 +276,20 @@ class Reply implements FastPathReply {
   }
 }
 
-/** Writes the status and headers of `answer`; false when the response can no longer be written. */
-function writeHead(response: ServerResponse, answer: FastPathAnswer): boolean {
+/**
+ * Writes the status and headers of `answer`, whose body is `body` (its JSON, or that coded);
+ * false when the response can no longer be written.
+ */
+function writeHead(
+  response: ServerResponse,
+  answer: FastPathAnswer,
+  body: string | Buffer = answer.json,
+): boolean {
   if (response.headersSent || response.destroyed) return false;
   // The answer's own object, not a copy: it is not used again, and this is every request's path.
   const headers: Record<string, string | number> = answer.headers ?? {};
   headers['content-type'] = JSON_TYPE;
-  headers['content-length'] = Buffer.byteLength(answer.json);
+  headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   response.writeHead(answer.status, headers);
   return true;
 }
