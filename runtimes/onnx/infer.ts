@@ -8,12 +8,16 @@ import type { RequestOutcome, RequestTally } from './metrics.js';
 import { latestReadyVersion, type ModelVersion, type RepositoryModel } from './repository/load.js';
 import type { RuntimeState } from './state.js';
 import type { TensorConfig } from './repository/config.js';
-import { decodeRequest, outputJson, type DecodedRequest } from './tensors.js';
+import type { InferBody } from './body.js';
+import { decodeRequest, outputBinary, outputJson, type DecodedRequest } from './tensors.js';
 
 /** Where an inference request's answer goes: exactly one of these is called, once. */
 export interface InferReply {
-  /** A 200: the response body and its `server-timing` header. */
-  answer(json: string, serverTiming: string): void;
+  /**
+   * A 200: the response's JSON and its `server-timing` header; with `tensors`, the JSON is
+   * followed by these binary tensors' bytes (the binary tensor extension).
+   */
+  answer(json: string, serverTiming: string, tensors?: readonly Uint8Array[]): void;
   /** A failure as it came (RuntimeError for the protocol's errors); the caller makes the response. */
   fail(error: unknown): void;
 }
@@ -25,7 +29,7 @@ export interface InferReply {
 export type Infer = (
   model: string,
   version: string | undefined,
-  body: unknown,
+  body: InferBody,
   headers: IncomingHttpHeaders,
   reply: InferReply,
 ) => void;
@@ -98,7 +102,7 @@ export function createInfer(state: RuntimeState, options: InferOptions): Infer {
       );
       return;
     }
-    const id = (body as { id?: string }).id;
+    const id = (body.request as { id?: string }).id;
     const pending = new PendingInfer(context, reply, endpoint, version.version, decoded, id, span);
     state.accepted++;
     version.batcher!.submit(decoded.inputs, decoded.rows, deadline, pending);
@@ -108,6 +112,7 @@ export function createInfer(state: RuntimeState, options: InferOptions): Infer {
 /** A request in a batcher, answering its caller when its batch ran (the batcher's waiter). */
 class PendingInfer implements BatchWaiter {
   private readonly outputs: readonly TensorConfig[];
+  private readonly binaryOutputs: readonly boolean[] | undefined;
   private readonly rows: number;
 
   constructor(
@@ -121,6 +126,7 @@ class PendingInfer implements BatchWaiter {
   ) {
     // Not the decoded inputs: the batcher holds those only until the run.
     this.outputs = decoded.outputs;
+    this.binaryOutputs = decoded.binaryOutputs;
     this.rows = decoded.rows;
   }
 
@@ -141,11 +147,19 @@ class PendingInfer implements BatchWaiter {
   private answer(batch: BatchRun, row: number, queueMs: number): void {
     let json = this.endpoint.head;
     let serverTiming: string;
+    let tensors: Uint8Array[] | undefined;
     try {
       for (let i = 0; i < this.outputs.length; i++) {
         const spec = this.outputs[i]!;
         if (i > 0) json += ',';
-        json += outputJson(spec, batch.outputs.get(spec.name)!, batch.rows, row, this.rows);
+        const tensor = batch.outputs.get(spec.name)!;
+        if (this.binaryOutputs?.[i]) {
+          const output = outputBinary(spec, tensor, batch.rows, row, this.rows);
+          json += output.json;
+          (tensors ??= []).push(output.bytes);
+        } else {
+          json += outputJson(spec, tensor, batch.rows, row, this.rows);
+        }
       }
       json += this.id === undefined ? ']}' : `],"id":${JSON.stringify(this.id)}}`;
       serverTiming = this.context.serverTiming(batch, queueMs);
@@ -156,7 +170,7 @@ class PendingInfer implements BatchWaiter {
     this.context.state.answered++;
     this.endpoint.tally.add('ok');
     if (this.span) endInferSpan(this.span, 'ok');
-    this.reply.answer(json, serverTiming);
+    this.reply.answer(json, serverTiming, tensors);
   }
 }
 

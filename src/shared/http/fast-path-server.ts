@@ -199,14 +199,15 @@ function writeHead(response: ServerResponse, answer: FastPathAnswer): boolean {
   if (response.headersSent || response.destroyed) return false;
   // The answer's own object, not a copy: it is not used again, and this is every request's path.
   const headers: Record<string, string | number> = answer.headers ?? {};
-  headers['content-type'] = JSON_TYPE;
-  headers['content-length'] = Buffer.byteLength(answer.json);
+  const { bytes } = answer;
+  headers['content-type'] = bytes === undefined ? JSON_TYPE : bytes.type;
+  headers['content-length'] = bytes === undefined ? Buffer.byteLength(answer.json) : bytes.body.length;
   response.writeHead(answer.status, headers);
   return true;
 }
 
 function send(response: ServerResponse, answer: FastPathAnswer): void {
-  if (writeHead(response, answer)) response.end(answer.json);
+  if (writeHead(response, answer)) response.end(answer.bytes === undefined ? answer.json : answer.bytes.body);
 }
 
 /** How long, and how much more of a refused body, is read and dropped before the connection closes. */
@@ -223,7 +224,7 @@ const LINGER_BYTES = 1 << 20;
 function answerThenLinger(request: IncomingMessage, response: ServerResponse, answer: FastPathAnswer): void {
   (answer.headers ??= {}).connection = 'close';
   if (!writeHead(response, answer)) return;
-  response.write(answer.json);
+  response.write(answer.bytes === undefined ? answer.json : answer.bytes.body);
   let dropped = 0;
   const close = (): void => {
     clearTimeout(timer);
