@@ -238,6 +238,7 @@ function fill(target: TypedData, source: unknown[], datatype: Datatype, path: st
   return at;
 }
 
+const MAX_JSON_INT = BigInt(Number.MAX_SAFE_INTEGER);
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
@@ -327,7 +328,16 @@ export function outputJson(
   for (let i = 1; i < dims.length; i++) text += `,${dims[i]}`;
   text += '],"data":[';
   if (data instanceof BigInt64Array) {
-    for (let i = start; i < end; i++) text += (i > start ? ',' : '') + String(Number(data[i]));
+    for (let i = start; i < end; i++) {
+      // A binary INT64 input may hold any 64-bit value; JSON's numbers are exact only to 2^53.
+      const value = data[i]!;
+      if (value > MAX_JSON_INT || value < -MAX_JSON_INT) {
+        throw badRequest(
+          `outputs: the model's output "${spec.name}" is ${value} for this input, beyond what a JSON number carries exactly; ask for it in binary`,
+        );
+      }
+      text += (i > start ? ',' : '') + String(Number(value));
+    }
   } else if (spec.datatype === 'BOOL') {
     for (let i = start; i < end; i++) text += (i > start ? ',' : '') + (data[i] !== 0 ? 'true' : 'false');
   } else {

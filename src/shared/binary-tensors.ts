@@ -231,3 +231,149 @@ export function binaryBody(
   const head = Buffer.from(json);
   return { body: Buffer.concat([head, ...tensors]), headerLength: head.length };
 }
+
+const BYTES_OF = Symbol('binary tensor bytes');
+
+/**
+ * Marks a parsed input as given in binary: its bytes ride on the input object under a symbol, and
+ * `data` becomes a getter that decodes them on first read, so a stage that needs the values (a
+ * prediction log with inputs, a contract's drift) pays for exactly the tensors it reads and the
+ * others are never decoded. Both are hidden from JSON.stringify (a symbol key and a non-enumerable
+ * property): the request's JSON forwarded upstream stays the client's, `binary_data_size` and all,
+ * and the bytes follow it as they came.
+ */
+export function attachBinary(input: object, bytes: Buffer): void {
+  Object.defineProperty(input, BYTES_OF, { value: bytes, enumerable: false });
+  Object.defineProperty(input, 'data', {
+    enumerable: false,
+    configurable: true,
+    get(this: { datatype?: unknown }) {
+      const data = decodeBinary(String(this.datatype), bytes);
+      Object.defineProperty(this, 'data', { value: data, enumerable: false });
+      return data;
+    },
+  });
+}
+
+/** The bytes of an input given in binary (attachBinary), or undefined for one given as JSON. */
+export function binaryOf(input: unknown): Buffer | undefined {
+  return typeof input === 'object' && input !== null
+    ? (input as { [BYTES_OF]?: Buffer })[BYTES_OF]
+    : undefined;
+}
+
+/**
+ * A binary tensor's values as JSON would have carried them (INT64 and UINT64 as numbers, BYTES as
+ * strings). Buffer's readers are little-endian on every platform.
+ */
+export function decodeBinary(datatype: string, bytes: Buffer): (number | boolean | string)[] {
+  const values: (number | boolean | string)[] = [];
+  if (datatype === 'BOOL') {
+    for (let i = 0; i < bytes.length; i++) values.push(bytes[i] !== 0);
+    return values;
+  }
+  if (datatype === 'BYTES') {
+    for (let i = 0; i + 4 <= bytes.length;) {
+      const length = bytes.readUInt32LE(i);
+      values.push(bytes.toString('utf8', i + 4, i + 4 + length));
+      i += 4 + length;
+    }
+    return values;
+  }
+  const read = READERS[datatype];
+  const size = elementBytes(datatype);
+  // FP16 and BF16: no JS number type reads them, and no stage of the gateway needs them.
+  if (!read || size === undefined) return values;
+  for (let at = 0; at + size <= bytes.length; at += size) values.push(Number(read(bytes, at)));
+  return values;
+}
+
+const READERS: Readonly<Record<string, (bytes: Buffer, offset: number) => number | bigint>> = {
+  INT8: (b, o) => b.readInt8(o),
+  UINT8: (b, o) => b.readUInt8(o),
+  INT16: (b, o) => b.readInt16LE(o),
+  UINT16: (b, o) => b.readUInt16LE(o),
+  INT32: (b, o) => b.readInt32LE(o),
+  UINT32: (b, o) => b.readUInt32LE(o),
+  INT64: (b, o) => b.readBigInt64LE(o),
+  UINT64: (b, o) => b.readBigUInt64LE(o),
+  FP32: (b, o) => b.readFloatLE(o),
+  FP64: (b, o) => b.readDoubleLE(o),
+};
+
+/**
+ * The values of a JSON output (numbers or booleans of `datatype`) as the extension's bytes: what
+ * a client that asked for `binary_data` gets back, whatever form the gateway read them in.
+ */
+export function encodeValues(datatype: string, values: readonly unknown[]): Buffer {
+  const size = elementBytes(datatype);
+  if (size === undefined) throw new BinaryBodyError(`datatype ${datatype} has no binary form here`);
+  const bytes = Buffer.allocUnsafe(values.length * size);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    const o = i * size;
+    switch (datatype) {
+      case 'BOOL':
+        bytes[o] = value ? 1 : 0;
+        break;
+      case 'INT8':
+        bytes.writeInt8(value as number, o);
+        break;
+      case 'UINT8':
+        bytes.writeUInt8(value as number, o);
+        break;
+      case 'INT16':
+        bytes.writeInt16LE(value as number, o);
+        break;
+      case 'UINT16':
+        bytes.writeUInt16LE(value as number, o);
+        break;
+      case 'INT32':
+        bytes.writeInt32LE(value as number, o);
+        break;
+      case 'UINT32':
+        bytes.writeUInt32LE(value as number, o);
+        break;
+      case 'INT64':
+        bytes.writeBigInt64LE(BigInt(value as number), o);
+        break;
+      case 'UINT64':
+        bytes.writeBigUInt64LE(BigInt(value as number), o);
+        break;
+      case 'FP32':
+        bytes.writeFloatLE(value as number, o);
+        break;
+      case 'FP64':
+        bytes.writeDoubleLE(value as number, o);
+        break;
+      default:
+        throw new BinaryBodyError(`datatype ${datatype} has no binary form here`);
+    }
+  }
+  return bytes;
+}
+
+/**
+ * Which outputs a client's request asks for in binary: an output named in `outputs` by its own
+ * `binary_data`, any other by the request's `binary_data_output`. Undefined when the request asks
+ * for none in binary, so a JSON answer costs nothing more. Flags that are not booleans were
+ * refused when the request was checked.
+ */
+export function binaryOutputWanted(request: unknown): ((name: string) => boolean) | undefined {
+  if (typeof request !== 'object' || request === null) return undefined;
+  const { parameters, outputs } = request as { parameters?: unknown; outputs?: unknown };
+  const all = (parameters as { binary_data_output?: unknown } | undefined)?.binary_data_output === true;
+  const flagOf = (output: unknown): unknown =>
+    ((output as { parameters?: unknown } | null)?.parameters as { binary_data?: unknown } | undefined)
+      ?.binary_data;
+  const listed = Array.isArray(outputs) ? outputs : undefined;
+  // Every JSON answer asks this: it allocates nothing until a flag is found.
+  if (!all && !listed?.some((output) => flagOf(output) === true)) return undefined;
+  const own = new Map<string, boolean>();
+  for (const output of listed ?? []) {
+    const name = (output as { name?: unknown } | null)?.name;
+    const flag = flagOf(output);
+    if (typeof name === 'string' && typeof flag === 'boolean') own.set(name, flag);
+  }
+  return (name) => own.get(name) ?? all;
+}
