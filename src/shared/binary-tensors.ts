@@ -153,11 +153,9 @@ function neededBytes(
     const end = offset + (size as number);
     if (end > tensors.length) return size as number; // the caller words it
     let at = offset;
-    for (let element = 0; element < elements; element++) {
-      if (at + 4 > end) break;
-      at += 4 + tensors.readUInt32LE(at);
-    }
-    if (at !== end) {
+    let element = 0;
+    for (; element < elements && at + 4 <= end; element++) at += 4 + tensors.readUInt32LE(at);
+    if (element !== elements || at !== end) {
       throw new BinaryBodyError(
         `${path}.parameters.binary_data_size: ${size as number} bytes do not hold exactly ${elements} length-prefixed BYTES elements`,
       );

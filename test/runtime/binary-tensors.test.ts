@@ -91,6 +91,22 @@ describe('runtime: binary tensor data extension', () => {
     assert.deepEqual(int64.data, [1, -2, 3, 4]);
   });
 
+  test('an INT64 beyond 2^53 comes back in binary, and is refused (400) only when asked as JSON', async () => {
+    const json = await postBinary(client, typesUrl(), encodeRequest(typesInputs()));
+    assert.equal(json.status, 400, json.raw.toString());
+    assert.match(
+      String(json.json.error),
+      /out_int64.*beyond what a JSON number carries exactly; ask for it in binary/,
+    );
+    const binary = await postBinary(
+      client,
+      typesUrl(),
+      encodeRequest(typesInputs(), { outputs: [{ name: 'out_int64', parameters: { binary_data: true } }] }),
+    );
+    assert.equal(binary.status, 200, binary.raw.toString());
+    assert.deepEqual(binary.json.outputs![0]!.values, VALUES.INT64);
+  });
+
   test('mixed: JSON and binary inputs in one request; binary_data per output overrides binary_data_output', async () => {
     const inputs = typesInputs((d) => d === 'FP64' || d === 'BOOL').map((input) =>
       input.datatype === 'INT64' ? { ...input, values: [5n, 6n, 7n, 8n] } : input,
