@@ -13,6 +13,10 @@ export const ERRORS = {
   HTTP_UNSUPPORTED_ENCODING: [415, 'the request body is in a content coding the gateway does not decode'],
   HTTP_MALFORMED_ENCODING: [400, 'the request body does not decode in its content coding'],
   HTTP_JSON_TOO_DEEP: [400, 'the request body nests arrays and objects deeper than the limit'],
+  HTTP_MALFORMED_BINARY: [
+    400,
+    'the request body does not follow the binary tensor extension (Inference-Header-Content-Length, binary_data_size)',
+  ],
   HTTP_MALFORMED_REQUEST: [400, 'the request is not valid HTTP/1.1'],
   HTTP_HEADERS_TOO_LARGE: [431, 'the request headers are larger than the limit'],
   HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive in time'],

@@ -5,12 +5,13 @@ import {
   type FastPathReply,
 } from '../../src/shared/http/fast-path-server.js';
 import { BodyProblem } from '../../src/shared/http/body-problem.js';
-import { jsonDepthExceeds } from '../../src/shared/json-depth.js';
 import type { ClientLimits } from '../../src/shared/http/client-limits.js';
 import type { AnsweredRefusal, RefusalReason } from '../../src/shared/http/refusal.js';
 import type { Logger } from '../../src/shared/logger.js';
+import { BINARY_TYPE, HEADER_LENGTH, binaryBody } from '../../src/shared/binary-tensors.js';
+import { parseInferBody, type InferBody } from './body.js';
 import { RuntimeError } from './errors.js';
-import { jsonAnswer, type Infer, type InferAnswer, type InferReply } from './infer.js';
+import { jsonAnswer, type HttpAnswer, type Infer, type InferAnswer, type InferReply } from './infer.js';
 
 const REFUSAL_STATUS: Record<AnsweredRefusal, number> = {
   malformed: 400,
@@ -62,12 +63,12 @@ export function createRuntimeServer(
       {
         path: INFER_PATH,
         handle({ match, headers, body }, reply) {
-          infer(match[1]!, match[2], body, headers, new HttpInferReply(reply));
+          infer(match[1]!, match[2], body as InferBody, headers, new HttpInferReply(reply));
         },
       },
     ],
     bodyLimit,
-    parse: (bytes) => parseBody(bytes.toString(), jsonDepth),
+    parse: (bytes, headers) => parseInferBody(bytes, headers, jsonDepth),
     failure(error) {
       const { status, message } = errorResponse(error, bodyLimit);
       return {
@@ -90,15 +91,25 @@ export function createRuntimeServer(
 }
 
 /** An infer request's way back to its client. */
-class HttpInferReply implements InferReply {
+class HttpInferReply implements InferReply<HttpAnswer> {
   constructor(private readonly reply: FastPathReply) {}
 
-  encode(answer: InferAnswer): string {
+  encode(answer: InferAnswer): HttpAnswer {
     return jsonAnswer(answer);
   }
 
-  answer(json: string, serverTiming: string): void {
-    this.reply.send({ status: 200, headers: { 'server-timing': serverTiming }, json });
+  answer({ json, tensors }: HttpAnswer, serverTiming: string): void {
+    if (tensors === undefined) {
+      this.reply.send({ status: 200, headers: { 'server-timing': serverTiming }, json });
+      return;
+    }
+    const { body, headerLength } = binaryBody(json, tensors);
+    this.reply.send({
+      status: 200,
+      headers: { 'server-timing': serverTiming, [HEADER_LENGTH]: String(headerLength) },
+      json: '',
+      bytes: { body, type: BINARY_TYPE },
+    });
   }
 
   fail(error: unknown): void {
@@ -108,25 +119,6 @@ class HttpInferReply implements InferReply {
 
 function errorAnswer(status: number, message: string): FastPathAnswer {
   return { status, json: JSON.stringify({ error: message }) };
-}
-
-/**
- * Request bodies are JSON whatever their content type says (OIP clients do not all send one);
- * an empty body is no body. One nesting arrays and objects deeper than `maxDepth` is refused
- * before it is parsed, as the gateway does (src/shared/json-depth.ts says why): no tensor check
- * then walks it. JSON.parse leaves a `__proto__` key an own property, and the runtime only reads
- * fields out of the body, never merges it into another object.
- */
-export function parseBody(text: string, maxDepth: number): unknown {
-  if (text === '') return undefined;
-  if (jsonDepthExceeds(text, maxDepth)) {
-    throw new RuntimeError(400, `request body nests arrays and objects deeper than ${maxDepth} levels`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new RuntimeError(400, 'request body is not valid JSON', { cause: error });
-  }
 }
 
 /** The status and `{"error"}` message of a failed request, from Fastify's route or the infer path. */

@@ -8,7 +8,8 @@ import type { RequestOutcome, RequestProtocol, RequestTally } from './metrics.js
 import { latestReadyVersion, type ModelVersion, type RepositoryModel } from './repository/load.js';
 import type { RuntimeState } from './state.js';
 import type { TensorConfig } from './repository/config.js';
-import { decodeRequest, outputJson, type DecodedRequest } from './tensors.js';
+import type { InferBody } from './body.js';
+import { decodeRequest, outputBinary, outputJson, type DecodedRequest } from './tensors.js';
 
 /** One request's rows of a run, to be written in the format of the transport that carried it. */
 export interface InferAnswer {
@@ -22,6 +23,11 @@ export interface InferAnswer {
   /** The request's rows of the run start at `row`; it has `rows` of them. */
   row: number;
   rows: number;
+  /**
+   * Per output, whether it goes as binary data (the binary tensor extension, HTTP only); undefined
+   * when none does.
+   */
+  binaryOutputs: readonly boolean[] | undefined;
 }
 
 /**
@@ -44,7 +50,7 @@ export interface InferReply<Encoded = string> {
 export type Infer = <Encoded>(
   model: string,
   version: string | undefined,
-  body: unknown,
+  body: InferBody,
   headers: IncomingHttpHeaders,
   reply: InferReply<Encoded>,
 ) => void;
@@ -115,7 +121,7 @@ export function createInfer(state: RuntimeState, options: InferOptions): Infer {
       );
       return;
     }
-    const id = (body as { id?: string }).id;
+    const id = (body.request as { id?: string }).id;
     const pending = new PendingInfer(
       context,
       reply,
@@ -134,6 +140,7 @@ export function createInfer(state: RuntimeState, options: InferOptions): Infer {
 /** A request in a batcher, answering its caller when its batch ran (the batcher's waiter). */
 class PendingInfer<Encoded> implements BatchWaiter {
   private readonly outputs: readonly TensorConfig[];
+  private readonly binaryOutputs: readonly boolean[] | undefined;
   private readonly rows: number;
 
   constructor(
@@ -148,6 +155,7 @@ class PendingInfer<Encoded> implements BatchWaiter {
   ) {
     // Not the decoded inputs: the batcher holds those only until the run.
     this.outputs = decoded.outputs;
+    this.binaryOutputs = decoded.binaryOutputs;
     this.rows = decoded.rows;
   }
 
@@ -177,6 +185,7 @@ class PendingInfer<Encoded> implements BatchWaiter {
         batch,
         row,
         rows: this.rows,
+        binaryOutputs: this.binaryOutputs,
       });
       serverTiming = this.context.serverTiming(batch, queueMs);
     } catch (error) {
@@ -190,16 +199,35 @@ class PendingInfer<Encoded> implements BatchWaiter {
   }
 }
 
-/** The Open Inference Protocol's JSON answer (REST, "Inference Response JSON Object"). */
-export function jsonAnswer(answer: InferAnswer): string {
-  const { batch, row, rows } = answer;
+/** An HTTP answer: its JSON, followed by these tensors' bytes when some outputs go as binary data. */
+export interface HttpAnswer {
+  json: string;
+  tensors?: Uint8Array[];
+}
+
+/**
+ * The Open Inference Protocol's JSON answer (REST, "Inference Response JSON Object"), with the
+ * outputs asked for as binary data after it (Triton's binary tensor data extension,
+ * docs/protocol/extension_binary_data.md).
+ */
+export function jsonAnswer(answer: InferAnswer): HttpAnswer {
+  const { batch, row, rows, binaryOutputs } = answer;
   let json = `{"model_name":${JSON.stringify(answer.model)},"model_version":${JSON.stringify(answer.version)},"outputs":[`;
+  let tensors: Uint8Array[] | undefined;
   for (let i = 0; i < answer.outputs.length; i++) {
     const spec = answer.outputs[i]!;
     if (i > 0) json += ',';
-    json += outputJson(spec, batch.outputs.get(spec.name)!, batch.rows, row, rows);
+    const tensor = batch.outputs.get(spec.name)!;
+    if (binaryOutputs?.[i]) {
+      const output = outputBinary(spec, tensor, batch.rows, row, rows);
+      json += output.json;
+      (tensors ??= []).push(output.bytes);
+    } else {
+      json += outputJson(spec, tensor, batch.rows, row, rows);
+    }
   }
-  return json + (answer.id === undefined ? ']}' : `],"id":${JSON.stringify(answer.id)}}`);
+  json += answer.id === undefined ? ']}' : `],"id":${JSON.stringify(answer.id)}}`;
+  return tensors === undefined ? { json } : { json, tensors };
 }
 
 function refuse<Encoded>(

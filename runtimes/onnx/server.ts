@@ -10,8 +10,10 @@ import { limitedBodyStream } from '../../src/shared/http/body-stream.js';
 import type { ClientLimits } from '../../src/shared/http/client-limits.js';
 import type { ModelMetadata, ServerMetadata } from '../../src/shared/oip.js';
 import { RuntimeError, notFound } from './errors.js';
-import { createRuntimeServer, errorResponse, parseBody } from './http.js';
-import { createInfer, findVersion, jsonAnswer } from './infer.js';
+import { BINARY_TYPE, HEADER_LENGTH, binaryBody } from '../../src/shared/binary-tensors.js';
+import { parseInferBody, type InferBody } from './body.js';
+import { createRuntimeServer, errorResponse } from './http.js';
+import { createInfer, findVersion, jsonAnswer, type HttpAnswer } from './infer.js';
 import { latestReadyVersion, type RepositoryModel } from './repository/load.js';
 import type { RuntimeState } from './state.js';
 
@@ -67,11 +69,12 @@ export function buildRuntimeApp(
   app.addHook('preParsing', async (request, _reply, payload) =>
     limitedBodyStream(request.headers, payload, options.bodyLimit),
   );
-  // OIP clients do not all send a content type; the body is JSON whatever it says.
+  // OIP clients do not all send a content type; the body is JSON whatever it says, or JSON and
+  // binary tensors (body.ts).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     try {
-      done(null, parseBody(body as string, options.jsonDepth));
+      done(null, parseInferBody(body as Buffer, request.headers, options.jsonDepth));
     } catch (error) {
       done(error as Error, undefined);
     }
@@ -115,17 +118,24 @@ export function buildRuntimeApp(
 
   // Infer URLs the server in front does not take (escaped characters, a query string).
   const inferRoute = async (request: FastifyRequest<{ Params: InferParams }>, reply: FastifyReply) => {
-    const answer = await new Promise<{ json: string; serverTiming: string }>((resolve, reject) =>
-      infer(request.params.model, request.params.version, request.body, request.headers, {
+    // A POST without a body reaches no content type parser.
+    const body: InferBody = (request.body as InferBody | undefined) ?? {
+      request: undefined,
+      binary: undefined,
+    };
+    const answer = await new Promise<HttpAnswer & { serverTiming: string }>((resolve, reject) =>
+      infer(request.params.model, request.params.version, body, request.headers, {
         encode: jsonAnswer,
-        answer: (json, serverTiming) => resolve({ json, serverTiming }),
+        answer: (encoded: HttpAnswer, serverTiming) => resolve({ ...encoded, serverTiming }),
         fail: reject,
       }),
     );
-    return reply
-      .header('server-timing', answer.serverTiming)
-      .header('content-type', 'application/json; charset=utf-8')
-      .send(answer.json);
+    void reply.header('server-timing', answer.serverTiming);
+    if (answer.tensors === undefined) {
+      return reply.header('content-type', 'application/json; charset=utf-8').send(answer.json);
+    }
+    const { body: bytes, headerLength } = binaryBody(answer.json, answer.tensors);
+    return reply.header('content-type', BINARY_TYPE).header(HEADER_LENGTH, headerLength).send(bytes);
   };
   app.post('/v2/models/:model/infer', inferRoute);
   app.post('/v2/models/:model/versions/:version/infer', inferRoute);

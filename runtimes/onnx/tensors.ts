@@ -1,4 +1,12 @@
+import {
+  BinaryBodyError,
+  LITTLE_ENDIAN,
+  binaryOutputs,
+  bytesOf,
+  swapped,
+} from '../../src/shared/binary-tensors.js';
 import type { Datatype, InferRequest, RequestInput } from '../../src/shared/oip.js';
+import type { InferBody } from './body.js';
 import { badRequest } from './errors.js';
 import { tensorDataFromBytes } from './raw-tensor.js';
 import type { TensorConfig } from './repository/config.js';
@@ -45,6 +53,8 @@ export interface DecodedRequest {
   inputs: Map<string, Tensor>;
   /** The outputs the caller asked for, or every output of the model. */
   outputs: readonly TensorConfig[];
+  /** Which of `outputs` go back as binary tensors; undefined when none does. */
+  binaryOutputs: readonly boolean[] | undefined;
 }
 
 /**
@@ -52,7 +62,7 @@ export interface DecodedRequest {
  * Every problem names the field it is about, so a caller can fix the request without guessing.
  */
 export function decodeRequest(
-  body: unknown,
+  { request: body, binary }: InferBody,
   inputs: readonly TensorConfig[],
   outputs: readonly TensorConfig[],
   maxRows: number,
@@ -90,7 +100,13 @@ export function decodeRequest(
     const spec = inputs[at]!;
     const index = positions[at]!;
     if (index === -1) throw badRequest(`inputs: missing input "${spec.name}"`);
-    const tensor = decodeInput(given[index] as RequestInput, `inputs[${index}]`, spec, maxRows);
+    const tensor = decodeInput(
+      given[index] as RequestInput,
+      `inputs[${index}]`,
+      spec,
+      maxRows,
+      binary?.[index],
+    );
     const tensorRows = tensor.dims[0] ?? 0;
     if (rows === -1) rows = tensorRows;
     else if (tensorRows !== rows) {
@@ -98,7 +114,15 @@ export function decodeRequest(
     }
     decoded.set(spec.name, tensor);
   }
-  return { rows, inputs: decoded, outputs: selectOutputs(request.outputs, outputs) };
+  const selected = selectOutputs(request.outputs, outputs);
+  let binaryAsked: boolean[] | undefined;
+  try {
+    binaryAsked = binaryOutputs(request.parameters, request.outputs, selected.length);
+  } catch (error) {
+    if (error instanceof BinaryBodyError) throw badRequest(error.message);
+    throw error;
+  }
+  return { rows, inputs: decoded, outputs: selected, binaryOutputs: binaryAsked };
 }
 
 function indexOfName(specs: readonly TensorConfig[], name: string): number {
@@ -106,7 +130,13 @@ function indexOfName(specs: readonly TensorConfig[], name: string): number {
   return -1;
 }
 
-function decodeInput(input: RequestInput, path: string, spec: TensorConfig, maxRows: number): Tensor {
+function decodeInput(
+  input: RequestInput,
+  path: string,
+  spec: TensorConfig,
+  maxRows: number,
+  binary: Buffer | undefined,
+): Tensor {
   if (input.datatype !== spec.datatype) {
     throw badRequest(`${path}.datatype: expected ${spec.datatype}, got ${JSON.stringify(input.datatype)}`);
   }
@@ -135,8 +165,10 @@ function decodeInput(input: RequestInput, path: string, spec: TensorConfig, maxR
     checkParameters(input.parameters, `${path}.parameters`);
     return { data: tensorDataFromBytes(raw, spec.datatype, product(dims), path), dims };
   }
-  if (!Array.isArray(input.data)) throw badRequest(`${path}.data must be an array`);
   checkParameters(input.parameters, `${path}.parameters`);
+  // Its size was checked against this shape and datatype when the body was split (body.ts).
+  if (binary !== undefined) return { data: fromBytes(spec.datatype, binary, path), dims };
+  if (!Array.isArray(input.data)) throw badRequest(`${path}.data must be an array`);
   const length = product(dims);
   // Counted first, so the typed array is only as large as the values the body really holds
   // (without max_batch_size the shape alone bounds nothing).
@@ -147,6 +179,45 @@ function decodeInput(input: RequestInput, path: string, spec: TensorConfig, maxR
   const data = allocate(spec.datatype, length);
   fill(data, input.data, spec.datatype, path, 0);
   return { data, dims };
+}
+
+/**
+ * A binary input's elements as the typed array ONNX Runtime takes, never as JS values: a view of
+ * the body's bytes where they sit at an offset the element size divides (a typed array needs
+ * that), else one copy of the bytes. Big-endian platforms get a byte-swapped copy.
+ */
+function fromBytes(datatype: Datatype, bytes: Buffer, path: string): TypedData {
+  if (datatype === 'BOOL') {
+    // One byte an element, and the extension allows only 1 (true) and 0 (false).
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i]! > 1) throw badRequest(`${path}: byte ${i} is ${bytes[i]}, not a BOOL (0 or 1)`);
+    }
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  }
+  const size = ELEMENT_SIZE[datatype];
+  const source = LITTLE_ENDIAN ? bytes : swapped(bytes, size);
+  if (source.byteOffset % size === 0)
+    return view(datatype, source.buffer, source.byteOffset, source.length / size);
+  const data = allocate(datatype, source.length / size);
+  new Uint8Array(data.buffer).set(source);
+  return data;
+}
+
+const ELEMENT_SIZE: Record<Exclude<Datatype, 'BOOL'>, number> = { FP32: 4, FP64: 8, INT32: 4, INT64: 8 };
+
+function view(datatype: Datatype, buffer: ArrayBufferLike, offset: number, length: number): TypedData {
+  switch (datatype) {
+    case 'FP32':
+      return new Float32Array(buffer, offset, length);
+    case 'FP64':
+      return new Float64Array(buffer, offset, length);
+    case 'INT32':
+      return new Int32Array(buffer, offset, length);
+    case 'INT64':
+      return new BigInt64Array(buffer, offset, length);
+    case 'BOOL':
+      return new Uint8Array(buffer, offset, length);
+  }
 }
 
 /** How many values flat or nested (row-major) JSON data holds. */
@@ -174,6 +245,7 @@ function fill(target: TypedData, source: unknown[], datatype: Datatype, path: st
   return at;
 }
 
+const MAX_JSON_INT = BigInt(Number.MAX_SAFE_INTEGER);
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
@@ -263,7 +335,16 @@ export function outputJson(
   for (let i = 1; i < dims.length; i++) text += `,${dims[i]}`;
   text += '],"data":[';
   if (data instanceof BigInt64Array) {
-    for (let i = start; i < end; i++) text += (i > start ? ',' : '') + String(Number(data[i]));
+    for (let i = start; i < end; i++) {
+      // A binary INT64 input may hold any 64-bit value; JSON's numbers are exact only to 2^53.
+      const value = data[i]!;
+      if (value > MAX_JSON_INT || value < -MAX_JSON_INT) {
+        throw badRequest(
+          `outputs: the model's output "${spec.name}" is ${value} for this input, beyond what a JSON number carries exactly; ask for it in binary`,
+        );
+      }
+      text += (i > start ? ',' : '') + String(Number(value));
+    }
   } else if (spec.datatype === 'BOOL') {
     for (let i = start; i < end; i++) text += (i > start ? ',' : '') + (data[i] !== 0 ? 'true' : 'false');
   } else {
@@ -279,4 +360,37 @@ export function outputJson(
     }
   }
   return `${text}]}`;
+}
+
+/**
+ * One output of a response as a binary tensor (the binary tensor extension): the JSON of the
+ * output, with `parameters.binary_data_size` in place of `data`, and its bytes, a view of rows
+ * `row` to `row + rows` of the run's tensor. A non-finite value is refused as in `outputJson`: the
+ * runtime answers none in either form, so the gateway's check of an answer is one rule.
+ */
+export function outputBinary(
+  spec: TensorConfig,
+  tensor: Tensor,
+  runRows: number,
+  row: number,
+  rows: number,
+): { json: string; bytes: Buffer } {
+  const { data, dims } = tensor;
+  const rowSize = data.length / runRows;
+  const start = row * rowSize;
+  const end = start + rows * rowSize;
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    for (let i = start; i < end; i++) {
+      if (!Number.isFinite(data[i]!)) {
+        throw badRequest(
+          `outputs: the model's output "${spec.name}" is ${data[i]} for this input (row ${Math.floor((i - start) / rowSize)})`,
+        );
+      }
+    }
+  }
+  const bytes = bytesOf(data, start * data.BYTES_PER_ELEMENT, (end - start) * data.BYTES_PER_ELEMENT);
+  let json = `{"name":${JSON.stringify(spec.name)},"datatype":"${spec.datatype}","shape":[${rows}`;
+  for (let i = 1; i < dims.length; i++) json += `,${dims[i]}`;
+  json += `],"parameters":{"binary_data_size":${bytes.length}}}`;
+  return { json, bytes };
 }

@@ -57,14 +57,14 @@ export async function startGatewayGrpc(options: GatewayGrpcOptions): Promise<Gat
     const requestId = requestIdFrom(headers);
     const request = call.request;
     const raw = request.raw_input_contents.length > 0;
-    let bodyText: string;
+    let body: Buffer;
     try {
-      bodyText = JSON.stringify(restBody(request));
+      body = Buffer.from(JSON.stringify(restBody(request)));
     } catch (error) {
       done(failure(error, requestId));
       return;
     }
-    handle({ endpoint: 'infer', model: request.model_name, headers, bodyText, receivedAt, requestId }).then(
+    handle({ endpoint: 'infer', model: request.model_name, headers, body, receivedAt, requestId }).then(
       (answer) => {
         const trailer = new Metadata();
         for (const [name, value] of Object.entries(answer.headers)) trailer.set(name.toLowerCase(), value);

@@ -41,6 +41,7 @@ export function createContext(fields: {
     variant: undefined,
     inference: undefined,
     inferenceText: undefined,
+    inferenceTensors: undefined,
     stageMs: new Float64Array(fields.stageCount),
     headersOut: {},
   };

@@ -1,5 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { gatewayError } from '../errors.js';
+import {
+  BinaryBodyError,
+  HEADER_LENGTH,
+  attachBinary,
+  binaryInputs,
+  splitBody,
+} from '../shared/binary-tensors.js';
 import { jsonDepthExceeds } from '../shared/json-depth.js';
 
 /**
@@ -18,8 +25,32 @@ export function parseJsonBody(text: string, maxDepth: number): unknown {
   }
 }
 
-/** A model request's body: JSON whatever the content type says; no body and no content type is no body. */
-export function parseModelBody(text: string, headers: IncomingHttpHeaders, maxDepth: number): unknown {
-  if (text === '' && headers['content-type'] === undefined) return undefined;
-  return parseJsonBody(text, maxDepth);
+/**
+ * A model request's body: JSON whatever the content type says; no body and no content type is no
+ * body. With `Inference-Header-Content-Length` (Triton's binary tensor extension,
+ * src/shared/binary-tensors.ts) the JSON is followed by the binary inputs' bytes: each is checked
+ * against its own shape and datatype and the bytes after the JSON add up exactly, then attached
+ * to its input object (attachBinary), never decoded here.
+ */
+export function parseModelBody(bytes: Buffer, headers: IncomingHttpHeaders, maxDepth: number): unknown {
+  const headerLength = headers[HEADER_LENGTH];
+  if (headerLength === undefined) {
+    if (bytes.length === 0 && headers['content-type'] === undefined) return undefined;
+    return parseJsonBody(bytes.toString(), maxDepth);
+  }
+  try {
+    const { json, tensors } = splitBody(bytes, headerLength);
+    const body = parseJsonBody(json.toString(), maxDepth);
+    const slices = binaryInputs(body, tensors);
+    if (slices) {
+      const inputs = (body as { inputs: object[] }).inputs;
+      slices.forEach((slice, index) => {
+        if (slice) attachBinary(inputs[index]!, slice);
+      });
+    }
+    return body;
+  } catch (error) {
+    if (error instanceof BinaryBodyError) throw gatewayError('HTTP_MALFORMED_BINARY', error.message);
+    throw error;
+  }
 }

@@ -9,6 +9,7 @@ import { createRequestLog } from '../telemetry/request-log.js';
 import { requestTracer } from '../telemetry/tracing.js';
 import { budgetMs, createContext } from './context.js';
 import { parseModelBody } from './json-body.js';
+import { BINARY_TYPE, HEADER_LENGTH, binaryBody } from '../shared/binary-tensors.js';
 
 /** A model request as both HTTP front doors (src/http/model-server.ts and Fastify) hand it over. */
 export interface ModelRequest {
@@ -16,21 +17,23 @@ export interface ModelRequest {
   model: string;
   headers: IncomingHttpHeaders;
   /**
-   * The body's text as it came ('' when there was none), parsed here rather than by the front
-   * doors: a body refused as JSON then gets its log line and record like any refused request.
+   * The body's bytes as they came (empty when there was none), parsed here rather than by the
+   * front doors: a body refused as JSON then gets its log line and record like any refused request.
    */
-  bodyText: string;
+  body: Buffer;
   /** performance.now() when the request arrived. */
   receivedAt: number;
   /** Decided once when the request arrived (requestIdFrom): its answer, log line and record carry it. */
   requestId: string;
 }
 
-/** What goes back to the client: the body is JSON text. */
+/** What goes back to the client: the body is JSON text, or JSON and binary tensors (`bytes`). */
 export interface ModelAnswer {
   status: number;
   headers: Record<string, string>;
   json: string;
+  /** The binary tensor extension's body (the JSON, then the tensors), sent instead of `json`. */
+  bytes?: { body: Buffer; type: string };
 }
 
 export interface ModelRequestDeps {
@@ -82,7 +85,7 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
     if (lifecycle.draining) return refuse(request, gatewayError('GATEWAY_DRAINING'));
     let body: unknown;
     try {
-      body = parseModelBody(request.bodyText, request.headers, jsonDepth);
+      body = parseModelBody(request.body, request.headers, jsonDepth);
     } catch (error) {
       if (error instanceof GatewayError) return refuse(request, error);
       throw error;
@@ -110,7 +113,12 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
       const headers = ctx.headersOut;
       headers['x-request-id'] = ctx.requestId;
       if (span) headers.traceparent = span.end(ctx, reply, response.status, finished.finishedAt);
-      return { status: response.status, headers, json: JSON.stringify(response.body) };
+      const json = JSON.stringify(response.body);
+      if (response.tensors === undefined) return { status: response.status, headers, json };
+      // Binary outputs (the binary tensor extension): the JSON's length in its own header.
+      const { body: bytes, headerLength } = binaryBody(json, response.tensors);
+      headers[HEADER_LENGTH] = String(headerLength);
+      return { status: response.status, headers, json: '', bytes: { body: bytes, type: BINARY_TYPE } };
     } finally {
       active.leave(gateway);
     }

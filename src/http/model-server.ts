@@ -70,9 +70,8 @@ export function createModelServer(
           let model = match[3]!;
           if (match[1] !== undefined) [endpoint, model] = ['infer', match[1]];
           else if (match[2] !== undefined) [endpoint, model] = ['predict', match[2]];
-          // `body` is the text as it came (parse below): the handler parses it.
-          const bodyText = body as string;
-          handle({ endpoint, model, headers, bodyText, receivedAt, requestId }).then(
+          // `body` is the bytes as they came (parse below): the handler parses them.
+          handle({ endpoint, model, headers, body: body as Buffer, receivedAt, requestId }).then(
             (answer) => reply.send(answer),
             (error: unknown) => reply.fail(error),
           );
@@ -81,8 +80,9 @@ export function createModelServer(
     ],
     bodyLimit,
     // The handler parses the body (src/http/json-body.ts), so that one refused as JSON is logged
-    // and recorded like any refused request: the text goes to it as it came.
-    parse: (bytes) => bytes.toString(),
+    // and recorded like any refused request: the bytes go to it as they came (JSON, or JSON and
+    // binary tensors).
+    parse: (bytes) => bytes,
     // A failure in the handler or in writing its answer is logged and answered as an internal
     // error; a GatewayError is the client's and answered as itself.
     failure: (error, requestId) =>

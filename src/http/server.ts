@@ -27,6 +27,8 @@ import { modelMetadata } from './metadata.js';
 import { createModelRequestHandler, type ModelRequestDeps } from './model-request.js';
 import { createModelServer } from './model-server.js';
 
+const EMPTY_BODY = Buffer.alloc(0);
+
 export interface GatewayHttpOptions extends ModelRequestDeps {
   metrics: GatewayMetrics;
   /** Per-model live state (breakers, shadows, queue) for the admin stats. */
@@ -138,20 +140,22 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
         model,
         headers: request.headers,
         // Fastify leaves it undefined when it read no body (none sent, and no content type).
-        bodyText: typeof request.body === 'string' ? request.body : '',
+        body: Buffer.isBuffer(request.body) ? request.body : EMPTY_BODY,
         receivedAt,
         requestId: request.id,
       });
-      return reply.code(answer.status).headers(answer.headers).type(JSON_TYPE).send(answer.json);
+      void reply.code(answer.status).headers(answer.headers);
+      if (answer.bytes) return reply.type(answer.bytes.type).send(answer.bytes.body);
+      return reply.type(JSON_TYPE).send(answer.json);
     };
 
-  // The model routes in a scope of their own that hands the handler the body's text, as the
-  // node:http path does: the handler parses it, so a body refused as JSON is logged and recorded.
+  // The model routes in a scope of their own that hands the handler the body's bytes, as the
+  // node:http path does: the handler parses them, so a body refused as JSON is logged and recorded.
   // Each body is held to its model's limit (read per request) by the preParsing stream, so the
   // routes' own limit, fixed when they are registered, is set out of its way.
   void app.register(async (models) => {
     models.removeAllContentTypeParsers();
-    models.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    models.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     const byModelParam = (params: Record<string, string>) => params.model;
     // KServe v1 puts the verb after a colon in the last segment: /v1/models/fraud:predict
     const bySpecParam = ({ spec }: Record<string, string>) =>

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { gatewayError, type GatewayError } from '../errors.js';
+import { BINARY_TYPE, HEADER_LENGTH } from '../shared/binary-tensors.js';
 import { refuse, type Reply } from '../pipeline/stage.js';
 import type { InferResponse } from '../shared/oip.js';
 import { boundLabels } from '../telemetry/bound-labels.js';
@@ -18,12 +19,18 @@ export interface AttemptRequest {
   variant: CallTarget;
   /** The runtime's infer path for the variant's model and version. */
   path: string;
-  /** The OIP request as JSON. */
-  body: string;
+  /** The OIP request as JSON, or JSON and binary inputs (the binary tensor extension). */
+  body: string | BinaryRequestBody;
   /** What the runtime may take: the request's remaining budget less the fallback reserve. */
   timeoutMs: number;
   /** 1 for the first attempt of a call. */
   number: number;
+}
+
+/** A request body with binary tensors: the JSON, then the tensors; `headerLength` is the JSON's. */
+export interface BinaryRequestBody {
+  bytes: Buffer;
+  headerLength: number;
 }
 
 /**
@@ -74,6 +81,11 @@ export function createAttempt(modelName: string, deps: AttemptDeps): Attempt {
     const { variant } = request;
     const started = performance.now();
     const headers = forwardHeaders(request.ctx, request.timeoutMs, traceCall === undefined);
+    const { body } = request;
+    if (typeof body !== 'string') {
+      headers['content-type'] = BINARY_TYPE;
+      headers[HEADER_LENGTH] = String(body.headerLength);
+    }
     const span = traceCall?.({
       model: modelName,
       variant: variant.name,
@@ -82,7 +94,13 @@ export function createAttempt(modelName: string, deps: AttemptDeps): Attempt {
       attempt: request.number,
     });
     span?.inject(headers);
-    const result = await exchange(endpoint, request.path, request.body, request.timeoutMs, headers);
+    const result = await exchange(
+      endpoint,
+      request.path,
+      typeof body === 'string' ? body : body.bytes,
+      request.timeoutMs,
+      headers,
+    );
     span?.end(result.status, result.serverTiming, result.timedOut);
     const elapsed = performance.now() - started;
     durationHistogram(modelName, variant.name).observe(elapsed / 1000);

@@ -27,7 +27,7 @@ class DeadlineError extends Error {
 export function exchange(
   endpoint: Endpoint,
   path: string,
-  body: string,
+  body: string | Buffer,
   timeoutMs: number,
   headers: IncomingHttpHeaders,
 ): Promise<ExchangeResult> {

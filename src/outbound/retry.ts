@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { gatewayError } from '../errors.js';
+import { binaryBody } from '../shared/binary-tensors.js';
 import { refuse } from '../pipeline/stage.js';
 import { boundLabels } from '../telemetry/bound-labels.js';
 import type { Endpoint, UpstreamPool } from '../runtime-pool/index.js';
-import { runtimeMessage, type Attempt, type AttemptResult } from './attempt.js';
+import { runtimeMessage, type Attempt, type AttemptResult, type BinaryRequestBody } from './attempt.js';
 import type { LatencyWindow } from './latency.js';
 import type { OutboundMetrics } from './metrics.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -48,7 +49,11 @@ export function withRetries(modelName: string, attempt: Attempt, deps: RetryDeps
     const pool = deps.pools.get(variant.upstream);
     if (!pool) return refuse(gatewayError('INTERNAL', `no pool for upstream "${variant.upstream}"`));
     const path = pathOf(variant);
-    const body = (ctx.inferenceText ??= JSON.stringify(ctx.inference));
+    const text = (ctx.inferenceText ??= JSON.stringify(ctx.inference));
+    // Binary inputs go on as they came, after the JSON (the binary tensor extension): one buffer
+    // for every attempt of the call.
+    const tensors = ctx.inferenceTensors;
+    const body = tensors === undefined ? text : binaryRequestBody(text, tensors);
     const tried = new Set<Endpoint>();
     const budget = deps.retryBudget();
     budget.deposit();
@@ -89,4 +94,10 @@ export function withRetries(modelName: string, attempt: Attempt, deps: RetryDeps
     }
     return refuse(gatewayError('UPSTREAM_FAILED', `variant ${variant.name}: ${runtimeMessage(last.result)}`));
   };
+}
+
+/** A request with binary inputs: the JSON, then their bytes, and the JSON's length for its header. */
+function binaryRequestBody(text: string, tensors: readonly Buffer[]): BinaryRequestBody {
+  const { body, headerLength } = binaryBody(text, tensors);
+  return { bytes: body, headerLength };
 }

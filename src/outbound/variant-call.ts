@@ -4,7 +4,7 @@ import type { VariantConfig } from '../stages/route/config.js';
 /** What a call to one variant reads from the request. */
 export type CallContext = Pick<
   RequestContext,
-  'inference' | 'inferenceText' | 'deadline' | 'requestId' | 'headers'
+  'inference' | 'inferenceText' | 'inferenceTensors' | 'deadline' | 'requestId' | 'headers'
 >;
 
 /** The variant (a primary, a fallback or a shadow) a call goes to. */

@@ -29,6 +29,11 @@ export interface RequestContext {
    * shadows' mirrored copies send the same text instead of serialising it again.
    */
   inferenceText: string | undefined;
+  /**
+   * The bytes of the inputs the client gave in binary (the binary tensor extension), in the
+   * inputs' order: sent after `inferenceText` as they came. Undefined for an all-JSON request.
+   */
+  inferenceTensors?: readonly Buffer[];
   /** Each stage's own milliseconds (time spent in later stages excluded), by position. */
   readonly stageMs: Float64Array;
   /** Response headers a stage wants sent whatever the outcome (RateLimit-*, x-switchyard-*). */
@@ -38,6 +43,8 @@ export interface RequestContext {
 export interface HttpResponse {
   status: number;
   body: unknown;
+  /** Binary outputs (the binary tensor extension) that follow the JSON `body`, in its outputs' order. */
+  tensors?: readonly Uint8Array[];
 }
 
 export interface FallbackUsed {

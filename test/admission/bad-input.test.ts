@@ -468,9 +468,9 @@ const cases: Case[] = [
     problem: '/parameters',
   },
   {
-    what: 'infer: binary outputs asked for',
+    what: "infer: the binary tensor extension's request flag not a boolean",
     path: '/v2/models/fraud/infer',
-    body: { ...tensor({}), parameters: { binary_data_output: true } },
+    body: { ...tensor({}), parameters: { binary_data_output: 'yes' } },
     status: 400,
     code: 'INPUT_INVALID',
     problem: '/parameters/binary_data_output',

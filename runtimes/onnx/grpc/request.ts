@@ -1,3 +1,4 @@
+import type { InferBody } from '../body.js';
 import type {
   InferInputTensor,
   InferParameters,
@@ -34,14 +35,16 @@ const ALL_FIELDS = [
  * what JSON cannot get wrong in the same way is checked here: raw and typed contents mixed, raw
  * contents not one per input, values in a field other than their datatype's.
  */
-export function inferBody(request: ModelInferRequest): unknown {
+export function inferBody(request: ModelInferRequest): InferBody {
   const raw = request.raw_input_contents;
   if (raw.length > 0 && raw.length !== request.inputs.length) {
     throw badRequest(
       `raw_input_contents: ${raw.length} entries for ${request.inputs.length} inputs; it takes one per input, in their order`,
     );
   }
-  return {
+  // Raw contents travel in each input's `data` as bytes (tensors.ts reads them, size checked
+  // there): not the binary tensor extension's `binary`, whose sizes the HTTP body split checks.
+  const body = {
     id: request.id === '' ? undefined : request.id,
     parameters: plainParameters(request.parameters),
     inputs: request.inputs.map((input, index) => ({
@@ -60,6 +63,7 @@ export function inferBody(request: ModelInferRequest): unknown {
             parameters: plainParameters(output.parameters),
           })),
   };
+  return { request: body, binary: undefined };
 }
 
 function rawData(input: InferInputTensor, bytes: Buffer, index: number): Buffer {

@@ -1,3 +1,4 @@
+import type { InferBody } from '../body.js';
 import {
   Metadata,
   Server,
@@ -126,7 +127,7 @@ function serviceImplementation(
 
   const ModelInfer: Unary<ModelInferRequest, ModelInferResponse> = (call, done) => {
     let request: ModelInferRequest;
-    let body: unknown;
+    let body: InferBody;
     try {
       request = decoded(call.request);
       body = inferBody(request);

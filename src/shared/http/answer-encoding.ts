@@ -22,7 +22,7 @@ const GZIP_OPTIONS = { level: constants.Z_BEST_SPEED };
 const gzipAsync = promisify(gzip);
 
 /** `body` gzipped, on the thread pool. */
-export function gzipAnswer(body: string): Promise<Buffer> {
+export function gzipAnswer(body: string | Buffer): Promise<Buffer> {
   return gzipAsync(body, GZIP_OPTIONS);
 }
 
@@ -68,7 +68,9 @@ export async function encodeAnswerPayload(
   payload: unknown,
   header: (name: string, value: string) => void,
 ): Promise<unknown> {
-  if (typeof payload !== 'string' || payload.length < GZIP_MIN_BYTES) return payload;
+  // A string is a JSON answer, a buffer the binary tensor extension's; a stream is left alone.
+  if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return payload;
+  if (payload.length < GZIP_MIN_BYTES) return payload;
   header('vary', 'Accept-Encoding');
   if (!acceptsGzip(acceptEncoding)) return payload;
   header('content-encoding', 'gzip');

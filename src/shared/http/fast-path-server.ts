@@ -227,7 +227,7 @@ class Reply implements FastPathReply {
   send(answer: FastPathAnswer): void {
     // The length in characters is at most the length in bytes: an answer shorter than the
     // threshold (the fraud decision) costs this comparison and nothing else.
-    if (answer.json.length >= GZIP_MIN_BYTES) {
+    if ((answer.bytes === undefined ? answer.json.length : answer.bytes.body.length) >= GZIP_MIN_BYTES) {
       this.sendLarge(answer);
       return;
     }
@@ -249,10 +249,10 @@ class Reply implements FastPathReply {
     const headers = (answer.headers ??= {});
     headers.vary = 'Accept-Encoding';
     if (!acceptsGzip(this.response.req.headers['accept-encoding'])) {
-      this.sendNow(answer, answer.json);
+      this.sendNow(answer, bodyOf(answer));
       return;
     }
-    gzipAnswer(answer.json).then(
+    gzipAnswer(bodyOf(answer)).then(
       (gzipped) => {
         headers['content-encoding'] = 'gzip';
         this.sendNow(answer, gzipped);
@@ -283,19 +283,24 @@ class Reply implements FastPathReply {
 function writeHead(
   response: ServerResponse,
   answer: FastPathAnswer,
-  body: string | Buffer = answer.json,
+  body: string | Buffer = bodyOf(answer),
 ): boolean {
   if (response.headersSent || response.destroyed) return false;
   // The answer's own object, not a copy: it is not used again, and this is every request's path.
   const headers: Record<string, string | number> = answer.headers ?? {};
-  headers['content-type'] = JSON_TYPE;
+  headers['content-type'] = answer.bytes === undefined ? JSON_TYPE : answer.bytes.type;
   headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   response.writeHead(answer.status, headers);
   return true;
 }
 
+/** What goes on the wire before any content coding: the JSON text, or the binary extension's body. */
+function bodyOf(answer: FastPathAnswer): string | Buffer {
+  return answer.bytes === undefined ? answer.json : answer.bytes.body;
+}
+
 function send(response: ServerResponse, answer: FastPathAnswer): void {
-  if (writeHead(response, answer)) response.end(answer.json);
+  if (writeHead(response, answer)) response.end(bodyOf(answer));
 }
 
 /** How long, and how much more of a refused body, is read and dropped before the connection closes. */
@@ -312,7 +317,7 @@ const LINGER_BYTES = 1 << 20;
 function answerThenLinger(request: IncomingMessage, response: ServerResponse, answer: FastPathAnswer): void {
   (answer.headers ??= {}).connection = 'close';
   if (!writeHead(response, answer)) return;
-  response.write(answer.json);
+  response.write(bodyOf(answer));
   let dropped = 0;
   const close = (): void => {
     clearTimeout(timer);

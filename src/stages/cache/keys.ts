@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RequestContext } from '../../pipeline/stage.js';
+import { binaryOf } from '../../shared/binary-tensors.js';
 import type { InferRequest } from '../../shared/oip.js';
 import { createKeyReader } from '../route/request-key.js';
 import type { CacheConfig } from './config.js';
@@ -9,12 +10,15 @@ import type { CacheConfig } from './config.js';
  * inputs and the outputs asked for), so a key never matches a different question.
  */
 export function inputKey(model: string, version: string, request: InferRequest): string {
-  const digest = createHash('sha256')
-    .update(JSON.stringify(request.inputs))
-    .update('\0')
-    .update(JSON.stringify(request.outputs ?? null))
-    .digest('base64url');
-  return `${model}:${version}:in:${digest}`;
+  const digest = createHash('sha256').update(JSON.stringify(request.inputs));
+  // Binary inputs (the binary tensor extension) have no data in their JSON: their bytes, as they
+  // came, not decoded.
+  for (const input of request.inputs) {
+    const bytes = binaryOf(input);
+    if (bytes !== undefined) digest.update(bytes);
+  }
+  digest.update('\0').update(JSON.stringify(request.outputs ?? null));
+  return `${model}:${version}:in:${digest.digest('base64url')}`;
 }
 
 /** The key of the last good answer for an entity (e.g. the user) of this model version. */

@@ -1,6 +1,8 @@
 import type { ModelConfig } from '../../config/schema.js';
 import { gatewayError } from '../../errors.js';
 import { answeredBy, type Answer, type RequestContext, type Respond } from '../../pipeline/stage.js';
+import { binaryOutputWanted } from '../../shared/binary-tensors.js';
+import { withBinaryOutputs } from './binary.js';
 import { renderDecision, renderInfer, renderPredictions } from './render.js';
 
 /**
@@ -32,7 +34,11 @@ export function createRespond(modelName: string, model: ModelConfig): Respond {
       return { status: 200, body: renderPredictions(reply.response, contract?.output) };
     }
     const clientId = (ctx.body as { id?: string }).id;
-    return { status: 200, body: renderInfer(reply.response, modelName, reply, clientId) };
+    const rendered = renderInfer(reply.response, modelName, reply, clientId);
+    const wanted = binaryOutputWanted(ctx.body);
+    if (!wanted) return { status: 200, body: rendered };
+    const { body, tensors } = withBinaryOutputs(rendered, wanted);
+    return tensors ? { status: 200, body, tensors } : { status: 200, body };
   };
 }
 

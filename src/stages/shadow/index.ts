@@ -149,6 +149,7 @@ export function createShadow(modelName: string, model: ModelConfig, deps: Shadow
       inference: ctx.inference!,
       // The primary's call has usually written the request's JSON by now: a copy alone sends it.
       inferenceText: ctx.inferenceText,
+      inferenceTensors: ctx.inferenceTensors,
       // A comparison or report that throws is counted and logged at a bounded rate, not per copy.
       settle: (answer, latencyMs) =>
         void settled(answer, latencyMs)

@@ -14,6 +14,11 @@ export interface MirroredCopy {
   readonly inference: InferRequest;
   /** The request's JSON, when the primary call had written it: sent as is when the copy goes alone. */
   readonly inferenceText: string | undefined;
+  /**
+   * The bytes of the inputs given in binary: such a copy goes alone with them as they came
+   * (merging copies would mean decoding their values into JSON).
+   */
+  readonly inferenceTensors?: readonly Buffer[];
   /** Told the shadow's answer to this copy's rows, and how long the call that carried them took. */
   settle(reply: Reply, latencyMs: number): void;
 }
@@ -73,10 +78,22 @@ export function createMirrorSender(
     for (const settle of settles) settleSafely(settle, failed, latencyMs);
   }
 
-  function callShadow(inference: InferRequest | undefined, text: string | undefined, requestId: string) {
+  function callShadow(
+    inference: InferRequest | undefined,
+    text: string | undefined,
+    requestId: string,
+    tensors?: readonly Buffer[],
+  ) {
     const started = performance.now();
     const reply = options.call(
-      { inference, inferenceText: text, requestId, headers: {}, deadline: started + options.budgetMs },
+      {
+        inference,
+        inferenceText: text,
+        inferenceTensors: tensors,
+        requestId,
+        headers: {},
+        deadline: started + options.budgetMs,
+      },
       shadow,
     );
     // A call never rejects by contract; were it to, the copies still settle (and leave the count
@@ -94,7 +111,8 @@ export function createMirrorSender(
     options.observeRows(rows);
     const text = copy.inferenceText;
     const { settle } = copy;
-    void callShadow(text === undefined ? copy.inference : undefined, text, copy.requestId).then(
+    const tensors = copy.inferenceTensors;
+    void callShadow(text === undefined ? copy.inference : undefined, text, copy.requestId, tensors).then(
       ({ answer, latencyMs }) => settleSafely(settle, answer, latencyMs),
     );
   }
@@ -142,7 +160,8 @@ export function createMirrorSender(
       let batch: ReturnType<typeof batchKey>;
       let rows: number;
       try {
-        batch = maxRows > 1 && copies.length > 1 ? batchKey(copy.inference) : undefined;
+        const mergeable = maxRows > 1 && copies.length > 1 && copy.inferenceTensors === undefined;
+        batch = mergeable ? batchKey(copy.inference) : undefined;
         rows = batch?.rows ?? rowsOf(copy.inference);
       } catch (error) {
         failCopies([copy.settle], error);

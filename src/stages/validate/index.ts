@@ -5,7 +5,7 @@ import type { ModelMetadata } from '../../shared/oip.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import type { MetadataSource } from './metadata.js';
 import { decisionRequest, inferRequest, predictRequest } from './requests.js';
-import { checkTensors, contractMismatch } from './tensors.js';
+import { binaryTensors, checkTensors, contractMismatch } from './tensors.js';
 
 export interface ValidateDeps {
   /** The runtime's metadata of the model's first variant; the variants of a model share inputs. */
@@ -76,6 +76,7 @@ export function createValidate(
         }
         case 'infer':
           ctx.inference = inferRequest(ctx.body);
+          ctx.inferenceTensors = binaryTensors(ctx.inference);
           break;
       }
       if (metadata) {

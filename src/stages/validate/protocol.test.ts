@@ -22,21 +22,23 @@ test('parameters are objects of strings, numbers and booleans, at every level', 
   ]);
 });
 
-test('extension flags that change the answer form are refused unless off', () => {
+test('binary tensor extension flags are taken with their types; classification is refused unless off', () => {
   assert.deepEqual(paths({ inputs: [input], parameters: { binary_data_output: false } }), []);
-  assert.deepEqual(paths({ inputs: [input], parameters: { binary_data_output: true } }), [
-    '/parameters/binary_data_output is not supported: the gateway answers with JSON tensors',
+  assert.deepEqual(paths({ inputs: [input], parameters: { binary_data_output: true } }), []);
+  assert.deepEqual(paths({ inputs: [input], parameters: { binary_data_output: 1 } }), [
+    '/parameters/binary_data_output must be a boolean',
   ]);
+  // Without the header, the parse attached no bytes: the size names a tensor that is not there.
   assert.deepEqual(paths({ inputs: [{ ...input, parameters: { binary_data_size: 4 } }] }), [
-    '/inputs/0/parameters/binary_data_size is not supported: the gateway answers with JSON tensors',
+    '/inputs/0/parameters/binary_data_size says the tensor is binary, but the request has no Inference-Header-Content-Length',
   ]);
   assert.deepEqual(
     paths({
       inputs: [input],
-      outputs: [{ name: 'score', parameters: { binary_data: true, classification: 2 } }],
+      outputs: [{ name: 'score', parameters: { binary_data: 'yes', classification: 2 } }],
     }),
     [
-      '/outputs/0/parameters/binary_data is not supported: the gateway answers with JSON tensors',
+      '/outputs/0/parameters/binary_data must be a boolean',
       '/outputs/0/parameters/classification is not supported: the gateway answers with JSON tensors',
     ],
   );

@@ -1,4 +1,5 @@
 import type { Problem } from '../../errors.js';
+import { binaryOf } from '../../shared/binary-tensors.js';
 
 /**
  * The parts of a client's OIP request that the gateway forwards as they came, beyond the tensors:
@@ -12,14 +13,20 @@ export function checkForwarded(request: {
   outputs?: unknown;
 }): Problem[] {
   const problems: Problem[] = [];
-  checkParameters(request.parameters, '/parameters', problems);
+  checkParameters(request.parameters, '/parameters', problems, REQUEST_FLAGS);
   request.inputs.forEach((input, index) => {
     if (typeof input === 'object' && input !== null) {
-      checkParameters(
-        (input as { parameters?: unknown }).parameters,
-        `/inputs/${index}/parameters`,
-        problems,
-      );
+      const path = `/inputs/${index}/parameters`;
+      const parameters = (input as { parameters?: unknown }).parameters;
+      checkParameters(parameters, path, problems, INPUT_FLAGS);
+      // With the header, the body's parse attached the bytes (src/http/json-body.ts).
+      const size = (parameters as { binary_data_size?: unknown } | undefined)?.binary_data_size;
+      if (size !== undefined && binaryOf(input) === undefined) {
+        problems.push({
+          path: `${path}/binary_data_size`,
+          message: 'says the tensor is binary, but the request has no Inference-Header-Content-Length',
+        });
+      }
     }
   });
   checkOutputs(request.outputs, problems);
@@ -27,18 +34,33 @@ export function checkForwarded(request: {
 }
 
 /**
- * Flags of the protocol's binary tensor extension (Triton's "binary_data_output", "binary_data",
- * "binary_data_size") and classification extension ("classification"). Asked for, a runtime that
- * has them answers in binary, or with class labels instead of the output's values: the gateway
- * reads and checks JSON tensors only, so it would take that answer for a broken runtime.
+ * The classification extension's flag ("classification"): asked for, a runtime that has it answers
+ * with class labels instead of the output's values, which the gateway's check of every answer
+ * would take for a broken runtime.
  */
-const CHANGES_THE_ANSWER = ['binary_data_output', 'binary_data', 'binary_data_size', 'classification'];
+const CHANGES_THE_ANSWER = ['classification'];
+
+/**
+ * The binary tensor extension's flags (triton-inference-server/server
+ * docs/protocol/extension_binary_data.md), where the document puts each: the gateway takes them
+ * (src/shared/binary-tensors.ts). `binary_data_size` was checked against the bytes when the body
+ * was parsed; the output flags are booleans.
+ */
+const REQUEST_FLAGS = { binary_data_output: 'boolean' } as const;
+const INPUT_FLAGS = { binary_data_size: 'number' } as const;
+const OUTPUT_FLAGS = { binary_data: 'boolean' } as const;
 
 /**
  * `parameters` is an object whose values are strings, numbers or booleans (KServe v2 protocol,
- * "Parameters"); one of the extension flags above is refused unless it is off.
+ * "Parameters"); the classification flag is refused unless it is off, and the binary tensor
+ * extension's flags of this place (`flags`) must have their type.
  */
-function checkParameters(parameters: unknown, path: string, problems: Problem[]): void {
+function checkParameters(
+  parameters: unknown,
+  path: string,
+  problems: Problem[],
+  flags: Readonly<Record<string, 'boolean' | 'number'>>,
+): void {
   if (parameters === undefined) return;
   if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters)) {
     problems.push({ path, message: 'must be an object of strings, numbers or booleans' });
@@ -51,6 +73,8 @@ function checkParameters(parameters: unknown, path: string, problems: Problem[])
       problems.push({ path: at, message: 'must be a string, a number or a boolean' });
     } else if (CHANGES_THE_ANSWER.includes(key) && value !== false && value !== 0) {
       problems.push({ path: at, message: 'is not supported: the gateway answers with JSON tensors' });
+    } else if (Object.hasOwn(flags, key) && type !== flags[key]) {
+      problems.push({ path: at, message: `must be a ${flags[key]}` });
     }
   }
 }
@@ -77,7 +101,7 @@ function checkOutputs(outputs: unknown, problems: Problem[]): void {
     } else {
       seen.add(name);
     }
-    checkParameters(parameters, `${path}/parameters`, problems);
+    checkParameters(parameters, `${path}/parameters`, problems, OUTPUT_FLAGS);
   });
 }
 

@@ -95,7 +95,39 @@ export function inferRequest(body: unknown): InferRequest {
   }
   const problems = checkForwarded(request as InferRequest);
   if (problems.length > 0) throw invalid(problems);
-  return request as InferRequest;
+  return withoutOutputFlags(request as InferRequest);
+}
+
+/**
+ * The request as the runtime gets it: without the binary tensor extension's output flags
+ * (`binary_data_output`, each output's `binary_data`). The runtime answers JSON, which the
+ * gateway checks value by value (src/outbound/answer.ts), caches and compares with shadows as it
+ * does every answer; the respond stage writes the outputs the client asked for in binary from
+ * those values (src/stages/respond). Outputs are a model's small part (a score, class
+ * probabilities); the inputs, its large part, go on in binary as they came. A request without
+ * the flags is returned as it is, at no cost.
+ */
+function withoutOutputFlags(request: InferRequest): InferRequest {
+  const hasFlag = (parameters: unknown, name: string) =>
+    typeof parameters === 'object' && parameters !== null && Object.hasOwn(parameters, name);
+  const outputs = Array.isArray(request.outputs) ? request.outputs : undefined;
+  const onRequest = hasFlag(request.parameters, 'binary_data_output');
+  const onOutputs = outputs?.some((o) => hasFlag(o.parameters, 'binary_data')) ?? false;
+  if (!onRequest && !onOutputs) return request;
+  const forwarded: InferRequest = { ...request };
+  if (onRequest) {
+    const { binary_data_output: _asked, ...rest } = request.parameters!;
+    if (Object.keys(rest).length > 0) forwarded.parameters = rest;
+    else delete forwarded.parameters;
+  }
+  if (onOutputs) {
+    forwarded.outputs = outputs!.map((output) => {
+      if (!hasFlag(output.parameters, 'binary_data')) return output;
+      const { binary_data: _asked, ...rest } = output.parameters!;
+      return Object.keys(rest).length > 0 ? { ...output, parameters: rest } : { name: output.name };
+    });
+  }
+  return forwarded;
 }
 
 function invalid(problems: Problem[]) {

@@ -7,6 +7,7 @@ import {
   type ModelMetadata,
   type TensorMetadata,
 } from '../../shared/oip.js';
+import { binaryOf } from '../../shared/binary-tensors.js';
 
 /**
  * Checks an OIP request's tensors against the runtime's metadata before anything is sent:
@@ -49,6 +50,14 @@ export function checkTensors(request: InferRequest, metadata: ModelMetadata): Pr
     }
     const shapeOk = checkShape(input.shape, spec, `${path}/shape`, problems);
     if (shapeOk) rows.push({ path: `${path}/shape`, rows: input.shape[0]! });
+    const bytes = binaryOf(input);
+    if (bytes !== undefined) {
+      // Its size was checked against its shape and datatype when the body was parsed; the values
+      // are not decoded (the runtime takes any bit pattern of a number type), except BOOL's
+      // bytes, which the extension allows only as 1 or 0.
+      if (input.datatype === 'BOOL') checkBoolBytes(bytes, `${path}`, problems);
+      return;
+    }
     if (!Array.isArray(input.data)) {
       problems.push({ path: `${path}/data`, message: 'must be an array' });
       return;
@@ -154,6 +163,27 @@ function countValues(
   };
   visit(data);
   return bad === 0 ? count : undefined;
+}
+
+/** The extension's BOOL is one byte, 1 (true) or 0 (false): the first few others are problems. */
+function checkBoolBytes(bytes: Buffer, path: string, problems: Problem[]): void {
+  let bad = 0;
+  for (let i = 0; i < bytes.length && bad < 3; i++) {
+    if (bytes[i]! > 1) {
+      bad++;
+      problems.push({ path: `${path}/binary/${i}`, message: `byte ${bytes[i]} is not a BOOL (1 or 0)` });
+    }
+  }
+}
+
+/** The bytes of a request's binary inputs in the inputs' order; undefined when every input is JSON. */
+export function binaryTensors(request: InferRequest): Buffer[] | undefined {
+  let tensors: Buffer[] | undefined;
+  for (const input of request.inputs) {
+    const bytes = binaryOf(input);
+    if (bytes !== undefined) (tensors ??= []).push(bytes);
+  }
+  return tensors;
 }
 
 /** Why the runtime's model cannot serve this contract, or undefined when it can. */

@@ -1,4 +1,5 @@
-import { hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
+import { binaryOf } from '../../shared/binary-tensors.js';
 import type { ContractConfig } from '../../contract/config.js';
 import type { RequestInput } from '../../shared/oip.js';
 
@@ -10,7 +11,16 @@ export const REDACTED = '[redacted]';
  * (The cache key also hashes the outputs asked for and the version, which would split them.)
  */
 export function inputHash(inputs: readonly RequestInput[]): string {
-  return hash('sha256', JSON.stringify(inputs), 'hex');
+  const text = JSON.stringify(inputs);
+  if (!inputs.some((input) => binaryOf(input) !== undefined)) return hash('sha256', text, 'hex');
+  // Binary inputs (the binary tensor extension): their JSON has no data, their bytes stand in for
+  // it, hashed as they came rather than decoded. The same values sent as JSON hash differently.
+  const digest = createHash('sha256').update(text);
+  for (const input of inputs) {
+    const bytes = binaryOf(input);
+    if (bytes !== undefined) digest.update(bytes);
+  }
+  return digest.digest('hex');
 }
 
 /** The decision endpoint's named features, in contract order, with redacted names masked. */

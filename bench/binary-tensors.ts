@@ -1,0 +1,4 @@
+import { runScenarios } from './lib/scenario.js';
+import { binaryTensors } from './scenarios/binary-tensors.js';
+
+await runScenarios([binaryTensors]);
