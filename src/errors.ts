@@ -15,6 +15,7 @@ export const ERRORS = {
   HTTP_HEADERS_TOO_LARGE: [431, 'the request headers are larger than the limit'],
   HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive in time'],
   MODEL_UNKNOWN: [404, 'no such model'],
+  MODEL_UNKNOWN_VERSION: [404, 'no variant of the model serves this version'],
   MODEL_UNAVAILABLE: [503, 'the model cannot serve requests now'],
   INPUT_INVALID: [400, 'the request does not fit the model'],
   ROUTE_MISSING_KEY: [400, 'the request has no user key, and this model requires one'],

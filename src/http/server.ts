@@ -19,9 +19,9 @@ import { registerAdminRoutes } from './admin.js';
 import { registerConsoleRoutes } from './console.js';
 import { requestIdFrom } from './context.js';
 import { parseJsonBody } from './json-body.js';
-import { modelMetadata } from './metadata.js';
 import { createModelRequestHandler, type ModelRequestDeps } from './model-request.js';
 import { createModelServer } from './model-server.js';
+import { registerProtocolRoutes } from './protocol-routes.js';
 
 export interface GatewayHttpOptions extends ModelRequestDeps {
   metrics: GatewayMetrics;
@@ -39,8 +39,6 @@ export interface GatewayHttpOptions extends ModelRequestDeps {
   /** The process logger (src/shared/logger.ts), as Fastify types the one it is given. */
   logger: FastifyBaseLogger;
 }
-
-type ModelParams = { model: string };
 
 /**
  * Model requests are answered by the node:http server in model-server.ts, through the handler in
@@ -153,15 +151,7 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
     models.post('/v1/decisions/:model', handle('decision', byModelParam));
   });
 
-  app.get<{ Params: ModelParams }>('/v2/models/:model', async (request, reply) => {
-    const gateway = active.version;
-    const tenant = await gateway.authenticate(request.headers, 'infer');
-    if (tenant instanceof GatewayError) return sendError(reply, tenant, request);
-    const model = gateway.models.get(request.params.model);
-    if (!model) return sendError(reply, gatewayError('MODEL_UNKNOWN', `"${request.params.model}"`), request);
-    return modelMetadata(request.params.model, model.config, gateway.pools);
-  });
-
+  registerProtocolRoutes(app, active, lifecycle);
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) =>
     lifecycle.draining

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Agent } from 'undici';
+import {
+  AUTH,
+  DEMO_KEY_SHA256,
+  fraudGatewayConfig,
+  startGateway,
+  upstreamHealthy,
+  type GatewayUnderTest,
+} from '../harness/gateway.js';
+import { createClient, getJson, postJson, type JsonResponse } from '../harness/http.js';
+import { tenantWithKey } from '../harness/load.js';
+import {
+  LiveServerResponse,
+  MetadataServerResponse,
+  ReadyModelResponse,
+  ReadyServerResponse,
+  assertFits,
+} from '../harness/oip-schemas.js';
+import type { StartedProcess } from '../harness/process.js';
+import { waitFor } from '../harness/process.js';
+import { startRuntime } from '../harness/runtime.js';
+import { OIP_EXTENSIONS, SWITCHYARD_VERSION } from '../../src/shared/server-metadata.js';
+import type { ErrorCode } from '../../src/errors.js';
+
+/**
+ * The Open Inference Protocol surface of the gateway (issue 19), spoken as a client library
+ * speaks it, against a real runtime behind a real gateway: health, server metadata, model
+ * readiness. Bodies are checked against the schemas written from the OIP REST document
+ * (test/harness/oip-schemas.ts: kserve/open-inference-protocol, inference_rest.md, version 2).
+ */
+describe('gateway: Open Inference Protocol surface', () => {
+  const ops = tenantWithKey('ops', ['admin']);
+  let runtime: StartedProcess;
+  let gateway: GatewayUnderTest;
+  let client: Agent;
+  const get = (path: string, headers: Record<string, string> = AUTH) =>
+    getJson(client, `${gateway.url}${path}`, headers);
+  const post = (path: string, body: unknown, headers: Record<string, string> = AUTH) =>
+    postJson(client, `${gateway.url}${path}`, body, headers);
+
+  before(async () => {
+    client = createClient(8);
+    runtime = await startRuntime();
+    const demo = { name: 'demo', keys: [{ sha256: DEMO_KEY_SHA256 }], scopes: ['infer', 'admin', 'debug'] };
+    try {
+      gateway = await startGateway(fraudGatewayConfig([runtime.url], { tenants: [demo, ops.tenant] }));
+    } catch (error) {
+      await runtime.stop();
+      throw error;
+    }
+    await upstreamHealthy(client, gateway.url);
+  });
+  after(async () => {
+    await client.close();
+    assert.equal(await gateway.stop(), 0);
+    assert.equal(await runtime.stop(), 0);
+  });
+
+  test('health and server metadata answer without a key, in the protocol shapes', async () => {
+    const live = await get('/v2/health/live', {});
+    assert.equal(live.status, 200);
+    assertFits(LiveServerResponse, live.body, 'live');
+    assert.deepEqual(live.body, { live: true });
+
+    const ready = await get('/v2/health/ready', {});
+    assert.equal(ready.status, 200);
+    assertFits(ReadyServerResponse, ready.body, 'ready');
+    assert.deepEqual(ready.body, { ready: true });
+
+    for (const path of ['/v2', '/v2/']) {
+      const metadata = await get(path, {});
+      assert.equal(metadata.status, 200, path);
+      assertFits(MetadataServerResponse, metadata.body, path);
+      assert.deepEqual(metadata.body, {
+        name: 'switchyard',
+        version: SWITCHYARD_VERSION,
+        extensions: [...OIP_EXTENSIONS],
+      });
+    }
+  });
+
+  test('model and version readiness need the infer scope and name the model', async () => {
+    for (const path of [
+      '/v2/models/fraud/ready',
+      '/v2/models/fraud/versions/1/ready',
+      '/v2/models/fraud/versions/2/ready',
+    ]) {
+      const answer = await get(path);
+      assert.equal(answer.status, 200, path);
+      assertFits(ReadyModelResponse, answer.body, path);
+      assert.deepEqual(answer.body, { name: 'fraud', ready: true }, path);
+    }
+    assertRefused(await get('/v2/models/fraud/ready', {}), 401, 'SWY_ERR_AUTH_MISSING_KEY');
+    assertRefused(await get('/v2/models/fraud/ready', ops.auth), 403, 'SWY_ERR_AUTH_FORBIDDEN');
+    assertRefused(await get('/v2/models/nope/ready'), 404, 'SWY_ERR_MODEL_UNKNOWN');
+    assertRefused(await get('/v2/models/fraud/versions/9/ready'), 404, 'SWY_ERR_MODEL_UNKNOWN_VERSION');
+  });
+
+  test('with its only runtime endpoint drained, the server and its model are not ready', async () => {
+    const drain = await post('/admin/upstreams/onnx/drain', { endpoint: runtime.url });
+    assert.equal(drain.status, 200, drain.text);
+    try {
+      const ready = await get('/v2/health/ready', {});
+      assert.deepEqual([ready.status, ready.body], [503, { ready: false }]);
+      for (const path of ['/v2/models/fraud/ready', '/v2/models/fraud/versions/2/ready']) {
+        const model = await get(path);
+        assert.equal(model.status, 503, path);
+        assertFits(ReadyModelResponse, model.body, path);
+        assert.deepEqual(model.body, { name: 'fraud', ready: false }, path);
+      }
+      // Live is about the gateway itself, not what it routes to.
+      assert.deepEqual((await get('/v2/health/live', {})).body, { live: true });
+    } finally {
+      const undrain = await post('/admin/upstreams/onnx/undrain', { endpoint: runtime.url });
+      assert.equal(undrain.status, 200, undrain.text);
+    }
+    await waitFor('ready again', async () => (await get('/v2/health/ready', {})).status === 200);
+    assert.deepEqual((await get('/v2/models/fraud/ready')).body, { name: 'fraud', ready: true });
+  });
+});
+
+/** A refusal: its status and its machine-readable code. */
+function assertRefused(response: JsonResponse, status: number, code: ErrorCode): void {
+  assert.equal(response.status, status, response.text);
+  assert.equal((response.body as { error: { code: string } }).error.code, code, response.text);
+}
