@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { GatewayError, gatewayError } from '../errors.js';
+import { GatewayError, gatewayError, type ErrorShape } from '../errors.js';
 import type { ActiveGateway } from '../gateway/active.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { Logger } from '../shared/logger.js';
@@ -8,6 +8,7 @@ import { refusalRecord, roundMs, type PredictionLog } from '../telemetry/predict
 import { createRequestLog } from '../telemetry/request-log.js';
 import { requestTracer } from '../telemetry/tracing.js';
 import { budgetMs, createContext } from './context.js';
+import { errorParts, errorShapeOf } from './error-shape.js';
 import { parseModelBody } from './json-body.js';
 
 /** A model request as both HTTP front doors (src/http/model-server.ts and Fastify) hand it over. */
@@ -75,7 +76,7 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
       code: error.code,
     });
     predictionLog.write(refusalRecord({ requestId, model, endpoint, error, latencyMs, at: Date.now() }));
-    return errorAnswer(error, requestId);
+    return errorAnswer(error, requestId, errorShapeOf(endpoint));
   }
 
   return async function handleModelRequest(request) {
@@ -117,11 +118,12 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
   };
 }
 
-/** An error as the client sees it: its status, its own headers (Retry-After, …) and the request id. */
-export function errorAnswer(error: GatewayError, requestId: string): ModelAnswer {
-  return {
-    status: error.status,
-    headers: { ...error.extra.headers, 'x-request-id': requestId },
-    json: JSON.stringify(error.toJSON()),
-  };
+/**
+ * An error as the client sees it: its status, its own headers (Retry-After, …), its code, the
+ * request id, and the body in the shape of the endpoint's protocol (src/http/error-shape.ts).
+ */
+export function errorAnswer(error: GatewayError, requestId: string, shape: ErrorShape): ModelAnswer {
+  const { json, headers } = errorParts(error, shape);
+  headers['x-request-id'] = requestId;
+  return { status: error.status, headers, json };
 }

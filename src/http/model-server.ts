@@ -7,6 +7,7 @@ import { createFastPathServer } from '../shared/http/fast-path-server.js';
 import type { AnsweredRefusal, RefusalReason } from '../shared/http/refusal.js';
 import type { Logger } from '../shared/logger.js';
 import { requestIdFrom } from './context.js';
+import { errorParts, errorShapeOfUrl } from './error-shape.js';
 import { errorAnswer, type ModelRequestHandler } from './model-request.js';
 
 /**
@@ -37,12 +38,19 @@ const REFUSAL_ERRORS: Record<AnsweredRefusal, ErrorName> = {
   body_timeout: 'HTTP_REQUEST_TIMEOUT',
 };
 
-function refusalAnswer(reason: AnsweredRefusal, detail: string, requestId: string): FastPathAnswer {
+function refusalAnswer(
+  reason: AnsweredRefusal,
+  detail: string,
+  requestId: string,
+  url: string | undefined,
+): FastPathAnswer {
   const error = gatewayError(REFUSAL_ERRORS[reason], detail);
-  // Without a parsed request there is no request id to give back.
-  return requestId === ''
-    ? { status: error.status, json: JSON.stringify(error.toJSON()) }
-    : errorAnswer(error, requestId);
+  // Without a parsed request there is no request id to give back, nor a URL to shape the body
+  // by: the gateway's own shape then.
+  const shape = url === undefined ? 'switchyard' : errorShapeOfUrl(url);
+  if (requestId !== '') return errorAnswer(error, requestId, shape);
+  const { json, headers } = errorParts(error, shape);
+  return { status: error.status, headers, json };
 }
 
 /**
@@ -80,12 +88,19 @@ export function createModelServer(
     parse: (bytes) => bytes.toString(),
     // A failure in the handler or in writing its answer is logged and answered as an internal
     // error; a GatewayError is the client's and answered as itself.
-    failure: (error, requestId) =>
+    failure: (error, requestId, url) =>
       error instanceof GatewayError
-        ? { answer: errorAnswer(error, requestId), unexpected: false }
-        : { answer: errorAnswer(gatewayError('INTERNAL'), requestId), unexpected: true },
-    tooLarge: (requestId) =>
-      errorAnswer(gatewayError('HTTP_BODY_TOO_LARGE', `over ${bodyLimit} bytes`), requestId),
+        ? { answer: errorAnswer(error, requestId, errorShapeOfUrl(url)), unexpected: false }
+        : {
+            answer: errorAnswer(gatewayError('INTERNAL'), requestId, errorShapeOfUrl(url)),
+            unexpected: true,
+          },
+    tooLarge: (requestId, url) =>
+      errorAnswer(
+        gatewayError('HTTP_BODY_TOO_LARGE', `over ${bodyLimit} bytes`),
+        requestId,
+        errorShapeOfUrl(url),
+      ),
     lingerOnTooLarge: true,
     requestId: requestIdFrom,
     draining: options.draining,

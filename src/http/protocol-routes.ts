@@ -3,6 +3,7 @@ import { GatewayError, gatewayError } from '../errors.js';
 import type { ActiveGateway } from '../gateway/active.js';
 import { modelReady, serverReady } from '../gateway/readiness.js';
 import { serverMetadata } from '../shared/server-metadata.js';
+import { sendError } from './error-shape.js';
 import { modelMetadata } from './metadata.js';
 
 /** The name `GET /v2` gives the gateway. */
@@ -59,12 +60,4 @@ export function registerProtocolRoutes(
 function unknownModel(gateway: ActiveGateway['version'], model: string, version?: string): GatewayError {
   if (!gateway.models.has(model)) return gatewayError('MODEL_UNKNOWN', `"${model}"`);
   return gatewayError('MODEL_UNKNOWN_VERSION', `"${model}" has no variant serving version "${version}"`);
-}
-
-function sendError(reply: FastifyReply, error: GatewayError, request: FastifyRequest): FastifyReply {
-  return reply
-    .code(error.status)
-    .headers(error.extra.headers ?? {})
-    .header('x-request-id', request.id)
-    .send(error.toJSON());
 }

@@ -20,6 +20,7 @@ import { registerConsoleRoutes } from './console.js';
 import { requestIdFrom } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { createModelRequestHandler, type ModelRequestDeps } from './model-request.js';
+import { sendError } from './error-shape.js';
 import { createModelServer } from './model-server.js';
 import { registerProtocolRoutes } from './protocol-routes.js';
 
@@ -102,11 +103,11 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
       request.log.error({ err: error }, 'request failed');
       failure = gatewayError('INTERNAL');
     }
-    void reply.code(failure.status).header('x-request-id', request.id).send(failure.toJSON());
+    void sendError(reply, failure, request);
   });
   app.setNotFoundHandler((request, reply) => {
     const failure = gatewayError('HTTP_NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`);
-    void reply.code(404).send(failure.toJSON());
+    void sendError(reply, failure, request);
   });
   app.addHook('onSend', async (_request, reply) => {
     if (lifecycle.draining) reply.header('connection', 'close');
@@ -170,12 +171,4 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   });
   registerConsoleRoutes(app, active);
   return app;
-}
-
-function sendError(reply: FastifyReply, error: GatewayError, request: FastifyRequest): FastifyReply {
-  return reply
-    .code(error.status)
-    .headers(error.extra.headers ?? {})
-    .header('x-request-id', request.id)
-    .send(error.toJSON());
 }

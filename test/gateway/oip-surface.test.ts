@@ -9,9 +9,10 @@ import {
   upstreamHealthy,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, getJson, postJson, type JsonResponse } from '../harness/http.js';
+import { createClient, getJson, postJson, type JsonResponse, wireError } from '../harness/http.js';
 import { tenantWithKey } from '../harness/load.js';
 import {
+  ErrorResponse,
   LiveServerResponse,
   MetadataServerResponse,
   ReadyModelResponse,
@@ -45,7 +46,10 @@ describe('gateway: Open Inference Protocol surface', () => {
     runtime = await startRuntime();
     const demo = { name: 'demo', keys: [{ sha256: DEMO_KEY_SHA256 }], scopes: ['infer', 'admin', 'debug'] };
     try {
-      gateway = await startGateway(fraudGatewayConfig([runtime.url], { tenants: [demo, ops.tenant] }));
+      gateway = await startGateway({
+        ...fraudGatewayConfig([runtime.url], { tenants: [demo, ops.tenant] }),
+        limits: { body_bytes: 64 * 1024 },
+      });
     } catch (error) {
       await runtime.stop();
       throw error;
@@ -119,10 +123,127 @@ describe('gateway: Open Inference Protocol surface', () => {
     await waitFor('ready again', async () => (await get('/v2/health/ready', {})).status === 200);
     assert.deepEqual((await get('/v2/models/fraud/ready')).body, { name: 'fraud', ready: true });
   });
+
+  test('errors on the protocol routes are {"error": "<message>"} with the code beside it and in a header', async () => {
+    const big = {
+      inputs: [{ name: 'features', shape: [1, 8], datatype: 'FP32', data: [1] }],
+      pad: 'x'.repeat(70_000),
+    };
+    const cases: { what: string; answer: () => Promise<JsonResponse>; status: number; code: ErrorCode }[] = [
+      // The fast path (src/http/model-server.ts) and its handler (src/http/model-request.ts).
+      {
+        what: 'infer, malformed JSON',
+        answer: () => post('/v2/models/fraud/infer', '{"inputs": ['),
+        status: 400,
+        code: 'SWY_ERR_HTTP_MALFORMED_JSON',
+      },
+      {
+        what: 'infer, unknown model',
+        answer: () => post('/v2/models/nope/infer', {}),
+        status: 404,
+        code: 'SWY_ERR_MODEL_UNKNOWN',
+      },
+      {
+        what: 'infer, body too large',
+        answer: () => post('/v2/models/fraud/infer', big),
+        status: 413,
+        code: 'SWY_ERR_HTTP_BODY_TOO_LARGE',
+      },
+      // The pipeline's refusals (src/stages/respond).
+      {
+        what: 'infer, no key',
+        answer: () => post('/v2/models/fraud/infer', {}, {}),
+        status: 401,
+        code: 'SWY_ERR_AUTH_MISSING_KEY',
+      },
+      {
+        what: 'infer, bad tensor',
+        answer: () => post('/v2/models/fraud/infer', { inputs: [] }),
+        status: 400,
+        code: 'SWY_ERR_INPUT_INVALID',
+      },
+      {
+        what: 'predict, bad rows',
+        answer: () => post('/v1/models/fraud:predict', { instances: [] }),
+        status: 400,
+        code: 'SWY_ERR_INPUT_INVALID',
+      },
+      {
+        what: 'predict, scope',
+        answer: () => post('/v1/models/fraud:predict', { instances: [[1]] }, ops.auth),
+        status: 403,
+        code: 'SWY_ERR_AUTH_FORBIDDEN',
+      },
+      // Fastify: model URLs in an unusual form, its routes, its error and not-found handlers.
+      {
+        what: 'infer via Fastify, malformed JSON',
+        answer: () => post('/v2/models/fraud/infer?door=fastify', '[1, 2'),
+        status: 400,
+        code: 'SWY_ERR_HTTP_MALFORMED_JSON',
+      },
+      {
+        what: 'metadata, unknown model',
+        answer: () => get('/v2/models/nope'),
+        status: 404,
+        code: 'SWY_ERR_MODEL_UNKNOWN',
+      },
+      {
+        what: 'metadata, no key',
+        answer: () => get('/v2/models/fraud', {}),
+        status: 401,
+        code: 'SWY_ERR_AUTH_MISSING_KEY',
+      },
+      {
+        what: 'unknown /v2 route',
+        answer: () => get('/v2/nothing/here'),
+        status: 404,
+        code: 'SWY_ERR_HTTP_NOT_FOUND',
+      },
+      {
+        what: 'unknown /v1/models route',
+        answer: () => post('/v1/models/fraud:explain', {}),
+        status: 404,
+        code: 'SWY_ERR_HTTP_NOT_FOUND',
+      },
+    ];
+    for (const c of cases) {
+      const answer = await c.answer();
+      assert.equal(answer.status, c.status, `${c.what}: ${answer.text}`);
+      assertFits(ErrorResponse, answer.body, c.what);
+      const body = answer.body as { error: string; code: string };
+      assert.equal(typeof body.error, 'string', c.what);
+      assert.ok(body.error.length > 0, c.what);
+      assert.equal(body.code, c.code, `${c.what}: ${answer.text}`);
+      assert.equal(answer.headers['x-switchyard-error-code'], c.code, c.what);
+      assert.equal(answer.headers['content-type'], 'application/json; charset=utf-8', c.what);
+    }
+    // Problems keep their paths beside the message.
+    const invalid = (
+      await post('/v2/models/fraud/infer', {
+        inputs: [{ name: 'features', shape: [1, 8], datatype: 'FP32', data: [1] }],
+      })
+    ).body as { problems?: { path: string }[] };
+    assert.ok(
+      invalid.problems?.some((p) => p.path.startsWith('/inputs/0')),
+      JSON.stringify(invalid),
+    );
+
+    // The decision API and admin keep their richer shape; the header is there too.
+    for (const answer of [
+      await post('/v1/decisions/fraud', { features: {} }),
+      await get('/admin/config', {}),
+    ]) {
+      const error = (answer.body as { error: { code: string; message: string } }).error;
+      assert.equal(typeof error.code, 'string', answer.text);
+      assert.equal(typeof error.message, 'string', answer.text);
+    }
+    const decision = await post('/v1/decisions/fraud', { features: {} });
+    assert.equal(decision.headers['x-switchyard-error-code'], 'SWY_ERR_INPUT_INVALID');
+  });
 });
 
 /** A refusal: its status and its machine-readable code. */
 function assertRefused(response: JsonResponse, status: number, code: ErrorCode): void {
   assert.equal(response.status, status, response.text);
-  assert.equal((response.body as { error: { code: string } }).error.code, code, response.text);
+  assert.equal(wireError(response.body)?.code, code, response.text);
 }

@@ -51,10 +51,13 @@ export interface FastPathServerOptions {
    * not text: a body need not be all JSON (the binary tensor extension) nor arrive as it is read.
    */
   parse(body: Buffer, headers: IncomingHttpHeaders): unknown;
-  /** The answer to a thrown or failed request; `unexpected` ones are logged with their error. */
-  failure(error: unknown, requestId: string): { answer: FastPathAnswer; unexpected: boolean };
+  /**
+   * The answer to a thrown or failed request; `unexpected` ones are logged with their error. `url`
+   * is the request's, as it came: the answer's shape may depend on the route (the gateway's).
+   */
+  failure(error: unknown, requestId: string, url: string): { answer: FastPathAnswer; unexpected: boolean };
   /** The answer to a body over `bodyLimit`. */
-  tooLarge(requestId: string): FastPathAnswer;
+  tooLarge(requestId: string, url: string): FastPathAnswer;
   /**
    * After that answer, close the connection, but read and drop what the client still sends for a
    * moment first (answerThenLinger); without it the connection stays open.
@@ -72,9 +75,10 @@ export interface FastPathServerOptions {
   clientLimits: ClientLimits;
   /**
    * The answer to a request refused before a handler answered it: one Node's parser rejects, one
-   * whose head or body arrives too slowly. `requestId` is '' when no request was parsed.
+   * whose head or body arrives too slowly. `requestId` is '' and `url` undefined when no request
+   * was parsed.
    */
-  refused(reason: AnsweredRefusal, detail: string, requestId: string): FastPathAnswer;
+  refused(reason: AnsweredRefusal, detail: string, requestId: string, url?: string): FastPathAnswer;
   /** Counts every refusal, connections dropped over the cap included. */
   onRefused?(reason: RefusalReason): void;
 }
@@ -106,10 +110,10 @@ export function createFastPathServer(
   ): void {
     const receivedAt = performance.now();
     const requestId = requestIdOf(request.headers);
-    const reply = new Reply(response, requestId, options);
+    const reply = new Reply(response, requestId, request.url!, options);
     readBody(request, bodyLimit, {
       onTooLarge() {
-        const answer = options.tooLarge(requestId);
+        const answer = options.tooLarge(requestId, request.url!);
         if (options.lingerOnTooLarge) answerThenLinger(request, response, answer);
         else send(response, answer);
       },
@@ -163,7 +167,7 @@ export function createFastPathServer(
       return;
     }
     const detail = `no byte of the body for ${clientLimits.bodyTimeoutMs} ms`;
-    const answer = options.refused('body_timeout', detail, requestIdOf(request.headers));
+    const answer = options.refused('body_timeout', detail, requestIdOf(request.headers), request.url);
     (answer.headers ??= {}).connection = 'close';
     send(response, answer);
   }
@@ -174,6 +178,7 @@ class Reply implements FastPathReply {
   constructor(
     private readonly response: ServerResponse,
     private readonly requestId: string,
+    private readonly url: string,
     private readonly options: Pick<FastPathServerOptions, 'failure' | 'logger'>,
   ) {}
 
@@ -188,7 +193,7 @@ class Reply implements FastPathReply {
   }
 
   fail(error: unknown): void {
-    const { answer, unexpected } = this.options.failure(error, this.requestId);
+    const { answer, unexpected } = this.options.failure(error, this.requestId, this.url);
     if (unexpected) this.options.logger.error({ err: error }, 'request failed');
     send(this.response, answer);
   }

@@ -1,6 +1,6 @@
 import type { ModelConfig } from '../../config/schema.js';
-import { gatewayError } from '../../errors.js';
-import type { Respond } from '../../pipeline/stage.js';
+import { ERROR_CODE_HEADER, errorBody, gatewayError, type GatewayError } from '../../errors.js';
+import type { RequestContext, Respond } from '../../pipeline/stage.js';
 import { renderDecision, renderInfer, renderPredictions } from './render.js';
 
 /**
@@ -10,10 +10,7 @@ import { renderDecision, renderInfer, renderPredictions } from './render.js';
 export function createRespond(modelName: string, model: ModelConfig): Respond {
   const { contract } = model;
   return (ctx, reply) => {
-    if (!reply.ok) {
-      if (reply.error.extra.headers) Object.assign(ctx.headersOut, reply.error.extra.headers);
-      return { status: reply.error.status, body: reply.error.toJSON() };
-    }
+    if (!reply.ok) return refusal(ctx, reply.error);
     ctx.headersOut['x-switchyard-variant'] = reply.variant;
     ctx.headersOut['x-switchyard-model-version'] = reply.version;
     if (reply.fallback)
@@ -27,12 +24,25 @@ export function createRespond(modelName: string, model: ModelConfig): Respond {
         'UPSTREAM_FAILED',
         `the model path failed and "${modelName}" has only a default decision`,
       );
-      return { status: error.status, body: error.toJSON() };
+      return refusal(ctx, error);
     }
     if (ctx.endpoint === 'predict') {
       return { status: 200, body: renderPredictions(reply.response, contract?.output) };
     }
     const clientId = (ctx.body as { id?: string }).id;
     return { status: 200, body: renderInfer(reply.response, modelName, reply, clientId) };
+  };
+}
+
+/**
+ * An error answer: the decision API's own shape, the protocol's `{"error": "<message>"}` on the
+ * tensor and KServe endpoints (src/errors.ts, ErrorShape), the code in a header on both.
+ */
+function refusal(ctx: RequestContext, error: GatewayError): { status: number; body: object } {
+  if (error.extra.headers) Object.assign(ctx.headersOut, error.extra.headers);
+  ctx.headersOut[ERROR_CODE_HEADER] = error.code;
+  return {
+    status: error.status,
+    body: errorBody(error, ctx.endpoint === 'decision' ? 'switchyard' : 'protocol'),
   };
 }
