@@ -22,6 +22,7 @@ export const ERRORS = {
   ROUTE_MISSING_KEY: [400, 'the request has no user key, and this model requires one'],
   ROUTE_UNKNOWN_VARIANT: [400, 'the forced variant does not exist'],
   ROUTE_FORCE_FORBIDDEN: [403, 'forcing a variant needs a key with the debug scope'],
+  ROUTE_PIN_FORBIDDEN: [403, 'pinning a model version needs a key with the pin or debug scope'],
   RATELIMIT_EXCEEDED: [429, 'rate limit exceeded'],
   ADMISSION_SHED: [503, 'the model is overloaded; the request was shed'],
   GATEWAY_DRAINING: [503, 'the gateway is shutting down'],

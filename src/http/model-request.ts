@@ -15,6 +15,8 @@ import { parseModelBody } from './json-body.js';
 export interface ModelRequest {
   endpoint: EndpointKind;
   model: string;
+  /** The version an infer URL pins (`/v2/models/{m}/versions/{v}/infer`). */
+  version?: string;
   headers: IncomingHttpHeaders;
   /**
    * The body's text as it came ('' when there was none), parsed here rather than by the front
@@ -103,6 +105,7 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
         receivedAt,
         budgetMs: budgetMs(request.headers, config.budget_ms),
         stageCount: pipeline.stageNames.length,
+        ...(request.version === undefined ? {} : { pinnedVersion: request.version }),
       });
       const span = traceRequest?.(request.headers, request.model, endpoint, receivedAt);
       // The stages, the answer, then the after-phase (server-timing, metrics, log line, record).

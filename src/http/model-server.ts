@@ -16,7 +16,7 @@ import { errorAnswer, type ModelRequestHandler } from './model-request.js';
  * through the same handler.
  */
 const MODEL_PATH =
-  /^\/(?:v2\/models\/([\w.-]{1,128})\/infer|v1\/models\/([\w.-]{1,128}):predict|v1\/decisions\/([\w.-]{1,128}))$/;
+  /^\/(?:v2\/models\/([\w.-]{1,128})(?:\/versions\/([\w.-]{1,128}))?\/infer|v1\/models\/([\w.-]{1,128}):predict|v1\/decisions\/([\w.-]{1,128}))$/;
 
 export interface ModelServerOptions {
   handle: ModelRequestHandler;
@@ -70,12 +70,15 @@ export function createModelServer(
         path: MODEL_PATH,
         handle({ match, headers, body, receivedAt, requestId }, reply) {
           let endpoint: EndpointKind = 'decision';
-          let model = match[3]!;
+          let model = match[4]!;
           if (match[1] !== undefined) [endpoint, model] = ['infer', match[1]];
-          else if (match[2] !== undefined) [endpoint, model] = ['predict', match[2]];
+          else if (match[3] !== undefined) [endpoint, model] = ['predict', match[3]];
+          // The version an infer URL pins, if any (OIP REST: v2/models/<m>[/versions/<v>]/infer).
+          const version = match[2];
           // `body` is the text as it came (parse below): the handler parses it.
           const bodyText = body as string;
-          handle({ endpoint, model, headers, bodyText, receivedAt, requestId }).then(
+          const request = { endpoint, model, headers, bodyText, receivedAt, requestId };
+          handle(version === undefined ? request : { ...request, version }).then(
             (answer) => reply.send(answer),
             (error: unknown) => reply.fail(error),
           );

@@ -46,14 +46,19 @@ export function registerProtocolRoutes(
   app.get('/v2/models/:model/ready', readiness);
   app.get('/v2/models/:model/versions/:version/ready', readiness);
 
-  app.get<{ Params: ModelParams }>('/v2/models/:model', async (request, reply) => {
+  // Reading a version's metadata needs only `infer`: pinning it for inference needs `pin`.
+  const metadataRoute = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
     const gateway = active.version;
     const tenant = await gateway.authenticate(request.headers, 'infer');
     if (tenant instanceof GatewayError) return sendError(reply, tenant, request);
-    const model = gateway.models.get(request.params.model);
-    if (!model) return sendError(reply, unknownModel(gateway, request.params.model), request);
-    return modelMetadata(request.params.model, model.config, gateway.pools);
-  });
+    const { model, version } = request.params;
+    const built = gateway.models.get(model);
+    const metadata = built && (await modelMetadata(model, built.config, gateway.pools, version));
+    if (!metadata) return sendError(reply, unknownModel(gateway, model, version), request);
+    return metadata;
+  };
+  app.get('/v2/models/:model', metadataRoute);
+  app.get('/v2/models/:model/versions/:version', metadataRoute);
 }
 
 /** Why a model (or one of its versions) is not served: the model, or only the version, is unknown. */

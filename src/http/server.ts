@@ -123,9 +123,11 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
       if (model === undefined) {
         return sendError(reply, gatewayError('HTTP_NOT_FOUND', `${request.method} ${request.url}`), request);
       }
+      const { version } = request.params;
       const answer = await handleModelRequest({
         endpoint,
         model,
+        ...(version === undefined ? {} : { version }),
         headers: request.headers,
         // Fastify leaves it undefined when it read no body (none sent, and no content type).
         bodyText: typeof request.body === 'string' ? request.body : '',
@@ -142,6 +144,7 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
     models.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
     const byModelParam = (params: Record<string, string>) => params.model;
     models.post('/v2/models/:model/infer', handle('infer', byModelParam));
+    models.post('/v2/models/:model/versions/:version/infer', handle('infer', byModelParam));
     // KServe v1 puts the verb after a colon in the last segment: /v1/models/fraud:predict
     models.post(
       '/v1/models/:spec',

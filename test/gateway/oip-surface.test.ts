@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Agent } from 'undici';
 import {
@@ -9,11 +11,21 @@ import {
   upstreamHealthy,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, getJson, postJson, type JsonResponse, wireError } from '../harness/http.js';
+import { fraudRequest, fraudRows } from '../harness/fraud.js';
+import {
+  createClient,
+  getJson,
+  metricValue,
+  postJson,
+  type JsonResponse,
+  wireError,
+} from '../harness/http.js';
 import { tenantWithKey } from '../harness/load.js';
 import {
   ErrorResponse,
   LiveServerResponse,
+  InferenceResponse,
+  MetadataModelResponse,
   MetadataServerResponse,
   ReadyModelResponse,
   ReadyServerResponse,
@@ -33,6 +45,8 @@ import type { ErrorCode } from '../../src/errors.js';
  */
 describe('gateway: Open Inference Protocol surface', () => {
   const ops = tenantWithKey('ops', ['admin']);
+  const checkout = tenantWithKey('checkout', ['infer']);
+  const pinner = tenantWithKey('pinner', ['infer', 'pin']);
   let runtime: StartedProcess;
   let gateway: GatewayUnderTest;
   let client: Agent;
@@ -47,7 +61,11 @@ describe('gateway: Open Inference Protocol surface', () => {
     const demo = { name: 'demo', keys: [{ sha256: DEMO_KEY_SHA256 }], scopes: ['infer', 'admin', 'debug'] };
     try {
       gateway = await startGateway({
-        ...fraudGatewayConfig([runtime.url], { tenants: [demo, ops.tenant] }),
+        ...fraudGatewayConfig([runtime.url], {
+          tenants: [demo, ops.tenant, checkout.tenant, pinner.tenant],
+          // Version 2 takes no traffic by assignment: only a pin reaches it.
+          weights: [100, 0],
+        }),
         limits: { body_bytes: 64 * 1024 },
       });
     } catch (error) {
@@ -240,10 +258,112 @@ describe('gateway: Open Inference Protocol surface', () => {
     const decision = await post('/v1/decisions/fraud', { features: {} });
     assert.equal(decision.headers['x-switchyard-error-code'], 'SWY_ERR_INPUT_INVALID');
   });
+
+  test('a version pin: metadata and inference of that version, for keys with the pin scope', async () => {
+    const metadata = await get('/v2/models/fraud/versions/2');
+    assert.equal(metadata.status, 200, metadata.text);
+    assertFits(MetadataModelResponse, metadata.body, 'version metadata');
+    const described = metadata.body as { name: string; versions: string[] };
+    assert.deepEqual([described.name, described.versions], ['fraud', ['2']]);
+    assertRefused(await get('/v2/models/fraud/versions/9'), 404, 'SWY_ERR_MODEL_UNKNOWN_VERSION');
+
+    const rows = fraudRows(3, 19);
+    const direct = await postJson(
+      client,
+      `${runtime.url}/v2/models/fraud/versions/2/infer`,
+      fraudRequest(rows),
+    );
+    const expected = (direct.body as { outputs: { data: number[] }[] }).outputs[0]!.data;
+    const before = metricValue((await get('/metrics', {})).text, 'switchyard_route_assignments_total', {
+      variant: 'v2',
+      source: 'pinned',
+    });
+    const ids: string[] = [];
+    for (const [i, path] of [
+      '/v2/models/fraud/versions/2/infer',
+      '/v2/models/fraud/versions/2/infer?door=fastify',
+    ].entries()) {
+      const id = `pin-${i}`;
+      ids.push(id);
+      const answer = await post(path, fraudRequest(rows, id), {
+        ...pinner.auth,
+        'x-user-id': 'u-7',
+        'x-request-id': id,
+      });
+      assert.equal(answer.status, 200, `${path}: ${answer.text}`);
+      assertFits(InferenceResponse, answer.body, path);
+      const body = answer.body as {
+        model_name: string;
+        model_version: string;
+        id: string;
+        outputs: { data: number[] }[];
+      };
+      assert.deepEqual([body.model_name, body.model_version, body.id], ['fraud', '2', id]);
+      assert.deepEqual(body.outputs[0]!.data, expected, 'the pinned version answered');
+      assert.equal(answer.headers['x-switchyard-variant'], 'v2');
+    }
+    // debug may pin too; unpinned, the same user is assigned v1 (weight 100).
+    assert.equal(
+      (await post('/v2/models/fraud/versions/2/infer', fraudRequest(rows), { ...AUTH, 'x-user-id': 'u-7' }))
+        .status,
+      200,
+    );
+    const unpinned = await post('/v2/models/fraud/infer', fraudRequest(rows), {
+      ...pinner.auth,
+      'x-user-id': 'u-7',
+      'x-request-id': 'unpinned',
+    });
+    assert.equal((unpinned.body as { model_version: string }).model_version, '1');
+
+    const after = metricValue((await get('/metrics', {})).text, 'switchyard_route_assignments_total', {
+      variant: 'v2',
+      source: 'pinned',
+    });
+    assert.equal(after - before, 3);
+
+    assertRefused(
+      await post('/v2/models/fraud/versions/2/infer', fraudRequest(rows), checkout.auth),
+      403,
+      'SWY_ERR_ROUTE_PIN_FORBIDDEN',
+    );
+    assertRefused(
+      await post('/v2/models/fraud/versions/9/infer', fraudRequest(rows), pinner.auth),
+      404,
+      'SWY_ERR_MODEL_UNKNOWN_VERSION',
+    );
+    assertRefused(
+      await post('/v2/models/nope/versions/2/infer', fraudRequest(rows), pinner.auth),
+      404,
+      'SWY_ERR_MODEL_UNKNOWN',
+    );
+
+    // The prediction log says how each request was assigned.
+    const records = await waitFor('the records of the pinned requests', async () => {
+      const text = await readFile(join(gateway.dir, 'predictions.jsonl'), 'utf8').catch(() => '');
+      const all = text
+        .split('\n')
+        .filter(Boolean)
+        .map(
+          (line) =>
+            JSON.parse(line) as { request_id: string; assignment: string | null; version: string | null },
+        );
+      const wanted = all.filter((r) => [...ids, 'unpinned'].includes(r.request_id));
+      return wanted.length === 3 ? wanted : undefined;
+    });
+    for (const record of records) {
+      const pinned = record.request_id !== 'unpinned';
+      assert.deepEqual(
+        [record.assignment, record.version],
+        pinned ? ['pinned', '2'] : ['key', '1'],
+        record.request_id,
+      );
+    }
+  });
 });
 
 /** A refusal: its status and its machine-readable code. */
 function assertRefused(response: JsonResponse, status: number, code: ErrorCode): void {
   assert.equal(response.status, status, response.text);
+  assert.equal(response.headers['x-switchyard-error-code'], code);
   assert.equal(wireError(response.body)?.code, code, response.text);
 }
