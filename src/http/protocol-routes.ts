@@ -61,6 +61,35 @@ export function registerProtocolRoutes(
   app.get('/v2/models/:model/versions/:version', metadataRoute);
 }
 
+/**
+ * KServe's v1 data plane beside the OIP (kserve.github.io, "V1 Inference Protocol": `GET /`
+ * liveness `{"status": "alive"}`, `GET /v1/models` `{"models": [names]}`, `GET /v1/models/<m>`
+ * `{"name", "ready"}`); `:predict` itself is a model route (src/http/server.ts). Readiness is the
+ * OIP's (src/gateway/readiness.ts), 503 when not ready as KServe's server answers.
+ */
+export function registerKserveV1Routes(
+  app: FastifyInstance,
+  active: ActiveGateway,
+  lifecycle: { draining: boolean },
+): void {
+  app.get('/', async () => ({ status: 'alive' }));
+  app.get('/v1/models', async (request, reply) => {
+    const gateway = active.version;
+    const tenant = await gateway.authenticate(request.headers, 'infer');
+    if (tenant instanceof GatewayError) return sendError(reply, tenant, request);
+    return { models: [...gateway.models.keys()] };
+  });
+  app.get<{ Params: ModelParams }>('/v1/models/:model', async (request, reply) => {
+    const gateway = active.version;
+    const tenant = await gateway.authenticate(request.headers, 'infer');
+    if (tenant instanceof GatewayError) return sendError(reply, tenant, request);
+    const { model } = request.params;
+    const ready = modelReady(gateway, lifecycle.draining, model);
+    if (ready === undefined) return sendError(reply, unknownModel(gateway, model), request);
+    return reply.code(ready ? 200 : 503).send({ name: model, ready });
+  });
+}
+
 /** Why a model (or one of its versions) is not served: the model, or only the version, is unknown. */
 function unknownModel(gateway: ActiveGateway['version'], model: string, version?: string): GatewayError {
   if (!gateway.models.has(model)) return gatewayError('MODEL_UNKNOWN', `"${model}"`);

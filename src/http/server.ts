@@ -22,7 +22,7 @@ import { parseJsonBody } from './json-body.js';
 import { createModelRequestHandler, type ModelRequestDeps } from './model-request.js';
 import { sendError } from './error-shape.js';
 import { createModelServer } from './model-server.js';
-import { registerProtocolRoutes } from './protocol-routes.js';
+import { registerKserveV1Routes, registerProtocolRoutes } from './protocol-routes.js';
 
 export interface GatewayHttpOptions extends ModelRequestDeps {
   metrics: GatewayMetrics;
@@ -156,6 +156,7 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   });
 
   registerProtocolRoutes(app, active, lifecycle);
+  registerKserveV1Routes(app, active, lifecycle);
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) =>
     lifecycle.draining

@@ -359,6 +359,47 @@ describe('gateway: Open Inference Protocol surface', () => {
       );
     }
   });
+
+  test('KServe v1: liveness, the model list, model readiness and the "inputs" form of :predict', async () => {
+    // KServe's v1 data plane (kserve.github.io, "V1 Inference Protocol").
+    assert.deepEqual([(await get('/', {})).status, (await get('/', {})).body], [200, { status: 'alive' }]);
+    assert.deepEqual((await get('/v1/models')).body, { models: ['fraud'] });
+    assertRefused(await get('/v1/models', {}), 401, 'SWY_ERR_AUTH_MISSING_KEY');
+    const model = await get('/v1/models/fraud');
+    assert.deepEqual([model.status, model.body], [200, { name: 'fraud', ready: true }]);
+    assertRefused(await get('/v1/models/nope'), 404, 'SWY_ERR_MODEL_UNKNOWN');
+    assertRefused(await get('/v1/models/fraud', ops.auth), 403, 'SWY_ERR_AUTH_FORBIDDEN');
+
+    const rows = fraudRows(2, 23);
+    const headers = { ...AUTH, 'x-user-id': 'u-1' };
+    const instances = await post('/v1/models/fraud:predict', { instances: rows }, headers);
+    assert.equal(instances.status, 200, instances.text);
+    const inputs = await post('/v1/models/fraud:predict', { inputs: rows }, headers);
+    assert.equal(inputs.status, 200, inputs.text);
+    assert.deepEqual(inputs.body, instances.body, 'the two forms are the same request');
+    assert.equal((inputs.body as { predictions: number[] }).predictions.length, 2);
+
+    const both = await post('/v1/models/fraud:predict', { instances: rows, inputs: rows }, headers);
+    assertRefused(both, 400, 'SWY_ERR_INPUT_INVALID');
+    const columnar = await post('/v1/models/fraud:predict', { inputs: { features: rows } }, headers);
+    assertRefused(columnar, 400, 'SWY_ERR_INPUT_INVALID');
+    assert.match((columnar.body as { error: string }).error, /\/inputs must be a non-empty array of rows/);
+    const neither = await post('/v1/models/fraud:predict', { rows }, headers);
+    assert.match(
+      (neither.body as { error: string }).error,
+      /\/instances must be a non-empty array \(or send "inputs"\)/,
+    );
+
+    // Not ready: 503 with the same body shape.
+    assert.equal((await post('/admin/upstreams/onnx/drain', { endpoint: runtime.url })).status, 200);
+    try {
+      const down = await get('/v1/models/fraud');
+      assert.deepEqual([down.status, down.body], [503, { name: 'fraud', ready: false }]);
+    } finally {
+      assert.equal((await post('/admin/upstreams/onnx/undrain', { endpoint: runtime.url })).status, 200);
+    }
+    await waitFor('ready again', async () => (await get('/v1/models/fraud')).status === 200);
+  });
 });
 
 /** A refusal: its status and its machine-readable code. */
