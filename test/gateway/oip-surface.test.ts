@@ -6,6 +6,7 @@ import type { Agent } from 'undici';
 import {
   AUTH,
   DEMO_KEY_SHA256,
+  decisionBody,
   fraudGatewayConfig,
   startGateway,
   upstreamHealthy,
@@ -399,6 +400,37 @@ describe('gateway: Open Inference Protocol surface', () => {
       assert.equal((await post('/admin/upstreams/onnx/undrain', { endpoint: runtime.url })).status, 200);
     }
     await waitFor('ready again', async () => (await get('/v1/models/fraud')).status === 200);
+  });
+
+  test('one contract rule: a feature out of range is refused alike on all three endpoints', async () => {
+    const row = fraudRows(1, 29)[0]!;
+    const tooMuch = [99999, ...row.slice(1)]; // transaction_amount: max 20000
+    const headers = { ...AUTH, 'x-user-id': 'u-3' };
+    const answers = {
+      decision: await post('/v1/decisions/fraud', decisionBody(tooMuch, 'u-3'), headers),
+      predict: await post('/v1/models/fraud:predict', { instances: [row, tooMuch] }, headers),
+      inputs: await post('/v1/models/fraud:predict', { inputs: [tooMuch] }, headers),
+      infer: await post('/v2/models/fraud/infer', fraudRequest([row, tooMuch]), headers),
+    };
+    const paths: Record<keyof typeof answers, string> = {
+      decision: '/features/transaction_amount',
+      predict: '/instances/1/0',
+      inputs: '/inputs/0/0',
+      infer: '/inputs/0/data/8',
+    };
+    for (const [endpoint, answer] of Object.entries(answers) as [keyof typeof answers, JsonResponse][]) {
+      assertRefused(answer, 400, 'SWY_ERR_INPUT_INVALID');
+      const problems =
+        endpoint === 'decision'
+          ? (answer.body as { error: { problems: { path: string; message: string }[] } }).error.problems
+          : (answer.body as { problems: { path: string; message: string }[] }).problems;
+      assert.equal(problems.length, 1, `${endpoint}: ${answer.text}`);
+      assert.equal(problems[0]!.path, paths[endpoint], endpoint);
+      assert.match(problems[0]!.message, /99999 is above the maximum 20000/, endpoint);
+    }
+    // In range, every endpoint serves.
+    assert.equal((await post('/v1/models/fraud:predict', { instances: [row] }, headers)).status, 200);
+    assert.equal((await post('/v2/models/fraud/infer', fraudRequest([row]), headers)).status, 200);
   });
 });
 
