@@ -1,7 +1,8 @@
 /**
  * Every error the gateway answers with, in one table: a stable code (`SWY_ERR_<AREA>_<PROBLEM>`),
  * the HTTP status, and the message callers see. The wire form is
- * `{"error": {"code": "...", "message": "...", "problems"?: [...]}}` — never a stack trace.
+ * `{"error": {"code": "...", "message": "...", "problems"?: [...]}}`, or on the protocol routes
+ * `{"error": "...", "code": "...", "problems"?: [...]}` (errorBody) — never a stack trace.
  */
 export const ERRORS = {
   AUTH_MISSING_KEY: [401, 'an API key is required: send Authorization: Bearer <key> or x-api-key'],
@@ -21,11 +22,13 @@ export const ERRORS = {
   HTTP_HEADERS_TOO_LARGE: [431, 'the request headers are larger than the limit'],
   HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive in time'],
   MODEL_UNKNOWN: [404, 'no such model'],
+  MODEL_UNKNOWN_VERSION: [404, 'no variant of the model serves this version'],
   MODEL_UNAVAILABLE: [503, 'the model cannot serve requests now'],
   INPUT_INVALID: [400, 'the request does not fit the model'],
   ROUTE_MISSING_KEY: [400, 'the request has no user key, and this model requires one'],
   ROUTE_UNKNOWN_VARIANT: [400, 'the forced variant does not exist'],
   ROUTE_FORCE_FORBIDDEN: [403, 'forcing a variant needs a key with the debug scope'],
+  ROUTE_PIN_FORBIDDEN: [403, 'pinning a model version needs a key with the pin or debug scope'],
   RATELIMIT_EXCEEDED: [429, 'rate limit exceeded'],
   ADMISSION_SHED: [503, 'the model is overloaded; the request was shed'],
   GATEWAY_DRAINING: [503, 'the gateway is shutting down'],
@@ -86,6 +89,27 @@ export class GatewayError extends Error {
       },
     };
   }
+}
+
+/**
+ * The two wire forms of an error. `protocol`, on the Open Inference Protocol and KServe v1 routes
+ * (`/v2/*`, `/v1/models/*`): the protocol's `{"error": "<message>"}` (OIP REST, inference_rest.md,
+ * the `$..._error_response` objects; KServe's v1 data plane the same), which Triton and KServe
+ * clients read as a string, with the code and problems as extra fields beside it. `switchyard`,
+ * everywhere else (the decision API, admin): `{"error": {"code", "message", "problems"?}}`.
+ */
+export type ErrorShape = 'protocol' | 'switchyard';
+
+/** Every error answer carries its code in this header too, whatever its body's shape. */
+export const ERROR_CODE_HEADER = 'x-switchyard-error-code';
+
+export function errorBody(error: GatewayError, shape: ErrorShape): object {
+  if (shape === 'switchyard') return error.toJSON();
+  return {
+    error: error.message,
+    code: error.code,
+    ...(error.extra.problems ? { problems: error.extra.problems } : {}),
+  };
 }
 
 export const gatewayError = (

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../../src/shared/process-metrics.js';
 import { createRefusalCounter } from '../../src/shared/http/refusal.js';
 import { registerLogSinkMetrics } from '../../src/shared/log-sink-metrics.js';
 
@@ -59,7 +60,7 @@ export class RequestTally {
  */
 export function createRuntimeMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'switchyard_runtime_process_' });
+  collectProcessMetrics(registry, 'switchyard_runtime_process_');
   registerLogSinkMetrics(registry, 'switchyard_runtime');
   const labels = ['model', 'version'] as const;
   const tallies = new Map<string, RequestTally>();

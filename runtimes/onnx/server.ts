@@ -9,16 +9,17 @@ import { encodeAnswerPayload } from '../../src/shared/http/answer-encoding.js';
 import { limitedBodyStream } from '../../src/shared/http/body-stream.js';
 import type { ClientLimits } from '../../src/shared/http/client-limits.js';
 import type { ModelMetadata, ServerMetadata } from '../../src/shared/oip.js';
+import { serverMetadata } from '../../src/shared/server-metadata.js';
 import { RuntimeError, notFound } from './errors.js';
 import { BINARY_TYPE, HEADER_LENGTH, binaryBody } from '../../src/shared/binary-tensors.js';
 import { parseInferBody, type InferBody } from './body.js';
 import { createRuntimeServer, errorResponse } from './http.js';
 import { createInfer, findVersion, jsonAnswer, type HttpAnswer } from './infer.js';
+import { runtimeReady } from './readiness.js';
 import { latestReadyVersion, type RepositoryModel } from './repository/load.js';
 import type { RuntimeState } from './state.js';
 
 export const RUNTIME_NAME = 'switchyard-onnx';
-export const RUNTIME_VERSION = '0.1.0';
 
 type InferParams = { model: string; version?: string };
 
@@ -90,11 +91,19 @@ export function buildRuntimeApp(
     void reply.code(404).send({ error: `no route ${request.method} ${request.url}` });
   });
 
-  app.get('/v2/health/live', async (_request, reply) => reply.code(200).send());
-  app.get('/v2/health/ready', async (_request, reply) =>
-    reply.code(state.loaded && !state.draining ? 200 : 503).send(),
-  );
-  app.get('/v2', async (): Promise<ServerMetadata> => serverMetadata());
+  // Health and server metadata follow the Open Inference Protocol REST document
+  // (kserve/open-inference-protocol, specification/protocol/inference_rest.md, protocol v2):
+  // `{"live": bool}`, `{"ready": bool}`, `{"name", "version", "extensions"}`. The document gives
+  // only the 200 answer; a server that is not ready answers 503 with `{"ready": false}` (as the
+  // earlier KServe v2 text said, the status is the result: a Kubernetes probe reads only that).
+  app.get('/v2/health/live', async () => ({ live: true }));
+  app.get('/v2/health/ready', async (_request, reply) => {
+    const ready = runtimeReady(state);
+    return reply.code(ready ? 200 : 503).send({ ready });
+  });
+  const metadata = async (): Promise<ServerMetadata> => serverMetadata(RUNTIME_NAME);
+  app.get('/v2', metadata);
+  app.get('/v2/', metadata);
 
   app.get<{ Params: InferParams }>('/v2/models/:model', async (request) =>
     modelMetadata(findModel(request.params)),
@@ -110,8 +119,10 @@ export function buildRuntimeApp(
     const version = request.params.version
       ? findVersion(model, request.params.version)
       : latestReadyVersion(model);
-    // The protocol answers "not ready" with a 4xx status.
-    return reply.code(version?.state === 'ready' ? 200 : 400).send();
+    // `{"name", "ready"}` (inference_rest.md, "Model Ready"); "not ready" keeps the 4xx status
+    // KServe's v2 text gave it, so a client that reads only the status reads it right.
+    const ready = version?.state === 'ready';
+    return reply.code(ready ? 200 : 400).send({ name: model.name, ready });
   };
   app.get('/v2/models/:model/ready', readiness);
   app.get('/v2/models/:model/versions/:version/ready', readiness);
@@ -167,11 +178,6 @@ export function buildRuntimeApp(
   }
 
   return app;
-}
-
-/** The runtime's answer to the protocol's server metadata request, over HTTP and gRPC. */
-export function serverMetadata(): ServerMetadata {
-  return { name: RUNTIME_NAME, version: RUNTIME_VERSION, extensions: [] };
 }
 
 /** A model's metadata, of one version or of all; over HTTP and gRPC. */

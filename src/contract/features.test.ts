@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ContractConfig } from './config.js';
-import { decide, featuresToRow } from './features.js';
+import { decide, featuresToRow, rowRangeProblems } from './features.js';
 
 const contract: ContractConfig = {
   input: 'features',
@@ -51,4 +51,16 @@ test('the highest threshold reached decides', () => {
   assert.deepEqual(decide(contract, 0.84), { decision: 'review', threshold: 0.5 });
   assert.deepEqual(decide(contract, 0.85), { decision: 'decline', threshold: 0.85 });
   assert.deepEqual(decide(contract, 1), { decision: 'decline', threshold: 0.85 });
+});
+
+test('rows of numbers are held to the same ranges as named features, column by column', () => {
+  // Two rows of [amount, age, new_device]; the flat index names each value.
+  const data = [50, 10, 1, 101, -1, 0.5, true, 3, 2];
+  const problems = rowRangeProblems(contract, data, (i) => `/data/${i}`);
+  assert.deepEqual(problems, [
+    { path: '/data/3', message: 'amount: 101 is above the maximum 100' },
+    { path: '/data/4', message: 'age: -1 is below the minimum 0' },
+    { path: '/data/8', message: 'new_device: 2 is above the maximum 1' },
+  ]);
+  assert.deepEqual(rowRangeProblems(contract, [0, 0, 0, 100, 9999, 1], String), []);
 });

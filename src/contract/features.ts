@@ -51,3 +51,38 @@ export function decide(contract: ContractConfig, score: number): { decision: str
   }
   return { decision: below, threshold: thresholds[0]!.at };
 }
+
+/**
+ * The contract's ranges applied to rows that arrive as numbers rather than named features (a
+ * KServe v1 instance, an OIP tensor): the contract's input tensor, `columns` values a row in the
+ * contract's feature order, is checked column by column against each feature's [min, max], the
+ * same rule as a named feature's. `pathOf(flatIndex)` names where a value was in the request.
+ * Tensors the contract does not describe (another input, another row width) are not checked here:
+ * the tensor checks against the runtime's metadata refuse a wrong width.
+ */
+export function rowRangeProblems(
+  contract: ContractConfig,
+  data: readonly unknown[],
+  pathOf: (flatIndex: number) => string,
+): Problem[] {
+  const { features } = contract;
+  const columns = features.length;
+  if (!features.some((f) => f.min !== undefined || f.max !== undefined)) return [];
+  const problems: Problem[] = [];
+  for (let i = 0; i < data.length; i++) {
+    const value = data[i];
+    if (typeof value !== 'number') continue; // booleans are flags: 0 or 1 as named features
+    const feature = features[i % columns]!;
+    if (feature.min !== undefined && value < feature.min)
+      problems.push({
+        path: pathOf(i),
+        message: `${feature.name}: ${value} is below the minimum ${feature.min}`,
+      });
+    else if (feature.max !== undefined && value > feature.max)
+      problems.push({
+        path: pathOf(i),
+        message: `${feature.name}: ${value} is above the maximum ${feature.max}`,
+      });
+  }
+  return problems;
+}

@@ -7,6 +7,7 @@ import type { ModelStates } from '../gateway/model-state.js';
 import type { ReloadRecord } from '../gateway/reload-record.js';
 import type { ModelsView } from '../console/index.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { sendError } from './error-shape.js';
 
 type UpstreamParams = { upstream: string };
 type DrainBody = { endpoint?: unknown };
@@ -26,7 +27,7 @@ export function registerAdminRoutes(
 ): void {
   const guard = async (request: FastifyRequest, reply: FastifyReply) => {
     const tenant = await active.version.authenticate(request.headers, 'admin');
-    if (tenant instanceof GatewayError) return reply.code(tenant.status).send(tenant.toJSON());
+    if (tenant instanceof GatewayError) return sendError(reply, tenant, request);
   };
 
   app.get('/admin/config', { preHandler: guard }, async () => {

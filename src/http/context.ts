@@ -27,6 +27,7 @@ export function createContext(fields: {
   receivedAt: number;
   budgetMs: number;
   stageCount: number;
+  pinnedVersion?: string;
 }): RequestContext {
   return {
     requestId: fields.requestId,
@@ -39,6 +40,7 @@ export function createContext(fields: {
     tenant: undefined,
     userKey: undefined,
     variant: undefined,
+    ...(fields.pinnedVersion === undefined ? {} : { pinnedVersion: fields.pinnedVersion }),
     inference: undefined,
     inferenceText: undefined,
     inferenceTensors: undefined,

@@ -5,14 +5,20 @@ import type { UpstreamPool } from '../runtime-pool/index.js';
 
 /**
  * GET /v2/models/{model} as clients see the model: the gateway's name and variants' versions, with
- * the tensors the runtime reports for the first variant that takes traffic.
+ * the tensors the runtime reports for the first variant that takes traffic. With `version`
+ * (GET /v2/models/{model}/versions/{v}), that version's: the tensors of the variant a pin to it
+ * routes to, and `versions` only it; undefined when no variant serves it.
  */
 export async function modelMetadata(
   name: string,
   model: ModelConfig,
   pools: ReadonlyMap<string, UpstreamPool>,
-): Promise<ModelMetadata> {
-  const variant = model.variants.find((v) => v.weight > 0) ?? model.variants[0]!;
+  version?: string,
+): Promise<ModelMetadata | undefined> {
+  const serving =
+    version === undefined ? model.variants : model.variants.filter((v) => v.version === version);
+  if (serving.length === 0) return undefined;
+  const variant = serving.find((v) => v.weight > 0) ?? serving[0]!;
   const endpoint = pools.get(variant.upstream)?.pick();
   if (!endpoint) throw gatewayError('UPSTREAM_NO_ENDPOINT', `upstream "${variant.upstream}"`);
   let status: number;
@@ -47,7 +53,7 @@ export async function modelMetadata(
   }
   return {
     name,
-    versions: [...new Set(model.variants.map((v) => v.version))],
+    versions: [...new Set(serving.map((v) => v.version))],
     platform: runtime.platform,
     inputs: runtime.inputs,
     outputs: runtime.outputs,

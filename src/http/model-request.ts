@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { GatewayError, gatewayError } from '../errors.js';
+import { GatewayError, gatewayError, type ErrorShape } from '../errors.js';
 import type { ActiveGateway } from '../gateway/active.js';
 import type { EndpointKind } from '../pipeline/stage.js';
 import type { Logger } from '../shared/logger.js';
@@ -8,6 +8,7 @@ import { refusalRecord, roundMs, type PredictionLog } from '../telemetry/predict
 import { createRequestLog } from '../telemetry/request-log.js';
 import { requestTracer } from '../telemetry/tracing.js';
 import { budgetMs, createContext } from './context.js';
+import { errorParts, errorShapeOf } from './error-shape.js';
 import { parseModelBody } from './json-body.js';
 import { BINARY_TYPE, HEADER_LENGTH, binaryBody } from '../shared/binary-tensors.js';
 
@@ -15,6 +16,8 @@ import { BINARY_TYPE, HEADER_LENGTH, binaryBody } from '../shared/binary-tensors
 export interface ModelRequest {
   endpoint: EndpointKind;
   model: string;
+  /** The version an infer URL pins (`/v2/models/{m}/versions/{v}/infer`). */
+  version?: string;
   headers: IncomingHttpHeaders;
   /**
    * The body's bytes as they came (empty when there was none), parsed here rather than by the
@@ -78,7 +81,7 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
       code: error.code,
     });
     predictionLog.write(refusalRecord({ requestId, model, endpoint, error, latencyMs, at: Date.now() }));
-    return errorAnswer(error, requestId);
+    return errorAnswer(error, requestId, errorShapeOf(endpoint));
   }
 
   return async function handleModelRequest(request) {
@@ -105,6 +108,7 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
         receivedAt,
         budgetMs: budgetMs(request.headers, config.budget_ms),
         stageCount: pipeline.stageNames.length,
+        ...(request.version === undefined ? {} : { pinnedVersion: request.version }),
       });
       const span = traceRequest?.(request.headers, request.model, endpoint, receivedAt);
       // The stages, the answer, then the after-phase (server-timing, metrics, log line, record).
@@ -125,11 +129,12 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
   };
 }
 
-/** An error as the client sees it: its status, its own headers (Retry-After, …) and the request id. */
-export function errorAnswer(error: GatewayError, requestId: string): ModelAnswer {
-  return {
-    status: error.status,
-    headers: { ...error.extra.headers, 'x-request-id': requestId },
-    json: JSON.stringify(error.toJSON()),
-  };
+/**
+ * An error as the client sees it: its status, its own headers (Retry-After, …), its code, the
+ * request id, and the body in the shape of the endpoint's protocol (src/http/error-shape.ts).
+ */
+export function errorAnswer(error: GatewayError, requestId: string, shape: ErrorShape): ModelAnswer {
+  const { json, headers } = errorParts(error, shape);
+  headers['x-request-id'] = requestId;
+  return { status: error.status, headers, json };
 }

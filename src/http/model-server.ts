@@ -8,6 +8,7 @@ import { createFastPathServer } from '../shared/http/fast-path-server.js';
 import type { AnsweredRefusal, RefusalReason } from '../shared/http/refusal.js';
 import type { Logger } from '../shared/logger.js';
 import { requestIdFrom } from './context.js';
+import { errorParts, errorShapeOfUrl } from './error-shape.js';
 import { errorAnswer, type ModelRequestHandler } from './model-request.js';
 
 /**
@@ -16,7 +17,7 @@ import { errorAnswer, type ModelRequestHandler } from './model-request.js';
  * through the same handler.
  */
 const MODEL_PATH =
-  /^\/(?:v2\/models\/([\w.-]{1,128})\/infer|v1\/models\/([\w.-]{1,128}):predict|v1\/decisions\/([\w.-]{1,128}))$/;
+  /^\/(?:v2\/models\/([\w.-]{1,128})(?:\/versions\/([\w.-]{1,128}))?\/infer|v1\/models\/([\w.-]{1,128}):predict|v1\/decisions\/([\w.-]{1,128}))$/;
 
 export interface ModelServerOptions {
   handle: ModelRequestHandler;
@@ -41,12 +42,19 @@ const REFUSAL_ERRORS: Record<AnsweredRefusal, ErrorName> = {
   body_timeout: 'HTTP_REQUEST_TIMEOUT',
 };
 
-function refusalAnswer(reason: AnsweredRefusal, detail: string, requestId: string): FastPathAnswer {
+function refusalAnswer(
+  reason: AnsweredRefusal,
+  detail: string,
+  requestId: string,
+  url: string | undefined,
+): FastPathAnswer {
   const error = gatewayError(REFUSAL_ERRORS[reason], detail);
-  // Without a parsed request there is no request id to give back.
-  return requestId === ''
-    ? { status: error.status, json: JSON.stringify(error.toJSON()) }
-    : errorAnswer(error, requestId);
+  // Without a parsed request there is no request id to give back, nor a URL to shape the body
+  // by: the gateway's own shape then.
+  const shape = url === undefined ? 'switchyard' : errorShapeOfUrl(url);
+  if (requestId !== '') return errorAnswer(error, requestId, shape);
+  const { json, headers } = errorParts(error, shape);
+  return { status: error.status, headers, json };
 }
 
 /**
@@ -64,14 +72,17 @@ export function createModelServer(
     routes: [
       {
         path: MODEL_PATH,
-        bodyLimit: (match) => options.bodyLimitOf(match[1] ?? match[2] ?? match[3]!),
+        bodyLimit: (match) => options.bodyLimitOf(match[1] ?? match[3] ?? match[4]!),
         handle({ match, headers, body, receivedAt, requestId }, reply) {
           let endpoint: EndpointKind = 'decision';
-          let model = match[3]!;
+          let model = match[4]!;
           if (match[1] !== undefined) [endpoint, model] = ['infer', match[1]];
-          else if (match[2] !== undefined) [endpoint, model] = ['predict', match[2]];
+          else if (match[3] !== undefined) [endpoint, model] = ['predict', match[3]];
+          // The version an infer URL pins, if any (OIP REST: v2/models/<m>[/versions/<v>]/infer).
+          const version = match[2];
           // `body` is the bytes as they came (parse below): the handler parses them.
-          handle({ endpoint, model, headers, body: body as Buffer, receivedAt, requestId }).then(
+          const request = { endpoint, model, headers, body: body as Buffer, receivedAt, requestId };
+          handle(version === undefined ? request : { ...request, version }).then(
             (answer) => reply.send(answer),
             (error: unknown) => reply.fail(error),
           );
@@ -85,13 +96,21 @@ export function createModelServer(
     parse: (bytes) => bytes,
     // A failure in the handler or in writing its answer is logged and answered as an internal
     // error; a GatewayError is the client's and answered as itself.
-    failure: (error, requestId) =>
+    failure: (error, requestId, url) =>
       error instanceof GatewayError
-        ? { answer: errorAnswer(error, requestId), unexpected: false }
-        : { answer: errorAnswer(gatewayError('INTERNAL'), requestId), unexpected: true },
-    tooLarge: (requestId, limit) =>
-      errorAnswer(gatewayError('HTTP_BODY_TOO_LARGE', `over ${limit} bytes`), requestId),
-    undecodable: (problem, requestId) => errorAnswer(bodyProblemError(problem), requestId),
+        ? { answer: errorAnswer(error, requestId, errorShapeOfUrl(url)), unexpected: false }
+        : {
+            answer: errorAnswer(gatewayError('INTERNAL'), requestId, errorShapeOfUrl(url)),
+            unexpected: true,
+          },
+    tooLarge: (requestId, limit, url) =>
+      errorAnswer(
+        gatewayError('HTTP_BODY_TOO_LARGE', `over ${limit} bytes`),
+        requestId,
+        errorShapeOfUrl(url),
+      ),
+    undecodable: (problem, requestId, url) =>
+      errorAnswer(bodyProblemError(problem), requestId, errorShapeOfUrl(url)),
     lingerOnTooLarge: true,
     requestId: requestIdFrom,
     draining: options.draining,

@@ -23,9 +23,10 @@ import { bodyProblemError } from './body-problem.js';
 import { registerConsoleRoutes } from './console.js';
 import { requestIdFrom } from './context.js';
 import { parseJsonBody } from './json-body.js';
-import { modelMetadata } from './metadata.js';
 import { createModelRequestHandler, type ModelRequestDeps } from './model-request.js';
+import { sendError } from './error-shape.js';
 import { createModelServer } from './model-server.js';
+import { registerKserveV1Routes, registerProtocolRoutes } from './protocol-routes.js';
 
 const EMPTY_BODY = Buffer.alloc(0);
 
@@ -45,8 +46,6 @@ export interface GatewayHttpOptions extends ModelRequestDeps {
   /** The process logger (src/shared/logger.ts), as Fastify types the one it is given. */
   logger: FastifyBaseLogger;
 }
-
-type ModelParams = { model: string };
 
 /**
  * Model requests are answered by the node:http server in model-server.ts, through the handler in
@@ -115,11 +114,11 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
       request.log.error({ err: error }, 'request failed');
       failure = gatewayError('INTERNAL');
     }
-    void reply.code(failure.status).header('x-request-id', request.id).send(failure.toJSON());
+    void sendError(reply, failure, request);
   });
   app.setNotFoundHandler((request, reply) => {
     const failure = gatewayError('HTTP_NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`);
-    void reply.code(404).send(failure.toJSON());
+    void sendError(reply, failure, request);
   });
   app.addHook('onSend', async (_request, reply) => {
     if (lifecycle.draining) reply.header('connection', 'close');
@@ -135,9 +134,11 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
       if (model === undefined) {
         return sendError(reply, gatewayError('HTTP_NOT_FOUND', `${request.method} ${request.url}`), request);
       }
+      const { version } = request.params;
       const answer = await handleModelRequest({
         endpoint,
         model,
+        ...(version === undefined ? {} : { version }),
         headers: request.headers,
         // Fastify leaves it undefined when it read no body (none sent, and no content type).
         body: Buffer.isBuffer(request.body) ? request.body : EMPTY_BODY,
@@ -174,19 +175,13 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
     );
     const routeOptions = { bodyLimit: Number.MAX_SAFE_INTEGER };
     models.post('/v2/models/:model/infer', routeOptions, handle('infer', byModelParam));
+    models.post('/v2/models/:model/versions/:version/infer', routeOptions, handle('infer', byModelParam));
     models.post('/v1/models/:spec', routeOptions, handle('predict', bySpecParam));
     models.post('/v1/decisions/:model', routeOptions, handle('decision', byModelParam));
   });
 
-  app.get<{ Params: ModelParams }>('/v2/models/:model', async (request, reply) => {
-    const gateway = active.version;
-    const tenant = await gateway.authenticate(request.headers, 'infer');
-    if (tenant instanceof GatewayError) return sendError(reply, tenant, request);
-    const model = gateway.models.get(request.params.model);
-    if (!model) return sendError(reply, gatewayError('MODEL_UNKNOWN', `"${request.params.model}"`), request);
-    return modelMetadata(request.params.model, model.config, gateway.pools);
-  });
-
+  registerProtocolRoutes(app, active, lifecycle);
+  registerKserveV1Routes(app, active, lifecycle);
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) =>
     lifecycle.draining
@@ -205,12 +200,4 @@ export function buildGatewayHttp(options: GatewayHttpOptions): FastifyInstance {
   });
   registerConsoleRoutes(app, active);
   return app;
-}
-
-function sendError(reply: FastifyReply, error: GatewayError, request: FastifyRequest): FastifyReply {
-  return reply
-    .code(error.status)
-    .headers(error.extra.headers ?? {})
-    .header('x-request-id', request.id)
-    .send(error.toJSON());
 }

@@ -4,6 +4,9 @@ import type { InferRequest, InferResponse } from '../shared/oip.js';
 import type { TenantConfig } from '../stages/auth/config.js';
 import type { VariantConfig } from '../stages/route/config.js';
 
+/** key: the hashed user key; random: no key; forced: the debug header; pinned: a version in the URL. */
+export type AssignmentSource = 'key' | 'random' | 'forced' | 'pinned';
+
 /** The three ways a client asks a model: OIP tensors, KServe v1 instances, or named features. */
 export type EndpointKind = 'infer' | 'predict' | 'decision';
 
@@ -22,6 +25,13 @@ export interface RequestContext {
   /** The key the user is hashed by, when the request had one. */
   userKey: string | undefined;
   variant: VariantConfig | undefined;
+  /**
+   * The version the URL pins (`/v2/models/{m}/versions/{v}/infer`): routed to the variant serving
+   * it, bypassing the hashed assignment. Undefined on every other URL.
+   */
+  readonly pinnedVersion?: string;
+  /** How the route stage chose the variant, as metrics and the prediction log record it. */
+  assignment?: AssignmentSource;
   /** The Open Inference Protocol request sent upstream (validate builds it for every endpoint). */
   inference: InferRequest | undefined;
   /**

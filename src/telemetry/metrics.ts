@@ -1,4 +1,5 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../shared/process-metrics.js';
 import type { ModelStates } from '../gateway/model-state.js';
 import { createAdmissionMetrics } from '../stages/admission/metrics.js';
 import { createCacheMetrics } from '../stages/cache/metrics.js';
@@ -17,7 +18,7 @@ import { LeanCounter, LeanHistogram, type HistogramChild } from './lean-metrics.
 /** Every gateway metric, registered once per process on its own registry. */
 export function createGatewayMetrics(models: ModelStates) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
+  collectProcessMetrics(registry, 'switchyard_process_');
   const drift = createDriftMetrics(registry);
   registerLogSinkMetrics(registry, 'switchyard');
   return {

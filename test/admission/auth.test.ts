@@ -11,7 +11,7 @@ import {
   startGateway,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient } from '../harness/http.js';
+import { createClient, wireError } from '../harness/http.js';
 import { tenantWithKey } from '../harness/load.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
@@ -286,9 +286,9 @@ test('auth: missing, unknown and malformed keys, both headers, scopes, and no ke
         const answer = await send(c);
         assert.equal(answer.status, c.status, answer.text);
         if (c.code) {
-          const body = JSON.parse(answer.text) as { error: { code: string; message: string } };
-          assert.equal(body.error.code, `SWY_ERR_${c.code}`, answer.text);
-          assert.equal(typeof body.error.message, 'string');
+          const error = wireError(answer.text);
+          assert.equal(error?.code, `SWY_ERR_${c.code}`, answer.text);
+          assert.equal(typeof error.message, 'string');
           assert.equal(answer.headers['content-type']?.toString().split(';')[0], 'application/json');
         }
       });

@@ -10,7 +10,7 @@ import {
   startGateway,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, getJson, postJson } from '../harness/http.js';
+import { createClient, getJson, postJson, wireError } from '../harness/http.js';
 import type { StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
 import { waitFor } from '../harness/process.js';
@@ -537,15 +537,13 @@ for (const c of cases) {
   test(`${c.what} → ${c.status} SWY_ERR_${c.code}`, async () => {
     const { status, text } = await send(c);
     assert.equal(status, c.status, text);
-    const parsed = JSON.parse(text) as {
-      error: { code: string; message: string; problems?: { path: string }[] };
-    };
-    assert.equal(parsed.error.code, `SWY_ERR_${c.code}`, text);
+    const parsed = wireError(text);
+    assert.equal(parsed?.code, `SWY_ERR_${c.code}`, text);
     assert.doesNotMatch(text, /at .*\.(ts|js):\d+/, 'no stack trace');
     assert.ok(!text.includes(DEMO_KEY), 'the key is never echoed');
     if (c.problem)
       assert.ok(
-        parsed.error.problems?.some((p) => p.path === c.problem),
+        parsed.problems?.some((p) => p.path === c.problem),
         `no problem at ${c.problem}: ${text}`,
       );
   });

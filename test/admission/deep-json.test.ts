@@ -10,7 +10,7 @@ import {
   upstreamHealthy,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, postJson } from '../harness/http.js';
+import { createClient, postJson, wireError } from '../harness/http.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
 import { readJsonl } from '../telemetry/prediction-log-harness.js';
@@ -129,8 +129,8 @@ for (const c of cases) {
       const requestId = `deep-${cases.indexOf(c)}-${door === 'Fastify' ? 'f' : 'n'}`;
       const response = await postJson(client, url, c.body, { ...AUTH, 'x-request-id': requestId });
       assert.equal(response.status, 400, response.text);
-      const { error } = response.body as { error: { code: string; message: string } };
-      assert.equal(error.code, TOO_DEEP, response.text);
+      const error = wireError(response.body);
+      assert.equal(error?.code, TOO_DEEP, response.text);
       assert.match(error.message, /deeper than the limit: 64 levels/);
       assert.equal(response.headers['x-request-id'], requestId);
       await assertServing();
@@ -188,7 +188,7 @@ test("the issue's 10,000-deep parameters with a shadow: 400, and the process liv
     answers.forEach((response, i) => {
       if (i % 2 === 1) return assert.equal(response.status, 200, response.text);
       assert.equal(response.status, 400, response.text);
-      assert.equal((response.body as { error: { code: string } }).error.code, TOO_DEEP);
+      assert.equal(wireError(response.body)?.code, TOO_DEEP);
     });
     // The shadow's flush runs at the end of the turn: give it a few turns before looking.
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -203,17 +203,17 @@ test('nesting up to the limit passes the depth check, one level more is refused 
   // object of scalars) with its own code: what matters here is which check answered.
   const served = await postJson(client, `${gateway.url}/v2/models/fraud/infer`, atLimit, AUTH);
   assert.equal(served.status, 400, served.text);
-  assert.equal((served.body as { error: { code: string } }).error.code, 'SWY_ERR_INPUT_INVALID', served.text);
+  assert.equal(wireError(served.body)?.code, 'SWY_ERR_INPUT_INVALID', served.text);
   const overLimit = withDeep({ inputs: [tensor], parameters: 'DEEP' }, deepArray(64));
   const refused = await postJson(client, `${gateway.url}/v2/models/fraud/infer`, overLimit, AUTH);
   assert.equal(refused.status, 400, refused.text);
-  assert.equal((refused.body as { error: { code: string } }).error.code, TOO_DEEP);
+  assert.equal(wireError(refused.body)?.code, TOO_DEEP);
 });
 
 test('an admin body nested too deep is refused with the same code', async () => {
   const body = withDeep({ endpoint: 'DEEP' }, deepArray(LEVELS));
   const response = await postJson(client, `${gateway.url}/admin/upstreams/onnx/drain`, body, AUTH);
   assert.equal(response.status, 400, response.text);
-  assert.equal((response.body as { error: { code: string } }).error.code, TOO_DEEP);
+  assert.equal(wireError(response.body)?.code, TOO_DEEP);
   await assertServing();
 });

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { fraudRows } from '../harness/fraud.js';
 import { decisionBody, fraudGatewayConfig, startGateway } from '../harness/gateway.js';
-import { createClient, getJson, metricValue, postJson } from '../harness/http.js';
+import { createClient, getJson, metricValue, postJson, wireError } from '../harness/http.js';
 import { startRuntime } from '../harness/runtime.js';
 import type { ErrorCode } from '../../src/errors.js';
 
@@ -37,7 +37,7 @@ test('overload: low is shed before high, high displaces queued low, and a shed a
     const started = performance.now();
     return postJson(client, `${gateway.url}/v1/decisions/fraud`, body, { 'x-api-key': key }).then((r) => ({
       status: r.status,
-      code: (r.body as { error?: { code: string } }).error?.code,
+      code: wireError(r.body)?.code,
       retryAfter: r.headers['retry-after'],
       ms: performance.now() - started,
     }));

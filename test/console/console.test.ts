@@ -8,7 +8,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { CONSOLE_CSP } from '../../src/http/console.js';
 import { rolloutConfig, rolloutStatus, sendDecisions, type Answered } from '../delivery/harness.js';
 import { AUTH, DEMO_KEY, startGateway, writeConfig } from '../harness/gateway.js';
-import { createClient, getJson } from '../harness/http.js';
+import { createClient, getJson, wireError } from '../harness/http.js';
 import { runtimeRequests, tenantWithKey } from '../harness/load.js';
 import { waitFor } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
@@ -255,7 +255,7 @@ test(
         );
         const asset = await getJson(client, `${gateway.url}/console/assets/main.js`);
         assert.equal(asset.status, 404);
-        assert.equal((asset.body as { error: { code: string } }).error.code, 'SWY_ERR_HTTP_NOT_FOUND');
+        assert.equal(wireError(asset.body)?.code, 'SWY_ERR_HTTP_NOT_FOUND');
         assert.equal((await getJson(client, `${gateway.url}/admin/models`, AUTH)).status, 200);
         assert.equal((await getJson(client, `${gateway.url}/admin/models`)).status, 401);
       },

@@ -10,7 +10,7 @@ import {
   startGateway,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, getJson, postJson, type JsonResponse } from '../harness/http.js';
+import { createClient, getJson, postJson, type JsonResponse, wireError } from '../harness/http.js';
 import { runBounded, runtimeRequests, tenantWithKey } from '../harness/load.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
@@ -31,7 +31,7 @@ interface EndpointStatus {
 }
 
 function errorCode(response: JsonResponse): string | undefined {
-  return (response.body as { error?: { code?: string } } | undefined)?.error?.code;
+  return wireError(response.body)?.code;
 }
 
 test('admin: config and its hash, upstream endpoints, drain and undrain', async (t) => {

@@ -11,7 +11,15 @@ import {
   startGateway,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, getJson, metricValue, postJson, type JsonResponse } from '../harness/http.js';
+import {
+  createClient,
+  getJson,
+  metricValue,
+  postJson,
+  type JsonResponse,
+  type WireError,
+  wireError,
+} from '../harness/http.js';
 import { tenantWithKey } from '../harness/load.js';
 import { startRuntime } from '../harness/runtime.js';
 import type { ErrorCode } from '../../src/errors.js';
@@ -42,9 +50,6 @@ interface InferBody {
   model_name: string;
   model_version: string;
   outputs: OutputTensor[];
-}
-interface ErrorBody {
-  error: { code: string; message: string; problems?: { path: string; message: string }[] };
 }
 
 const VERSION_OF: Record<string, string> = { v1: '1', v2: '2' };
@@ -78,14 +83,24 @@ function parseServerTiming(text: string): Map<string, { dur?: number; desc?: str
   return entries;
 }
 
-function assertError(response: JsonResponse, status: number, code: ErrorCode): ErrorBody {
+/**
+ * An error answer: its status and code, in the shape of its route (src/errors.ts, ErrorShape):
+ * the protocol's `{"error": "<message>", "code"}` on /v2/* and /v1/models/*, the gateway's
+ * `{"error": {"code", "message"}}` elsewhere; the code also in `x-switchyard-error-code`.
+ */
+function assertError(response: JsonResponse, status: number, code: ErrorCode): WireError {
   assert.equal(response.status, status, response.text);
-  const body = response.body as ErrorBody;
-  assert.equal(body.error.code, code, response.text);
-  assert.equal(typeof body.error.message, 'string');
-  assert.deepEqual(Object.keys(body), ['error']);
+  const error = wireError(response.body);
+  assert.ok(error, response.text);
+  assert.equal(error.code, code, response.text);
+  assert.equal(response.headers['x-switchyard-error-code'], code);
+  const path = new URL(response.url!).pathname;
+  const protocol = /^\/(v2(\/|$)|v1\/models(\/|:|$))/.test(path);
+  assert.equal(error.shape, protocol ? 'protocol' : 'switchyard', `${path}: ${response.text}`);
+  const keys = Object.keys(response.body as object);
+  assert.deepEqual(keys, protocol ? ['error', 'code', ...(error.problems ? ['problems'] : [])] : ['error']);
   assert.doesNotMatch(response.text, /\n\s+at /, 'no stack trace on the wire');
-  return body;
+  return error;
 }
 
 test('endpoints: decisions, OIP, KServe v1, metadata, probes, metrics, headers and errors', async (t) => {
@@ -212,7 +227,7 @@ test('endpoints: decisions, OIP, KServe v1, metadata, probes, metrics, headers a
         { instances: [named[0], { ...named[1], hour_of_day: 30 }] },
         user,
       );
-      const problems = assertError(wrong, 400, 'SWY_ERR_INPUT_INVALID').error.problems;
+      const problems = assertError(wrong, 400, 'SWY_ERR_INPUT_INVALID').problems;
       assert.deepEqual(problems, [
         { path: '/instances/1/hour_of_day', message: '30 is above the maximum 23' },
       ]);
@@ -419,7 +434,7 @@ test('endpoints: decisions, OIP, KServe v1, metadata, probes, metrics, headers a
       features.favourite_colour = 3; // not a feature
       const response = await post('/v1/decisions/fraud', { user_id: { not: 'a key' }, features });
       const body = assertError(response, 400, 'SWY_ERR_INPUT_INVALID');
-      const problems = body.error.problems ?? [];
+      const problems = body.problems ?? [];
       assert.deepEqual(problems.map((p) => p.path).sort(), [
         '/features/account_age_days',
         '/features/country_risk',
@@ -430,7 +445,7 @@ test('endpoints: decisions, OIP, KServe v1, metadata, probes, metrics, headers a
       ]);
       for (const problem of problems) {
         assert.ok(problem.message.length > 0);
-        assert.ok(body.error.message.includes(problem.path), `the message names ${problem.path}`);
+        assert.ok(body.message.includes(problem.path), `the message names ${problem.path}`);
       }
       const byPath = new Map(problems.map((p) => [p.path, p.message]));
       assert.match(byPath.get('/features/transaction_amount')!, /below the minimum 0/);
@@ -439,7 +454,7 @@ test('endpoints: decisions, OIP, KServe v1, metadata, probes, metrics, headers a
       assert.match(byPath.get('/features/favourite_colour')!, /not a feature/);
 
       const none = await post('/v1/decisions/fraud', { user_id: 'u' });
-      assert.deepEqual(assertError(none, 400, 'SWY_ERR_INPUT_INVALID').error.problems, [
+      assert.deepEqual(assertError(none, 400, 'SWY_ERR_INPUT_INVALID').problems, [
         { path: '/features', message: 'must be an object of named feature values' },
       ]);
     });

@@ -11,7 +11,7 @@ import {
   upstreamHealthy,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, postJson } from '../harness/http.js';
+import { createClient, postJson, wireError } from '../harness/http.js';
 import type { StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
 import type { ErrorCode } from '../../src/errors.js';
@@ -69,10 +69,7 @@ test('a body over the limit sent in chunks gets its 413 whole, then its connecti
   });
   const text = await response.body.text();
   assert.equal(response.statusCode, 413, text);
-  assert.equal(
-    (JSON.parse(text) as { error: { code: string } }).error.code,
-    'SWY_ERR_HTTP_BODY_TOO_LARGE' satisfies ErrorCode,
-  );
+  assert.equal(wireError(text)?.code, 'SWY_ERR_HTTP_BODY_TOO_LARGE' satisfies ErrorCode);
   assert.equal(response.headers.connection, 'close');
   assert.equal(response.headers['x-request-id'], 'forms-413');
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DEMO_KEY, fraudGatewayConfig, startGateway, type GatewayUnderTest } from '../harness/gateway.js';
+import { wireError } from '../harness/http.js';
 import { parseRawResponse, trickle } from '../harness/raw-http.js';
 import type { ErrorCode } from '../../src/errors.js';
 
@@ -61,8 +62,8 @@ for (const { what, request, status, code } of cases) {
     assert.equal(response.headers['content-type'], 'application/json; charset=utf-8');
     assert.equal(response.headers.connection, 'close');
     assert.equal(Number(response.headers['content-length']), Buffer.byteLength(response.body));
-    const { error } = JSON.parse(response.body) as { error: { code: ErrorCode; message: string } };
-    assert.equal(error.code, code);
+    const error = wireError(response.body);
+    assert.equal(error?.code, code);
     assert.ok(error.message.length > 0);
     assert.ok(exchange.closed, 'the connection is closed');
   });

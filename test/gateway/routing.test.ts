@@ -10,7 +10,14 @@ import {
   startGateway,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, getJson, metricValue, postJson, type JsonResponse } from '../harness/http.js';
+import {
+  createClient,
+  getJson,
+  metricValue,
+  postJson,
+  type JsonResponse,
+  wireError,
+} from '../harness/http.js';
 import { runBounded, tenantWithKey } from '../harness/load.js';
 import type { StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
@@ -41,7 +48,7 @@ function variantHeader(response: JsonResponse): string {
 }
 
 function errorCode(response: JsonResponse): string | undefined {
-  return (response.body as { error?: { code?: string } } | undefined)?.error?.code;
+  return wireError(response.body)?.code;
 }
 
 test('routing: replicas and restarts agree, body and header keys agree, weights hold', async (t) => {

@@ -10,7 +10,7 @@ import {
   upstreamHealthy,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, getJson, postJson } from '../harness/http.js';
+import { createClient, getJson, postJson, wireError } from '../harness/http.js';
 import type { StartedProcess } from '../harness/process.js';
 import {
   closedWithin,
@@ -65,8 +65,8 @@ function assertTimedOut(exchange: RawExchange, what: string): void {
   assert.equal(response.status, 408, what);
   assert.equal(response.headers.connection, 'close', what);
   assert.equal(response.headers['content-type'], 'application/json; charset=utf-8', what);
-  const { error } = JSON.parse(response.body) as { error: { code: ErrorCode; message: string } };
-  assert.equal(error.code, 'SWY_ERR_HTTP_REQUEST_TIMEOUT', what);
+  const error = wireError(response.body);
+  assert.equal(error?.code, 'SWY_ERR_HTTP_REQUEST_TIMEOUT' satisfies ErrorCode, what);
   assert.ok(exchange.closed, `${what}: the connection is closed`);
 }
 

@@ -14,7 +14,7 @@ import {
   upstreamHealthy,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { postJson } from '../harness/http.js';
+import { postJson, wireError } from '../harness/http.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
 import { startRedis, type StartedRedis } from '../harness/redis.js';
 import { startRuntime } from '../harness/runtime.js';
@@ -154,8 +154,7 @@ async function checkAnswer(
   }
 }
 
-const gatewayCode = (json: unknown) =>
-  typeof (json as { error?: { code?: unknown } }).error?.code === 'string';
+const gatewayCode = (json: unknown) => wireError(json) !== undefined;
 /** The runtime's errors are OIP's: `{"error": "<message>"}`. */
 const runtimeError = (json: unknown) => typeof (json as { error?: unknown }).error === 'string';
 

@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
+import { wireError } from './http.js';
 
 /** One request and what came back; `status` 0 means no HTTP answer (refused, reset, timeout). */
 export interface Shot {
@@ -81,12 +82,11 @@ export async function shoot(
   }
 }
 
-function errorOf(text: string): { code: string; message: string; problems?: Shot['problems'] } | undefined {
+function errorOf(
+  text: string,
+): { code: string; message: string; problems?: { path: string; message: string }[] } | undefined {
   try {
-    const body = JSON.parse(text) as {
-      error?: { code: string; message: string; problems?: Shot['problems'] };
-    };
-    return body?.error;
+    return wireError(text);
   } catch {
     return undefined;
   }

@@ -6,6 +6,8 @@ export function createClient(connections = 128): Agent {
 }
 
 export interface JsonResponse {
+  /** The URL asked. */
+  url?: string;
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: unknown;
@@ -26,7 +28,7 @@ export async function postJson(
     body: payload,
   });
   const text = await response.body.text();
-  return { status: response.statusCode, headers: response.headers, body: parse(text), text };
+  return { url, status: response.statusCode, headers: response.headers, body: parse(text), text };
 }
 
 export async function getJson(
@@ -36,7 +38,7 @@ export async function getJson(
 ): Promise<JsonResponse> {
   const response = await request(url, { method: 'GET', dispatcher, headers });
   const text = await response.body.text();
-  return { status: response.statusCode, headers: response.headers, body: parse(text), text };
+  return { url, status: response.statusCode, headers: response.headers, body: parse(text), text };
 }
 
 function parse(text: string): unknown {
@@ -59,4 +61,43 @@ export function metricValue(exposition: string, name: string, labels: Record<str
       total += Number(match[3]);
   }
   return total;
+}
+
+/** An error answer's fields, whichever of the gateway's two wire shapes it came in. */
+export interface WireError {
+  /** `protocol`: `{"error": "<message>", "code"}` (/v2/*, /v1/models/*); `switchyard`: `{"error": {"code", "message"}}`. */
+  shape: 'protocol' | 'switchyard';
+  code: string;
+  message: string;
+  problems?: { path: string; message: string }[];
+}
+
+/** Reads an error body in either shape (src/errors.ts, ErrorShape); undefined when it is neither. */
+export function wireError(body: unknown): WireError | undefined {
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { error, code, problems } = body as {
+    error?: unknown;
+    code?: unknown;
+    problems?: WireError['problems'];
+  };
+  if (typeof error === 'string' && typeof code === 'string')
+    return { shape: 'protocol', code, message: error, ...(problems ? { problems } : {}) };
+  if (typeof error === 'object' && error !== null) {
+    const inner = error as { code?: unknown; message?: unknown; problems?: WireError['problems'] };
+    if (typeof inner.code === 'string' && typeof inner.message === 'string')
+      return {
+        shape: 'switchyard',
+        code: inner.code,
+        message: inner.message,
+        ...(inner.problems ? { problems: inner.problems } : {}),
+      };
+  }
+  return undefined;
 }

@@ -41,7 +41,7 @@ export async function runBounded<T>(
 /** A tenant with a fresh random API key, for configs that need callers with other scopes. */
 export function tenantWithKey(
   name: string,
-  scopes: ('infer' | 'admin' | 'debug')[],
+  scopes: ('infer' | 'admin' | 'debug' | 'pin')[],
 ): { key: string; auth: Record<string, string>; tenant: object } {
   const key = `sk-test-${name}-${randomBytes(12).toString('hex')}`;
   return {

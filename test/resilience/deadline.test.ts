@@ -9,7 +9,7 @@ import {
   startGateway,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, postJson, type JsonResponse } from '../harness/http.js';
+import { createClient, postJson, type JsonResponse, wireError } from '../harness/http.js';
 import type { StartedProcess } from '../harness/process.js';
 import { startRecordingProxy, type RecordingProxy } from '../harness/resilience.js';
 import { startRuntime } from '../harness/runtime.js';
@@ -28,11 +28,7 @@ interface Timed {
 
 function assertExhausted(response: JsonResponse): void {
   assert.equal(response.status, 504, response.text);
-  assert.equal(
-    (response.body as { error: { code: string } }).error.code,
-    'SWY_ERR_BUDGET_EXHAUSTED' satisfies ErrorCode,
-    response.text,
-  );
+  assert.equal(wireError(response.body)?.code, 'SWY_ERR_BUDGET_EXHAUSTED' satisfies ErrorCode, response.text);
   assert.equal(response.headers['x-switchyard-fallback'], undefined);
 }
 

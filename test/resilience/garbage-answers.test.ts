@@ -11,7 +11,14 @@ import {
   startGateway,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, getJson, metricValue, postJson, type JsonResponse } from '../harness/http.js';
+import {
+  createClient,
+  getJson,
+  metricValue,
+  postJson,
+  type JsonResponse,
+  wireError,
+} from '../harness/http.js';
 import { runBounded } from '../harness/load.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
 import { gatewayMetrics } from '../harness/resilience.js';
@@ -167,11 +174,7 @@ test('only a garbage-answering runtime: every endpoint answers 502 SWY_ERR_UPSTR
         const response = await ask(client, gateway.url, endpoint, row, 'u');
         const what = `${kind} on ${endpoint}: ${response.status} ${response.text}`;
         assert.equal(response.status, 502, what);
-        assert.equal(
-          (response.body as { error: { code: string } }).error.code,
-          'SWY_ERR_UPSTREAM_MALFORMED_ANSWER',
-          what,
-        );
+        assert.equal(wireError(response.body)?.code, 'SWY_ERR_UPSTREAM_MALFORMED_ANSWER', what);
       }
     }
   } finally {

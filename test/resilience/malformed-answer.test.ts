@@ -13,7 +13,7 @@ import {
   startGateway,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, getJson, postJson } from '../harness/http.js';
+import { createClient, getJson, postJson, wireError } from '../harness/http.js';
 import { runBounded } from '../harness/load.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
 import { shadowPair } from '../harness/resilience.js';
@@ -137,10 +137,7 @@ test('the primary answering 200 with JSON that is no inference response: 502 SWY
       AUTH,
     );
     assert.equal(response.status, 502, response.text);
-    assert.equal(
-      (response.body as { error: { code: string } }).error.code,
-      'SWY_ERR_UPSTREAM_MALFORMED_ANSWER' satisfies ErrorCode,
-    );
+    assert.equal(wireError(response.body)?.code, 'SWY_ERR_UPSTREAM_MALFORMED_ANSWER' satisfies ErrorCode);
   } finally {
     await client.close();
     if (gateway) assert.equal(await gateway.stop(), 0);

@@ -21,7 +21,8 @@ import type { Logger } from '../../../src/shared/logger.js';
 import { badRequest, notFound, RuntimeError } from '../errors.js';
 import { findVersion, type Infer, type InferAnswer, type InferReply } from '../infer.js';
 import { latestReadyVersion, type RepositoryModel } from '../repository/load.js';
-import { modelMetadata, serverMetadata } from '../server.js';
+import { serverMetadata } from '../../../src/shared/server-metadata.js';
+import { RUNTIME_NAME, modelMetadata } from '../server.js';
 import type { RuntimeState } from '../state.js';
 import { callHeaders } from './call-headers.js';
 import { healthImplementation } from './health.js';
@@ -116,7 +117,7 @@ function serviceImplementation(
     const version = request.version ? findVersion(model, request.version) : latestReadyVersion(model);
     return { ready: version?.state === 'ready' };
   });
-  const ServerMetadata: Unary<object, ServerMetadataResponse> = unary(() => serverMetadata());
+  const ServerMetadata: Unary<object, ServerMetadataResponse> = unary(() => serverMetadata(RUNTIME_NAME));
   const ModelMetadata: Unary<ModelRef, ModelMetadataResponse> = unary((request) => {
     const model = findModel(request.name);
     if (request.version) findVersion(model, request.version);

@@ -61,12 +61,15 @@ export interface FastPathServerOptions {
    * not text: a body need not be all JSON (the binary tensor extension) nor arrive as it is read.
    */
   parse(body: Buffer, headers: IncomingHttpHeaders): unknown;
-  /** The answer to a thrown or failed request; `unexpected` ones are logged with their error. */
-  failure(error: unknown, requestId: string): { answer: FastPathAnswer; unexpected: boolean };
+  /**
+   * The answer to a thrown or failed request; `unexpected` ones are logged with their error. `url`
+   * is the request's, as it came: the answer's shape may depend on the route (the gateway's).
+   */
+  failure(error: unknown, requestId: string, url: string): { answer: FastPathAnswer; unexpected: boolean };
   /** The answer to a body over `limit` (the route's, or `bodyLimit`), decoded or not. */
-  tooLarge(requestId: string, limit: number): FastPathAnswer;
+  tooLarge(requestId: string, limit: number, url: string): FastPathAnswer;
   /** The answer to a body in a content coding not decoded here (415), or one that does not decode (400). */
-  undecodable(problem: BodyProblem, requestId: string): FastPathAnswer;
+  undecodable(problem: BodyProblem, requestId: string, url: string): FastPathAnswer;
   /**
    * After those answers, close the connection, but read and drop what the client still sends for a
    * moment first (answerThenLinger); without it the connection stays open.
@@ -84,9 +87,10 @@ export interface FastPathServerOptions {
   clientLimits: ClientLimits;
   /**
    * The answer to a request refused before a handler answered it: one Node's parser rejects, one
-   * whose head or body arrives too slowly. `requestId` is '' when no request was parsed.
+   * whose head or body arrives too slowly. `requestId` is '' and `url` undefined when no request
+   * was parsed.
    */
-  refused(reason: AnsweredRefusal, detail: string, requestId: string): FastPathAnswer;
+  refused(reason: AnsweredRefusal, detail: string, requestId: string, url?: string): FastPathAnswer;
   /** Counts every refusal, connections dropped over the cap included. */
   onRefused?(reason: RefusalReason): void;
 }
@@ -118,15 +122,16 @@ export function createFastPathServer(
   ): void {
     const receivedAt = performance.now();
     const requestId = requestIdOf(request.headers);
-    const reply = new Reply(response, requestId, options);
+    const url = request.url!;
+    const reply = new Reply(response, requestId, url, options);
     const limit = route.bodyLimit ? route.bodyLimit(match) : bodyLimit;
     const refuse = (answer: FastPathAnswer): void => {
       if (options.lingerOnTooLarge) answerThenLinger(request, response, answer);
       else send(response, answer);
     };
     readBody(request, limit, {
-      onTooLarge: () => refuse(options.tooLarge(requestId, limit)),
-      onUndecodable: (problem) => refuse(options.undecodable(problem, requestId)),
+      onTooLarge: () => refuse(options.tooLarge(requestId, limit, url)),
+      onUndecodable: (problem) => refuse(options.undecodable(problem, requestId, url)),
       onBody(bytes) {
         let body: unknown;
         try {
@@ -173,9 +178,9 @@ export function createFastPathServer(
     const unsupported = coding === undefined ? undefined : bodyCodingOf(coding, limit);
     let answer: FastPathAnswer | undefined;
     if (Number(request.headers['content-length']) > limit)
-      answer = options.tooLarge(requestIdOf(request.headers), limit);
+      answer = options.tooLarge(requestIdOf(request.headers), limit, request.url!);
     else if (typeof unsupported === 'object')
-      answer = options.undecodable(unsupported, requestIdOf(request.headers));
+      answer = options.undecodable(unsupported, requestIdOf(request.headers), request.url!);
     if (answer) {
       (answer.headers ??= {}).connection = 'close';
       send(response, answer);
@@ -210,7 +215,7 @@ export function createFastPathServer(
       return;
     }
     const detail = `no byte of the body for ${clientLimits.bodyTimeoutMs} ms`;
-    const answer = options.refused('body_timeout', detail, requestIdOf(request.headers));
+    const answer = options.refused('body_timeout', detail, requestIdOf(request.headers), request.url);
     (answer.headers ??= {}).connection = 'close';
     send(response, answer);
   }
@@ -221,6 +226,7 @@ class Reply implements FastPathReply {
   constructor(
     private readonly response: ServerResponse,
     private readonly requestId: string,
+    private readonly url: string,
     private readonly options: Pick<FastPathServerOptions, 'failure' | 'logger'>,
   ) {}
 
@@ -270,7 +276,7 @@ class Reply implements FastPathReply {
   }
 
   fail(error: unknown): void {
-    const { answer, unexpected } = this.options.failure(error, this.requestId);
+    const { answer, unexpected } = this.options.failure(error, this.requestId, this.url);
     if (unexpected) this.options.logger.error({ err: error }, 'request failed');
     send(this.response, answer);
   }

@@ -1,7 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 
 /** What a key may do. `debug` may force a variant with the model's `routing.force_header`. */
-export const ScopeSchema = Type.Union([Type.Literal('infer'), Type.Literal('admin'), Type.Literal('debug')]);
+export const ScopeSchema = Type.Union([
+  Type.Literal('infer'),
+  Type.Literal('admin'),
+  Type.Literal('debug'),
+  // May pin a model version in the URL (/v2/models/{m}/versions/{v}/infer), bypassing assignment.
+  Type.Literal('pin'),
+]);
 
 /**
  * Only the digest of an API key is ever written down, so the config file (and the admin endpoint

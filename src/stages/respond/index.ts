@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../../config/schema.js';
-import { gatewayError } from '../../errors.js';
+import { ERROR_CODE_HEADER, errorBody, gatewayError, type GatewayError } from '../../errors.js';
 import { answeredBy, type Answer, type RequestContext, type Respond } from '../../pipeline/stage.js';
 import { binaryOutputWanted } from '../../shared/binary-tensors.js';
 import { withBinaryOutputs } from './binary.js';
@@ -12,10 +12,7 @@ import { renderDecision, renderInfer, renderPredictions } from './render.js';
 export function createRespond(modelName: string, model: ModelConfig): Respond {
   const { contract } = model;
   return (ctx, reply) => {
-    if (!reply.ok) {
-      if (reply.error.extra.headers) Object.assign(ctx.headersOut, reply.error.extra.headers);
-      return { status: reply.error.status, body: reply.error.toJSON() };
-    }
+    if (!reply.ok) return refusal(ctx, reply.error);
     if (ctx.endpoint === 'decision' && contract) {
       nameWhatAnswered(ctx, reply);
       return { status: 200, body: renderDecision(reply, contract, ctx) };
@@ -27,7 +24,7 @@ export function createRespond(modelName: string, model: ModelConfig): Respond {
         'UPSTREAM_FAILED',
         `the model path failed and "${modelName}" has only a default decision`,
       );
-      return { status: error.status, body: error.toJSON() };
+      return refusal(ctx, error);
     }
     nameWhatAnswered(ctx, reply);
     if (ctx.endpoint === 'predict') {
@@ -54,4 +51,17 @@ function nameWhatAnswered(ctx: Pick<RequestContext, 'headersOut'>, answer: Answe
   }
   if (answer.fallback)
     ctx.headersOut['x-switchyard-fallback'] = `${answer.fallback.kind}; reason=${answer.fallback.reason}`;
+}
+
+/**
+ * An error answer: the decision API's own shape, the protocol's `{"error": "<message>"}` on the
+ * tensor and KServe endpoints (src/errors.ts, ErrorShape), the code in a header on both.
+ */
+function refusal(ctx: RequestContext, error: GatewayError): { status: number; body: object } {
+  if (error.extra.headers) Object.assign(ctx.headersOut, error.extra.headers);
+  ctx.headersOut[ERROR_CODE_HEADER] = error.code;
+  return {
+    status: error.status,
+    body: errorBody(error, ctx.endpoint === 'decision' ? 'switchyard' : 'protocol'),
+  };
 }

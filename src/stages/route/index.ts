@@ -1,6 +1,7 @@
 import { gatewayError } from '../../errors.js';
-import { refuse, type NamedStage } from '../../pipeline/stage.js';
+import { refuse, type AssignmentSource, type NamedStage } from '../../pipeline/stage.js';
 import type { ModelConfig } from '../../config/schema.js';
+import type { VariantConfig } from './config.js';
 import { BUCKETS, bucketOf, candidateFrom, cumulativeBounds, variantForBucket } from './assign.js';
 import type { RouteMetrics } from './metrics.js';
 import { createKeyReader } from './request-key.js';
@@ -26,9 +27,10 @@ export function createRoute(
   const readKey = createKeyReader(routing.key);
   const forceHeader = routing.force_header.toLowerCase();
   const random = deps.random ?? Math.random;
+  const pinTargets = pinnedVariants(variants);
   const counters = new Map(
     variants.flatMap((v) =>
-      (['key', 'random', 'forced'] as const).map((source) => [
+      (['key', 'random', 'forced', 'pinned'] as const).map((source) => [
         `${v.name}/${source}`,
         deps.metrics.assignments.labels({ model: modelName, variant: v.name, source }),
       ]),
@@ -40,8 +42,27 @@ export function createRoute(
     run(ctx, next) {
       const forced = ctx.headers[forceHeader];
       let index: number;
-      let source: 'key' | 'random' | 'forced';
-      if (typeof forced === 'string') {
+      let source: AssignmentSource;
+      if (ctx.pinnedVersion !== undefined) {
+        // A version in the URL decides the variant (it outranks the force header: it names what
+        // the client asked for, the header only who answers).
+        const scopes = ctx.tenant?.scopes;
+        if (!scopes?.includes('pin') && !scopes?.includes('debug'))
+          return Promise.resolve(refuse(gatewayError('ROUTE_PIN_FORBIDDEN')));
+        const pinned = pinTargets.get(ctx.pinnedVersion);
+        if (pinned === undefined) {
+          return Promise.resolve(
+            refuse(
+              gatewayError(
+                'MODEL_UNKNOWN_VERSION',
+                `"${modelName}" has no variant serving version "${ctx.pinnedVersion}"`,
+              ),
+            ),
+          );
+        }
+        index = pinned;
+        source = 'pinned';
+      } else if (typeof forced === 'string') {
         if (!ctx.tenant?.scopes.includes('debug'))
           return Promise.resolve(refuse(gatewayError('ROUTE_FORCE_FORBIDDEN')));
         index = variants.findIndex((v) => v.name === forced);
@@ -66,6 +87,7 @@ export function createRoute(
       }
       const variant = variants[index]!;
       ctx.variant = variant;
+      ctx.assignment = source;
       counters.get(`${variant.name}/${source}`)!.inc();
       return next();
     },
@@ -93,4 +115,18 @@ function candidateCarve(
     if (share <= 0) return index;
     return bucket >= candidateFrom(low, high, share) ? candidateIndex : index;
   };
+}
+
+/**
+ * Each version's variant for a pinned request: the first in order that takes traffic (weight > 0),
+ * else the first that serves it at all (a version kept at weight 0 can still be pinned).
+ */
+function pinnedVariants(variants: readonly VariantConfig[]): Map<string, number> {
+  const targets = new Map<string, number>();
+  variants.forEach((variant, index) => {
+    const current = targets.get(variant.version);
+    if (current === undefined || (variants[current]!.weight === 0 && variant.weight > 0))
+      targets.set(variant.version, index);
+  });
+  return targets;
 }

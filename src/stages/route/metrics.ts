@@ -5,7 +5,7 @@ export function createRouteMetrics(registry: Registry) {
   return {
     assignments: new LeanCounter({
       name: 'switchyard_route_assignments_total',
-      help: 'Requests assigned to each variant; source is key (hashed user key), random (no key) or forced (debug header).',
+      help: 'Requests assigned to each variant; source is key (hashed user key), random (no key), forced (debug header) or pinned (a version in the URL).',
       labelNames: ['model', 'variant', 'source'] as const,
       registers: [registry],
     }),

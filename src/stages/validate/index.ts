@@ -1,7 +1,9 @@
 import type { ModelConfig } from '../../config/schema.js';
 import { gatewayError, type Problem } from '../../errors.js';
-import { refuse, type NamedStage } from '../../pipeline/stage.js';
-import type { ModelMetadata } from '../../shared/oip.js';
+import { refuse, type EndpointKind, type NamedStage } from '../../pipeline/stage.js';
+import type { InferRequest, ModelMetadata } from '../../shared/oip.js';
+import type { ContractConfig } from '../../contract/config.js';
+import { rowRangeProblems } from '../../contract/features.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import type { MetadataSource } from './metadata.js';
 import { decisionRequest, inferRequest, predictRequest } from './requests.js';
@@ -83,9 +85,40 @@ export function createValidate(
         const problems = checkTensors(ctx.inference, metadata);
         if (problems.length > 0) return Promise.resolve(refuse(invalid(problems)));
       }
+      // One range rule for every endpoint of a model with a contract: rows of numbers (KServe
+      // instances, OIP tensors) are held to the features' ranges as named features are.
+      if (contract && ctx.endpoint !== 'decision') {
+        const problems = contractRangeProblems(contract, ctx.inference, ctx.endpoint, ctx.body);
+        if (problems.length > 0) return Promise.resolve(refuse(invalid(problems)));
+      }
       return next();
     },
   };
+}
+
+/**
+ * The contract input's values out of their features' ranges, with their paths in the request as
+ * the client wrote it: `/inputs/K/data/I` of an OIP tensor (I in the flattened data), or
+ * `/instances/R/C` (`/inputs/R/C`) of a KServe row. Named-feature instances were checked when
+ * their rows were built; a row of the wrong width was refused by the tensor checks.
+ */
+function contractRangeProblems(
+  contract: ContractConfig,
+  inference: InferRequest,
+  endpoint: EndpointKind,
+  body: unknown,
+): Problem[] {
+  const index = inference.inputs.findIndex((tensor) => tensor.name === contract.input);
+  const tensor = inference.inputs[index];
+  if (!tensor) return [];
+  const data = Array.isArray(tensor.data) ? (tensor.data as unknown[]).flat(Infinity) : [];
+  const columns = contract.features.length;
+  if (data.length % columns !== 0) return [];
+  if (endpoint === 'predict') {
+    const field = (body as { inputs?: unknown }).inputs !== undefined ? 'inputs' : 'instances';
+    return rowRangeProblems(contract, data, (i) => `/${field}/${Math.floor(i / columns)}/${i % columns}`);
+  }
+  return rowRangeProblems(contract, data, (i) => `/inputs/${index}/data/${i}`);
 }
 
 function invalid(problems: Problem[]) {

@@ -25,8 +25,11 @@ export function decisionRequest(body: unknown, contract: ContractConfig, request
 }
 
 /**
- * POST /v1/models/{model}:predict (KServe v1): `{"instances": [...]}`. An instance is a row
- * (nested arrays of numbers) or, for a model with a contract, an object of named features.
+ * POST /v1/models/{model}:predict (KServe v1 data plane, "Predict": `{"instances": [...]}`, or its
+ * `{"inputs": [...]}` form, the TensorFlow Serving predict API's name that KServe's v1 model server
+ * also reads). An instance is a row (nested arrays of numbers) or, for a model with a contract, an
+ * object of named features. The columnar form of `inputs` (an object of named columns) is not
+ * served: it is refused as such, not as a missing `instances`.
  */
 export function predictRequest(
   body: unknown,
@@ -34,14 +37,30 @@ export function predictRequest(
   contract: ContractConfig | undefined,
   requestId: string,
 ): InferRequest {
-  const instances = (body as { instances?: unknown } | null)?.instances;
+  const given = (typeof body === 'object' && body !== null ? body : {}) as {
+    instances?: unknown;
+    inputs?: unknown;
+  };
+  if (given.instances !== undefined && given.inputs !== undefined) {
+    throw invalid([{ path: '/', message: 'must have "instances" or "inputs", not both' }]);
+  }
+  const field = given.inputs !== undefined ? 'inputs' : 'instances';
+  const instances = given[field];
   if (!Array.isArray(instances) || instances.length === 0) {
-    throw invalid([{ path: '/instances', message: 'must be a non-empty array' }]);
+    const columnar = field === 'inputs' && typeof instances === 'object' && instances !== null;
+    throw invalid([
+      {
+        path: `/${field}`,
+        message: columnar
+          ? 'must be a non-empty array of rows (the columnar form, an object of named columns, is not supported)'
+          : `must be a non-empty array${field === 'instances' ? ' (or send "inputs")' : ''}`,
+      },
+    ]);
   }
   const problems: Problem[] = [];
   const rows: unknown[] = instances.map((instance: unknown, i) => {
     if (contract && typeof instance === 'object' && instance !== null && !Array.isArray(instance)) {
-      const { row, problems: found } = featuresToRow(contract, instance, `/instances/${i}`);
+      const { row, problems: found } = featuresToRow(contract, instance, `/${field}/${i}`);
       problems.push(...found);
       return row;
     }
@@ -53,7 +72,7 @@ export function predictRequest(
     const shape = shapeOf(row);
     if (shape === undefined || shape.join() !== rowShape?.join()) {
       problems.push({
-        path: `/instances/${i}`,
+        path: `/${field}/${i}`,
         message: 'must be a number array shaped like the first instance',
       });
     }

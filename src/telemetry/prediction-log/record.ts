@@ -2,6 +2,7 @@ import type { ModelConfig } from '../../config/schema.js';
 import type { GatewayError } from '../../errors.js';
 import {
   answeredBy,
+  type AssignmentSource,
   type EndpointKind,
   type HttpResponse,
   type Reply,
@@ -24,6 +25,8 @@ export interface PredictionRecord {
   /** The variant the user is assigned to, as in metrics and the request log (null before routing). */
   variant: string | null;
   version: string | null;
+  /** How the variant was chosen: the hashed user key, at random (no key), forced or pinned (null before routing). */
+  assignment: AssignmentSource | null;
   /** sha256 of the inputs sent upstream; null when the request never got that far. */
   input_hash: string | null;
   /** Only when the model has `log_inputs: true`, with `log_redact` names masked. */
@@ -70,7 +73,10 @@ export type LogRecord = PredictionRecord | ShadowRecord;
 export const OUTPUT_VALUES_LOGGED = 64;
 
 export interface AnsweredRequest {
-  ctx: Pick<RequestContext, 'requestId' | 'endpoint' | 'model' | 'tenant' | 'variant' | 'inference' | 'body'>;
+  ctx: Pick<
+    RequestContext,
+    'requestId' | 'endpoint' | 'model' | 'tenant' | 'variant' | 'assignment' | 'inference' | 'body'
+  >;
   reply: Reply;
   /** What the client was answered. */
   response: HttpResponse;
@@ -100,6 +106,7 @@ export function predictionRecord({
     endpoint: ctx.endpoint,
     variant: ctx.variant?.name ?? null,
     version: ctx.variant?.version ?? null,
+    assignment: ctx.assignment ?? null,
     input_hash: ctx.inference ? inputHash(ctx.inference.inputs) : null,
     outputs: reply.ok && reply.response ? smallOutputs(reply.response) : null,
     decision: decided?.decision ?? null,
@@ -135,6 +142,7 @@ export function refusalRecord(fields: {
     endpoint: fields.endpoint,
     variant: null,
     version: null,
+    assignment: null,
     input_hash: null,
     outputs: null,
     decision: null,
