@@ -32,7 +32,7 @@ describe('runtime: Open Inference Protocol v2 endpoints', () => {
   test('server metadata', async () => {
     const { status, body } = await getJson(client, `${runtime.url}/v2`);
     assert.equal(status, 200);
-    assert.deepEqual(body, { name: 'switchyard-onnx', version: '0.1.0', extensions: [] });
+    assert.deepEqual(body, { name: 'switchyard-onnx', version: '0.1.0', extensions: ['binary_tensor_data'] });
   });
 
   test('model metadata lists versions, tensors with the batch dimension, and the provider in use', async () => {
