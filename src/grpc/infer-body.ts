@@ -1,3 +1,4 @@
+import { decodeBinary, encodeValues } from '../shared/binary-tensors.js';
 import type {
   InferOutputTensor,
   InferParameters,
@@ -103,36 +104,8 @@ function fromBytes(datatype: Numeric, bytes: Buffer, path: string): unknown[] {
       `${path}: raw contents of ${bytes.length} bytes are not whole ${datatype} values of ${size} bytes`,
     );
   }
-  const values: unknown[] = new Array(bytes.length / size);
-  for (let i = 0, at = 0; at < bytes.length; i++, at += size) values[i] = readValue(datatype, bytes, at);
-  return values;
-}
-
-function readValue(datatype: Numeric, bytes: Buffer, at: number): unknown {
-  switch (datatype) {
-    case 'BOOL':
-      return bytes[at] !== 0;
-    case 'INT8':
-      return bytes.readInt8(at);
-    case 'UINT8':
-      return bytes[at];
-    case 'INT16':
-      return bytes.readInt16LE(at);
-    case 'UINT16':
-      return bytes.readUInt16LE(at);
-    case 'INT32':
-      return bytes.readInt32LE(at);
-    case 'UINT32':
-      return bytes.readUInt32LE(at);
-    case 'INT64':
-      return Number(bytes.readBigInt64LE(at));
-    case 'UINT64':
-      return Number(bytes.readBigUInt64LE(at));
-    case 'FP32':
-      return bytes.readFloatLE(at);
-    case 'FP64':
-      return bytes.readDoubleLE(at);
-  }
+  // Raw contents are laid out as the binary tensor extension's tensors: little-endian, row-major.
+  return decodeBinary(datatype, bytes);
 }
 
 function parametersOf(parameters: InferParameters): { parameters?: Record<string, unknown> } {
@@ -166,7 +139,7 @@ export function grpcResponse(
     const values = output.data.flat(Infinity);
     if (!isNumeric(datatype))
       throw gatewayError('UPSTREAM_MALFORMED_ANSWER', `output ${output.name}: datatype ${datatype}`);
-    if (raw) rawContents.push(toBytes(datatype, values));
+    if (raw) rawContents.push(encodeValues(datatype, values));
     else tensor.contents = { [CONTENTS_FIELD[datatype]]: values };
     outputs.push(tensor);
   }
@@ -177,49 +150,4 @@ export function grpcResponse(
     outputs,
     raw_output_contents: rawContents,
   };
-}
-
-function toBytes(datatype: Numeric, values: unknown[]): Buffer {
-  const size = SIZE[datatype];
-  const bytes = Buffer.alloc(values.length * size);
-  for (let i = 0; i < values.length; i++) {
-    const at = i * size;
-    const value = values[i];
-    switch (datatype) {
-      case 'BOOL':
-        bytes[at] = value ? 1 : 0;
-        break;
-      case 'INT8':
-        bytes.writeInt8(value as number, at);
-        break;
-      case 'UINT8':
-        bytes.writeUInt8(value as number, at);
-        break;
-      case 'INT16':
-        bytes.writeInt16LE(value as number, at);
-        break;
-      case 'UINT16':
-        bytes.writeUInt16LE(value as number, at);
-        break;
-      case 'INT32':
-        bytes.writeInt32LE(value as number, at);
-        break;
-      case 'UINT32':
-        bytes.writeUInt32LE(value as number, at);
-        break;
-      case 'INT64':
-        bytes.writeBigInt64LE(BigInt(value as number), at);
-        break;
-      case 'UINT64':
-        bytes.writeBigUInt64LE(BigInt(value as number), at);
-        break;
-      case 'FP32':
-        bytes.writeFloatLE(value as number, at);
-        break;
-      case 'FP64':
-        bytes.writeDoubleLE(value as number, at);
-        break;
-    }
-  }
-  return bytes;
 }
