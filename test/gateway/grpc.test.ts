@@ -20,7 +20,13 @@ import {
   upstreamHealthy,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { inferenceClient, type GrpcResult, type InferenceClient } from '../harness/grpc.js';
+import {
+  fraudInferMessage,
+  fraudScoresOf,
+  inferenceClient,
+  type GrpcResult,
+  type InferenceClient,
+} from '../harness/grpc.js';
 import { createClient, getJson, postJson } from '../harness/http.js';
 import { tenantWithKey } from '../harness/load.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
@@ -36,17 +42,6 @@ const ops = tenantWithKey('ops', ['admin']);
 function assertRefused(result: GrpcResult<unknown>, code: Status, errorCode: string, what = errorCode): void {
   assert.equal(result.code, code, `${what}: ${result.error?.details}`);
   assert.equal(result.trailers!.get('x-switchyard-error-code')[0], errorCode, what);
-}
-
-function inferRequest(rows: number[][], raw = false) {
-  const input = { name: 'features', datatype: 'FP32', shape: [rows.length, 8] };
-  return raw
-    ? {
-        model_name: 'fraud',
-        inputs: [input],
-        raw_input_contents: [Buffer.from(new Float32Array(rows.flat()).buffer)],
-      }
-    : { model_name: 'fraud', inputs: [{ ...input, contents: { fp32_contents: rows.flat() } }] };
 }
 
 describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
@@ -185,7 +180,7 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
       assert.equal(viaRest.status, 200, viaRest.text);
       const pinned = await grpc.call<ModelInferResponse>(
         'ModelInfer',
-        { ...inferRequest(rows), model_version: version },
+        { ...fraudInferMessage(rows), model_version: version },
         { metadata: { ...pinner.auth, 'x-user-id': 'u-pin' } },
       );
       assert.equal(pinned.code, Status.OK, pinned.error?.details);
@@ -197,12 +192,20 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
       );
     }
     assertRefused(
-      await grpc.call('ModelInfer', { ...inferRequest(rows), model_version: '2' }, { metadata: plain.auth }),
+      await grpc.call(
+        'ModelInfer',
+        { ...fraudInferMessage(rows), model_version: '2' },
+        { metadata: plain.auth },
+      ),
       Status.PERMISSION_DENIED,
       'SWY_ERR_ROUTE_PIN_FORBIDDEN',
     );
     assertRefused(
-      await grpc.call('ModelInfer', { ...inferRequest(rows), model_version: '9' }, { metadata: pinner.auth }),
+      await grpc.call(
+        'ModelInfer',
+        { ...fraudInferMessage(rows), model_version: '9' },
+        { metadata: pinner.auth },
+      ),
       Status.NOT_FOUND,
       'SWY_ERR_MODEL_UNKNOWN_VERSION',
     );
@@ -220,7 +223,7 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
       for (const raw of [false, true]) {
         const { response, code, trailers, error } = await grpc.call<ModelInferResponse>(
           'ModelInfer',
-          inferRequest(rows, raw),
+          fraudInferMessage(rows, raw),
           {
             metadata: { ...AUTH, 'x-user-id': user },
           },
@@ -235,19 +238,16 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
         assert.match(String(trailers!.get('x-request-id')[0]), /\S/);
         assert.match(String(trailers!.get('server-timing')[0]), /upstream;dur=/);
         assert.deepEqual(response!.outputs[0]!.shape, [3, 1]);
-        const got = raw
-          ? Array.from(new Float32Array(new Uint8Array(response!.raw_output_contents[0]!).buffer))
-          : response!.outputs[0]!.contents!.fp32_contents;
-        assert.deepEqual(got, scores, `${user} ${raw ? 'raw' : 'typed'}`);
+        assert.deepEqual(fraudScoresOf(response!), scores, `${user} ${raw ? 'raw' : 'typed'}`);
       }
     }
   });
 
   test('auth from metadata: no key and an unknown key are UNAUTHENTICATED, with the gateway code', async () => {
-    const none = await grpc.call('ModelInfer', inferRequest(fraudRows(1)));
+    const none = await grpc.call('ModelInfer', fraudInferMessage(fraudRows(1)));
     assert.equal(none.code, Status.UNAUTHENTICATED);
     assert.equal(none.trailers!.get('x-switchyard-error-code')[0], 'SWY_ERR_AUTH_MISSING_KEY');
-    const unknown = await grpc.call('ModelInfer', inferRequest(fraudRows(1)), {
+    const unknown = await grpc.call('ModelInfer', fraudInferMessage(fraudRows(1)), {
       metadata: { 'x-api-key': 'sk-nope' },
     });
     assert.equal(unknown.code, Status.UNAUTHENTICATED);
@@ -284,11 +284,11 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
     assert.match(raw.error!.details, /raw contents of 7 bytes/);
     const unknown = await grpc.call(
       'ModelInfer',
-      { ...inferRequest(fraudRows(1)), model_name: 'nope' },
+      { ...fraudInferMessage(fraudRows(1)), model_name: 'nope' },
       { metadata: AUTH },
     );
     assert.equal(unknown.code, Status.NOT_FOUND);
-    const ok = await grpc.call('ModelInfer', inferRequest(fraudRows(1)), { metadata: AUTH });
+    const ok = await grpc.call('ModelInfer', fraudInferMessage(fraudRows(1)), { metadata: AUTH });
     assert.equal(ok.code, Status.OK);
   });
 
@@ -352,7 +352,7 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
         ['fraud', 'infer', 400, 'SWY_ERR_INPUT_INVALID'],
       );
     }
-    const ok = await grpc.call('ModelInfer', inferRequest(fraudRows(1)), { metadata: AUTH });
+    const ok = await grpc.call('ModelInfer', fraudInferMessage(fraudRows(1)), { metadata: AUTH });
     assert.equal(ok.code, Status.OK, ok.error?.details);
   });
 
@@ -360,7 +360,7 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
     const metadata = { 'x-api-key': LIMITED_KEY };
     const results = [];
     for (let i = 0; i < 4; i++)
-      results.push(await grpc.call('ModelInfer', inferRequest(fraudRows(1)), { metadata }));
+      results.push(await grpc.call('ModelInfer', fraudInferMessage(fraudRows(1)), { metadata }));
     assert.deepEqual(
       results.map((r) => r.code),
       [Status.OK, Status.OK, Status.RESOURCE_EXHAUSTED, Status.RESOURCE_EXHAUSTED],
