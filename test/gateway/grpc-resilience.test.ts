@@ -41,80 +41,83 @@ async function grpcGateway(config: object) {
 
 type GrpcGateway = Awaited<ReturnType<typeof grpcGateway>>;
 
+/**
+ * One runtime and a gateway with gRPC in front of it, every request on v1 (so what is cached or
+ * mirrored never depends on the user), the model's `model` settings added; both stopped after
+ * `scenario`, the gateway with exit code 0 (the runtime too, unless the scenario stopped it).
+ */
+async function withOneRuntime(
+  model: object,
+  scenario: (under: GrpcGateway, runtime: StartedProcess) => Promise<void>,
+): Promise<void> {
+  let runtime: StartedProcess | undefined;
+  let under: GrpcGateway | undefined;
+  try {
+    runtime = await startRuntime();
+    under = await grpcGateway(fraudGatewayConfig([runtime.url], { weights: [100, 0], model }));
+    await scenario(under, runtime);
+  } finally {
+    if (under) assert.equal(await under.stop(), 0, 'the gateway exits 0 on SIGTERM');
+    const running = runtime && runtime.child.exitCode === null && runtime.child.signalCode === null;
+    const code = await runtime?.stop();
+    if (running) assert.equal(code, 0, 'the runtime exits 0 on SIGTERM');
+  }
+}
+
 const restScores = (body: unknown): number[] => (body as { outputs: { data: number[] }[] }).outputs[0]!.data;
 
 test(
   'every runtime down: the cache answers a repeated input over gRPC as over REST, the fallback in the trailers',
   { timeout: 60_000 },
-  async () => {
-    let runtime: StartedProcess | undefined;
-    let under: GrpcGateway | undefined;
-    try {
-      runtime = await startRuntime();
-      under = await grpcGateway(
-        fraudGatewayConfig([runtime.url], {
-          weights: [100, 0],
-          model: { cache: { ttl_ms: 60_000 }, fallback: ['cache'] },
-        }),
-      );
-      const { gateway, grpc, http } = under;
-      const rows = fraudRows(3, 4545);
-      const metadata = { ...AUTH, 'x-user-id': 'u-grpc-cache' };
+  () =>
+    withOneRuntime(
+      { cache: { ttl_ms: 60_000 }, fallback: ['cache'] },
+      async ({ gateway, grpc, http }, runtime) => {
+        const rows = fraudRows(3, 4545);
+        const metadata = { ...AUTH, 'x-user-id': 'u-grpc-cache' };
 
-      const live = await grpc.call<ModelInferResponse>('ModelInfer', fraudInferMessage(rows), { metadata });
-      assert.equal(live.code, Status.OK, live.error?.details);
-      assert.deepEqual(live.trailers!.get('x-switchyard-fallback'), [], 'the model answered');
-      const scores = fraudScoresOf(live.response!);
+        const live = await grpc.call<ModelInferResponse>('ModelInfer', fraudInferMessage(rows), { metadata });
+        assert.equal(live.code, Status.OK, live.error?.details);
+        assert.deepEqual(live.trailers!.get('x-switchyard-fallback'), [], 'the model answered');
+        const scores = fraudScoresOf(live.response!);
 
-      assert.equal(await runtime.stop('SIGKILL'), 'SIGKILL');
+        assert.equal(await runtime.stop('SIGKILL'), 'SIGKILL');
 
-      const viaRest = await postJson(
-        http,
-        `${gateway.url}/v2/models/fraud/infer`,
-        fraudRequest(rows),
-        metadata,
-      );
-      assert.equal(viaRest.status, 200, viaRest.text);
-      assert.match(String(viaRest.headers['x-switchyard-fallback']), FALLBACK);
-      assert.deepEqual(restScores(viaRest.body), scores, 'REST: the answer the model gave');
-      for (const raw of [false, true]) {
-        const cached = await grpc.call<ModelInferResponse>('ModelInfer', fraudInferMessage(rows, raw), {
+        const viaRest = await postJson(
+          http,
+          `${gateway.url}/v2/models/fraud/infer`,
+          fraudRequest(rows),
           metadata,
-        });
-        assert.equal(cached.code, Status.OK, cached.error?.details);
-        assert.match(String(cached.trailers!.get('x-switchyard-fallback')[0]), FALLBACK);
-        assert.deepEqual(fraudScoresOf(cached.response!), scores, `gRPC ${raw ? 'raw' : 'typed'}`);
-        assert.equal(cached.response!.model_version, '1');
-      }
-      // A new input has nothing cached: the runtime's failure, as a gRPC status.
-      const fresh = await grpc.call('ModelInfer', fraudInferMessage(fraudRows(1, 4646)), { metadata });
-      assert.equal(fresh.code, Status.UNAVAILABLE, fresh.error?.details);
+        );
+        assert.equal(viaRest.status, 200, viaRest.text);
+        assert.match(String(viaRest.headers['x-switchyard-fallback']), FALLBACK);
+        assert.deepEqual(restScores(viaRest.body), scores, 'REST: the answer the model gave');
+        for (const raw of [false, true]) {
+          const cached = await grpc.call<ModelInferResponse>('ModelInfer', fraudInferMessage(rows, raw), {
+            metadata,
+          });
+          assert.equal(cached.code, Status.OK, cached.error?.details);
+          assert.match(String(cached.trailers!.get('x-switchyard-fallback')[0]), FALLBACK);
+          assert.deepEqual(fraudScoresOf(cached.response!), scores, `gRPC ${raw ? 'raw' : 'typed'}`);
+          assert.equal(cached.response!.model_version, '1');
+        }
+        // A new input has nothing cached: the runtime's failure, as a gRPC status.
+        const fresh = await grpc.call('ModelInfer', fraudInferMessage(fraudRows(1, 4646)), { metadata });
+        assert.equal(fresh.code, Status.UNAVAILABLE, fresh.error?.details);
 
-      const metrics = await gatewayMetrics(http, gateway.url);
-      assert.equal(fallbacks(metrics, { model: 'fraud', kind: 'cache' }), 3, 'one REST, two gRPC');
-    } finally {
-      await under?.stop();
-      await runtime?.stop('SIGKILL');
-    }
-  },
+        const metrics = await gatewayMetrics(http, gateway.url);
+        assert.equal(fallbacks(metrics, { model: 'fraud', kind: 'cache' }), 3, 'one REST, two gRPC');
+      },
+    ),
 );
 
 test('a shadow variant gets the gRPC calls mirrored, compared as the same REST calls are', async () => {
   const N = 100;
-  let runtime: StartedProcess | undefined;
-  let under: GrpcGateway | undefined;
-  try {
-    runtime = await startRuntime();
-    under = await grpcGateway(
-      fraudGatewayConfig([runtime.url], {
-        weights: [100, 0],
-        model: {
-          shadows: [{ name: 'v3', upstream: 'onnx', model: 'fraud', version: '3', percent: 100 }],
-          shadow_max_concurrency: 64,
-        },
-      }),
-    );
-    const { gateway, grpc, http } = under;
+  const shadow = {
+    shadows: [{ name: 'v3', upstream: 'onnx', model: 'fraud', version: '3', percent: 100 }],
+    shadow_max_concurrency: 64,
+  };
+  await withOneRuntime(shadow, async ({ gateway, grpc, http }) => {
     // Rows of the evaluation set, on which v3 decides differently from v1 on about 13%.
     const rows = fraudRows(N, FRAUD_EVALUATION_SEED);
     const settled = (count: number) =>
@@ -153,10 +156,7 @@ test('a shadow variant gets the gRPC calls mirrored, compared as the same REST c
       Math.abs(both.mean_score_delta! - byGrpc.mean_score_delta!) < 1e-9,
       `mean score delta: gRPC ${byGrpc.mean_score_delta}, gRPC and REST ${both.mean_score_delta}`,
     );
-  } finally {
-    assert.equal(await under?.stop(), 0);
-    assert.equal(await runtime?.stop(), 0);
-  }
+  });
 });
 
 /** Longer than two health-check intervals (200 ms), so the gateway sees ready=503 before the listener closes. */

@@ -140,12 +140,9 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
   });
 
   test('with its only runtime endpoint drained, ServerReady and ModelReady say false, as REST', async () => {
-    const drain = await postJson(
-      http,
-      `${gateway.url}/admin/upstreams/onnx/drain`,
-      { endpoint: runtime.url },
-      AUTH,
-    );
+    const endpoint = (verb: 'drain' | 'undrain') =>
+      postJson(http, `${gateway.url}/admin/upstreams/onnx/${verb}`, { endpoint: runtime.url }, AUTH);
+    const drain = await endpoint('drain');
     assert.equal(drain.status, 200, drain.text);
     try {
       assert.equal((await rest('/v2/health/ready', {})).status, 503);
@@ -157,12 +154,7 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
       }
       assert.deepEqual((await grpc.call('ServerLive', {})).response, { live: true });
     } finally {
-      const undrain = await postJson(
-        http,
-        `${gateway.url}/admin/upstreams/onnx/undrain`,
-        { endpoint: runtime.url },
-        AUTH,
-      );
+      const undrain = await endpoint('undrain');
       assert.equal(undrain.status, 200, undrain.text);
     }
     await waitFor('ready again', async () => (await grpc.call('ServerReady', {})).response?.ready === true);
@@ -191,24 +183,19 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
         (viaRest.body as { outputs: { data: number[] }[] }).outputs[0]!.data,
       );
     }
-    assertRefused(
-      await grpc.call(
-        'ModelInfer',
-        { ...fraudInferMessage(rows), model_version: '2' },
-        { metadata: plain.auth },
-      ),
-      Status.PERMISSION_DENIED,
-      'SWY_ERR_ROUTE_PIN_FORBIDDEN',
-    );
-    assertRefused(
-      await grpc.call(
-        'ModelInfer',
-        { ...fraudInferMessage(rows), model_version: '9' },
-        { metadata: pinner.auth },
-      ),
-      Status.NOT_FOUND,
-      'SWY_ERR_MODEL_UNKNOWN_VERSION',
-    );
+    const refusals = [
+      {
+        auth: plain.auth,
+        version: '2',
+        code: Status.PERMISSION_DENIED,
+        error: 'SWY_ERR_ROUTE_PIN_FORBIDDEN',
+      },
+      { auth: pinner.auth, version: '9', code: Status.NOT_FOUND, error: 'SWY_ERR_MODEL_UNKNOWN_VERSION' },
+    ];
+    for (const { auth, version, code, error } of refusals) {
+      const message = { ...fraudInferMessage(rows), model_version: version };
+      assertRefused(await grpc.call('ModelInfer', message, { metadata: auth }), code, error);
+    }
   });
 
   test('typed and raw infer: the variant REST picks for the same user, its scores, its headers as trailers', async () => {
