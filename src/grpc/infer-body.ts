@@ -70,7 +70,7 @@ export function restBody(request: ModelInferRequest): object {
   }
   return {
     ...(request.id === '' ? {} : { id: request.id }),
-    ...parametersOf(request.parameters),
+    ...parametersOf(request.parameters, 'parameters'),
     inputs: request.inputs.map((input, index) => {
       const path = `inputs[${index}]`;
       if (!isNumeric(input.datatype)) {
@@ -88,13 +88,18 @@ export function restBody(request: ModelInferRequest): object {
         name: input.name,
         datatype: input.datatype,
         shape: input.shape,
-        ...parametersOf(input.parameters),
+        ...parametersOf(input.parameters, `${path}.parameters`),
         data,
       };
     }),
     ...(request.outputs.length === 0
       ? {}
-      : { outputs: request.outputs.map((o) => ({ name: o.name, ...parametersOf(o.parameters) })) }),
+      : {
+          outputs: request.outputs.map((o, index) => ({
+            name: o.name,
+            ...parametersOf(o.parameters, `outputs[${index}].parameters`),
+          })),
+        }),
   };
 }
 
@@ -141,11 +146,21 @@ function rawValues(datatype: Numeric, input: InferInputTensor, bytes: Buffer, pa
   return decodeBinary(datatype, bytes);
 }
 
-function parametersOf(parameters: InferParameters): { parameters?: Record<string, unknown> } {
+/**
+ * A parameter map as the REST body's plain values. The binary tensor extension's parameters
+ * (`binary_data_output`, `binary_data`, `binary_data_size`) are refused: they describe an HTTP
+ * body's layout, which a message does not have (raw contents are gRPC's binary form).
+ */
+function parametersOf(parameters: InferParameters, path: string): { parameters?: Record<string, unknown> } {
   const keys = Object.keys(parameters);
   if (keys.length === 0) return {};
   const plain: Record<string, unknown> = {};
   for (const key of keys) {
+    if (key.startsWith('binary_data')) {
+      throw invalid(
+        `${path}.${key}: the binary tensor extension is HTTP's; over gRPC send raw_input_contents, which gets a raw answer`,
+      );
+    }
     const parameter = parameters[key]!;
     plain[key] = parameter.parameter_choice ? parameter[parameter.parameter_choice] : null;
   }

@@ -307,6 +307,14 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
         },
         message: /inputs\[0\]\.datatype: "FLOAT" is not a datatype of the protocol/,
       },
+      // The binary tensor extension describes an HTTP body; a message has raw contents instead.
+      binaryParameter: {
+        request: {
+          ...fraudInferMessage([Array.from(eight)]),
+          parameters: { binary_data_output: { bool_param: true } },
+        },
+        message: /parameters\.binary_data_output: the binary tensor extension is HTTP's/,
+      },
     };
     for (const [name, { request, message }] of Object.entries(refused)) {
       const result = await grpc.call('ModelInfer', request, {
@@ -339,7 +347,10 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
         ['fraud', 'infer', 400, 'SWY_ERR_INPUT_INVALID'],
       );
     }
-    const ok = await grpc.call('ModelInfer', fraudInferMessage(fraudRows(1)), { metadata: AUTH });
+    // An HTTP body's header in the metadata describes nothing: the message is read as it is.
+    const ok = await grpc.call('ModelInfer', fraudInferMessage(fraudRows(1)), {
+      metadata: { ...AUTH, 'inference-header-content-length': '5' },
+    });
     assert.equal(ok.code, Status.OK, ok.error?.details);
   });
 
