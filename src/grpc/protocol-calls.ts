@@ -1,9 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Metadata, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, gatewayError } from '../errors.js';
 import { requestIdFrom } from '../http/context.js';
 import type { ProtocolAnswers } from '../gateway/protocol-answers.js';
 import type { ModelMetadataResponse, ModelRef, ServerMetadataResponse } from '../shared/grpc/inference.js';
+import { undecodableReason } from '../shared/grpc/tolerant-decoding.js';
 import type { Logger } from '../shared/logger.js';
 import { callHeaders } from './call-headers.js';
 import { gatewayFailure, internalFailure } from './status.js';
@@ -41,6 +42,11 @@ export function protocolCalls(answers: ProtocolAnswers, logger: Logger): Protoco
     return (call, done) => {
       const headers = callHeaders(call.metadata, call.getDeadline(), Date.now());
       const requestId = requestIdFrom(headers);
+      const undecodable = undecodableReason(call.request);
+      if (undecodable !== undefined) {
+        done(gatewayFailure(gatewayError('INPUT_INVALID', undecodable), requestId));
+        return;
+      }
       const { name, version } = call.request;
       answer(headers, name, version === '' ? undefined : version).then(
         (answered) => {

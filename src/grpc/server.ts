@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Server, ServerCredentials, Metadata, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
-import { ERROR_CODE_HEADER, GatewayError } from '../errors.js';
+import { ERROR_CODE_HEADER, GatewayError, gatewayError } from '../errors.js';
 import type { ActiveGateway } from '../gateway/active.js';
 import { protocolAnswers } from '../gateway/protocol-answers.js';
 import { requestIdFrom } from '../http/context.js';
@@ -11,6 +11,7 @@ import {
   type ModelInferRequest,
   type ModelInferResponse,
 } from '../shared/grpc/inference.js';
+import { tolerantDecoding, undecodableReason } from '../shared/grpc/tolerant-decoding.js';
 import type { Logger } from '../shared/logger.js';
 import { callHeaders } from './call-headers.js';
 import { grpcResponse, restBody } from './infer-body.js';
@@ -37,14 +38,25 @@ export interface GatewayGrpc {
 
 const NO_BODY = Buffer.alloc(0);
 
+/** What a ModelInfer whose bytes were not a ModelInferRequest is taken as: no model, nothing asked. */
+const UNREADABLE: ModelInferRequest = {
+  model_name: '',
+  model_version: '',
+  id: '',
+  parameters: {},
+  inputs: [],
+  outputs: [],
+  raw_input_contents: [],
+};
+
 /**
  * The gateway's gRPC front door, inference.GRPCInferenceService's six calls. ModelInfer is a
  * ModelRequest through the same handler and pipeline as POST /v2/models/{m}/infer (or, with
  * `model_version`, /v2/models/{m}/versions/{v}/infer) in src/http/model-request.ts, so auth
  * (authorization / x-api-key metadata), version pins, rate limits, shedding, routing by the user
  * key in the metadata, cache, fallbacks, shadows, the log line and the prediction record all
- * apply; a message that does not convert to the protocol's JSON is refused through that handler
- * too. The health, metadata and readiness calls answer as their REST routes (protocol-calls.ts).
+ * apply; a message that does not convert to the protocol's JSON, or bytes that are not a message
+ * at all, are refused through that handler too. The health, metadata and readiness calls answer as their REST routes (protocol-calls.ts).
  */
 export async function startGatewayGrpc(options: GatewayGrpcOptions): Promise<GatewayGrpc> {
   const { handle, logger } = options;
@@ -59,11 +71,18 @@ export async function startGatewayGrpc(options: GatewayGrpcOptions): Promise<Gat
   ): Promise<{ response: ModelInferResponse; trailer: Metadata } | GrpcFailure> {
     let body = NO_BODY;
     let refusal: GatewayError | undefined;
-    try {
-      body = Buffer.from(JSON.stringify(restBody(request)));
-    } catch (error) {
-      if (!(error instanceof GatewayError)) throw error;
-      refusal = error;
+    const undecodable = undecodableReason(request);
+    if (undecodable !== undefined) {
+      // Nothing of it can be read, the model's name included: refused as it is.
+      refusal = gatewayError('INPUT_INVALID', undecodable);
+      request = UNREADABLE;
+    } else {
+      try {
+        body = Buffer.from(JSON.stringify(restBody(request)));
+      } catch (error) {
+        if (!(error instanceof GatewayError)) throw error;
+        refusal = error;
+      }
     }
     const answer = await handle({
       endpoint: 'infer',
@@ -105,7 +124,7 @@ export async function startGatewayGrpc(options: GatewayGrpcOptions): Promise<Gat
     );
   };
 
-  server.addService(inferenceService(), {
+  server.addService(tolerantDecoding(inferenceService()), {
     ...protocolCalls(protocolAnswers(options.active, options.lifecycle), logger),
     ModelInfer,
   });

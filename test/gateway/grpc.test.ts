@@ -21,6 +21,7 @@ import {
   type GatewayUnderTest,
 } from '../harness/gateway.js';
 import {
+  callWithBytes,
   fraudInferMessage,
   fraudScoresOf,
   inferenceClient,
@@ -324,15 +325,28 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
       assert.match(result.error!.details, message, name);
       assert.equal(result.trailers!.get('x-request-id')[0], `grpc-refused-${name}`);
     }
+    // Bytes that are not a ModelInferRequest (field 5 claiming more bytes than follow): nothing of
+    // it can be read, not even the model's name.
+    const { error } = await callWithBytes(
+      grpc,
+      '/inference.GRPCInferenceService/ModelInfer',
+      Buffer.from([0x2a, 0x7f, 0x01]),
+      { ...AUTH, 'x-request-id': 'grpc-refused-undecodable' },
+    );
+    assert.equal(error?.code, Status.INVALID_ARGUMENT);
+    assert.match(error.details, /not a valid protobuf message of its type/);
+    assert.equal(error.metadata.get('x-switchyard-error-code')[0], 'SWY_ERR_INPUT_INVALID');
+
     // The request handler's path for a body refused before its pipeline: one log line, one record.
-    for (const name of Object.keys(refused)) {
+    for (const name of [...Object.keys(refused), 'undecodable']) {
       const id = `grpc-refused-${name}`;
+      const model = name === 'undecodable' ? '' : 'fraud';
       const line = await waitFor(`${name}: its log line`, () =>
         gateway.logs.find((l) => l.msg === 'request' && l.request_id === id),
       );
       assert.deepEqual(
         [line.model, line.endpoint, line.status, line.code],
-        ['fraud', 'infer', 400, 'SWY_ERR_INPUT_INVALID'],
+        [model, 'infer', 400, 'SWY_ERR_INPUT_INVALID'],
       );
       const record = await waitFor(`${name}: its record`, async () => {
         const text = await readFile(join(gateway.dir, 'predictions.jsonl'), 'utf8').catch(() => '');
@@ -344,7 +358,7 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
       });
       assert.deepEqual(
         [record.model, record.endpoint, record.status, record.code],
-        ['fraud', 'infer', 400, 'SWY_ERR_INPUT_INVALID'],
+        [model, 'infer', 400, 'SWY_ERR_INPUT_INVALID'],
       );
     }
     // An HTTP body's header in the metadata describes nothing: the message is read as it is.

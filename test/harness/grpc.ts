@@ -91,6 +91,25 @@ function serviceClient(
   };
 }
 
+/**
+ * Sends `bytes` as they are as the request of `method` (`/inference.GRPCInferenceService/ModelInfer`):
+ * what a client whose message does not decode sends. Resolves with the call's error (null when it
+ * succeeded), which carries its status and trailing metadata.
+ */
+export function callWithBytes(
+  client: InferenceClient,
+  method: string,
+  bytes: Buffer,
+  metadata: Record<string, string> = {},
+): Promise<{ error: ServiceError | null }> {
+  const sent = new Metadata();
+  for (const [key, value] of Object.entries(metadata)) sent.set(key, value);
+  const same = (b: Buffer) => b;
+  return new Promise((resolve) =>
+    client.raw.makeUnaryRequest(method, same, same, bytes, sent, (error) => resolve({ error })),
+  );
+}
+
 /** A ModelInferRequest for the fraud model: `rows` as typed fp32_contents, or as raw contents. */
 export function fraudInferMessage(rows: number[][], raw = false) {
   const input = { name: 'features', datatype: 'FP32', shape: [rows.length, 8] };
