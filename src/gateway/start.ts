@@ -181,6 +181,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
             logger,
             jsonDepth: config.limits.json_depth,
           }),
+          active,
           lifecycle,
           host,
           port: options.grpcPort,
