@@ -1,7 +1,7 @@
 import { RUNTIME_DEFAULTS } from '../../runtimes/onnx/options.js';
-import { startGateway } from '../gateway/start.js';
 import { integer, LOG_LEVEL_FLAG } from './args.js';
 import { parseCommandLine, type CommandSpec } from './command-spec.js';
+import { loadGateway } from './gateway.js';
 import { loadRuntime } from './runtime.js';
 import { exitOnSignals } from './signals.js';
 
@@ -65,6 +65,7 @@ export async function runDev(argv: string[]): Promise<void> {
   });
   await runtime.state.repository.loaded;
   process.env.SWITCHYARD_RUNTIME_URL = runtime.url;
+  const { startGateway } = await loadGateway();
   const gateway = await startGateway({
     config,
     ...(values.port === undefined ? {} : { port: integer('--port', values.port, 8080) }),

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { ConfigInvalidError } from '../gateway/start.js';
 import { UsageError } from './args.js';
 import { asksForHelp, findCommand, renderHelp, renderUsage, synopsis } from './command-spec.js';
 import { COMMANDS } from './commands.js';
@@ -78,7 +77,7 @@ main(argv).catch((error: unknown) => {
     process.stderr.write(`switchyard: ${error.message}\n${spec ? renderUsage(spec) : USAGE}`);
     process.exit(2);
   }
-  if (error instanceof ConfigInvalidError) {
+  if (error instanceof Error && error.name === 'ConfigInvalidError') {
     process.stderr.write(`switchyard: ${error.message}\n`); // the problems, not a stack
     process.exit(1);
   }
