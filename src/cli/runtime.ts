@@ -20,7 +20,7 @@ export const RUNTIME_SPEC = {
       name: 'port',
       value: 'N',
       default: RUNTIME_DEFAULTS.port,
-      description: 'the HTTP port (0: any free port)',
+      description: 'the HTTP port; 0: any free port',
     },
     { name: 'host', value: 'H', default: RUNTIME_DEFAULTS.host, description: 'the address to listen on' },
     {
@@ -51,7 +51,7 @@ export const RUNTIME_SPEC = {
       name: 'max-json-depth',
       value: 'N',
       default: RUNTIME_DEFAULTS.jsonDepth,
-      description: 'bodies nesting arrays and objects deeper get 400 before they are parsed (1 to 1000)',
+      description: 'bodies nesting arrays and objects deeper get 400 before they are parsed; 1 to 1000',
     },
     {
       name: 'header-timeout-ms',
@@ -76,7 +76,7 @@ export const RUNTIME_SPEC = {
       name: 'max-connections',
       value: 'N',
       default: limits.maxConnections,
-      description: 'connections open at once beyond which new ones are closed (0: no cap)',
+      description: 'connections open at once beyond which new ones are closed; 0: no cap',
     },
     {
       name: 'added-latency-ms',
