@@ -47,7 +47,10 @@ export interface GatewayHandle {
   shutdown(): Promise<boolean>;
 }
 
-export class ConfigInvalidError extends Error {}
+/** A config the gateway will not serve; the command prints its problems, not a stack (src/cli/main.ts). */
+export class ConfigInvalidError extends Error {
+  override name = 'ConfigInvalidError';
+}
 
 /** A rollout's round trip to Redis may take this long; the request path never waits on it. */
 const ROLLOUT_REDIS_TIMEOUT_MS = 1000;
