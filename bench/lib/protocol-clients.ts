@@ -123,12 +123,12 @@ function ownSocketInodes(): Set<string> {
 }
 
 /**
- * How many established TCP connections this process holds to `port` (from /proc/net/tcp and
- * tcp6): the check that N senders really made N connections.
+ * The established TCP connections this process holds to `port` (from /proc/net/tcp and tcp6), by
+ * socket inode: those new since an earlier reading are the check that N senders made N connections.
  */
-export function connectionsTo(port: number): number {
+export function connectionsTo(port: number): Set<string> {
   const inodes = ownSocketInodes();
-  let count = 0;
+  const found = new Set<string>();
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
     try {
@@ -141,8 +141,8 @@ export function connectionsTo(port: number): number {
       if (fields.length < 10) continue;
       const remotePort = parseInt(fields[2]!.split(':')[1]!, 16);
       // st 01 is ESTABLISHED; field 10 is the socket's inode.
-      if (remotePort === port && fields[3] === '01' && inodes.has(fields[9]!)) count++;
+      if (remotePort === port && fields[3] === '01' && inodes.has(fields[9]!)) found.add(fields[9]!);
     }
   }
-  return count;
+  return found;
 }

@@ -1,5 +1,7 @@
 import { loadavg } from 'node:os';
 import { FRAUD_ROW, TEXTDIR_SHAPE, textdirPixels } from '../lib/bodies.js';
+import { restBody } from '../../src/grpc/infer-body.js';
+import { inferenceService, type ModelInferRequest } from '../../src/shared/grpc/inference.js';
 import { closedLoop, type ClosedLoopResult } from '../lib/closed-loop.js';
 import { BENCH_AUTH, fraudGatewayConfig } from '../lib/gateway-config.js';
 import { interleaved } from '../lib/measure.js';
@@ -108,6 +110,7 @@ export const grpcVsRest: Scenario = {
       }
     };
 
+    const pipelineJsonBytes: Partial<Record<Model, number>> = {};
     // Every protocol answers, and answers the same (same variant, same values), for the same input:
     // no row is measured doing something else.
     for (const model of models) {
@@ -132,6 +135,12 @@ export const grpcVsRest: Scenario = {
             `${model}: ${protocol} answers differently from rest-json:\n  ${outputs.slice(0, 400)}\n  ${reference.slice(0, 400)}`,
           );
       }
+      // What the gRPC front door hands the pipeline (src/grpc/server.ts): the request as the REST
+      // JSON, built from the decoded values, whose FP32 values print with up to 17 digits.
+      const decoded = inferenceService().ModelInfer!.requestDeserialize(
+        forms[model].grpcRaw,
+      ) as ModelInferRequest;
+      pipelineJsonBytes[model] = JSON.stringify(restBody(decoded)).length;
       process.stdout.write(
         `  ${model}: the four protocols answer the same outputs (${reference.slice(0, 120)}…)\n`,
       );
@@ -139,10 +148,14 @@ export const grpcVsRest: Scenario = {
 
     /** One run: N connections opened and primed (one unmeasured request each), then the loop. */
     const measureRun = async (model: Model, protocol: Protocol, connections: number, seconds: number) => {
+      const port = protocol.startsWith('grpc') ? gateway.grpcPort! : httpPort;
+      // Connections held before (the setup's fetch keeps one to the HTTP port; the last run's may
+      // still be closing) are not this run's.
+      const before = connectionsTo(port);
       const open = Array.from({ length: connections }, () => connect(model, protocol));
       try {
         await Promise.all(open.map((c) => c.request('u-prime')));
-        const connectionsSeen = connectionsTo(protocol.startsWith('grpc') ? gateway.grpcPort! : httpPort);
+        const connectionsSeen = [...connectionsTo(port)].filter((inode) => !before.has(inode)).length;
         const result = await closedLoop({
           senders: open.map((c) => c.send),
           seconds,
@@ -250,6 +263,10 @@ export const grpcVsRest: Scenario = {
     note(
       `req bytes: the body (REST) or the protobuf message (gRPC), no headers. conns seen: established connections to the gateway while the run's senders were open (fewest over the repeats). Max ${maxRequests} requests a run.`,
     );
-    return { maxRequests, table, runs: Object.fromEntries(runs) };
+    for (const model of models)
+      note(
+        `${model}: the gRPC front door turns either gRPC form into ${pipelineJsonBytes[model]} bytes of REST JSON for the pipeline (a REST JSON client sends ${forms[model].json.length}).`,
+      );
+    return { maxRequests, pipelineJsonBytes, table, runs: Object.fromEntries(runs) };
   },
 };
