@@ -5,7 +5,7 @@ import { cpuMeter } from './cpu.js';
  * One connection's sender: resolves `ok: true` for an answer that succeeded (HTTP 200, gRPC OK),
  * `ok: false` for any other answer; throws for a failure with no answer (socket, deadline).
  */
-export type Send = (user: string) => Promise<{ ok: boolean }>;
+export type Send = (user: string) => Promise<{ ok: boolean; status: number; detail?: string }>;
 
 export interface ClosedLoopOptions {
   /** One sender per connection: each keeps exactly one request in flight. */
@@ -32,6 +32,9 @@ export interface ClosedLoopResult {
   requests: number;
   /** Answers that were not a success (HTTP status other than 200, gRPC status other than OK). */
   failedAnswers: number;
+  /** The failed answers by status (HTTP status, or gRPC status code), and the first one's text. */
+  failedStatuses: Record<string, number>;
+  firstFailure?: string;
   /** Requests with no answer: socket errors, deadlines. */
   errors: number;
   firstError?: string;
@@ -64,6 +67,8 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<ClosedLoop
   let failedAnswers = 0;
   let errors = 0;
   let firstError: string | undefined;
+  const failedStatuses: Record<string, number> = {};
+  let firstFailure: string | undefined;
 
   const cpu = cpuMeter(options.pids);
   const clientBefore = process.cpuUsage();
@@ -76,9 +81,13 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<ClosedLoop
       started++;
       const sent = performance.now();
       try {
-        const { ok } = await send(user);
+        const answer = await send(user);
         latencies[answered++] = performance.now() - sent;
-        if (!ok) failedAnswers++;
+        if (!answer.ok) {
+          failedAnswers++;
+          failedStatuses[answer.status] = (failedStatuses[answer.status] ?? 0) + 1;
+          firstFailure ??= `${answer.status}: ${answer.detail ?? ''}`;
+        }
       } catch (error) {
         errors++;
         firstError ??= error instanceof Error ? error.message : String(error);
@@ -104,6 +113,8 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<ClosedLoop
     meanMs: answered > 0 ? sum / answered : NaN,
     requests: answered,
     failedAnswers,
+    failedStatuses,
+    ...(firstFailure === undefined ? {} : { firstFailure }),
     errors,
     ...(firstError === undefined ? {} : { firstError }),
     durationS,

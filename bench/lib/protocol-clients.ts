@@ -15,6 +15,16 @@ export interface Connection {
   close(): Promise<void>;
 }
 
+/** The loop's sender: the outcome, and a failed answer's first bytes (the error's text). */
+function sendOf(request: Connection['request']): Send {
+  return async (user) => {
+    const answer = await request(user);
+    return answer.ok
+      ? { ok: true, status: answer.status }
+      : { ok: false, status: answer.status, detail: answer.body.subarray(0, 200).toString() };
+  };
+}
+
 function assertLoopback(host: string): void {
   if (host !== '127.0.0.1') throw new Error(`load is only sent to 127.0.0.1, not ${host}`);
 }
@@ -55,7 +65,7 @@ export function restConnection(
   };
   return {
     request,
-    send: async (user) => ({ ok: (await request(user)).ok }),
+    send: sendOf(request),
     close: () => client.close(),
   };
 }
@@ -103,7 +113,7 @@ export function grpcConnection(
     });
   return {
     request,
-    send: async (user) => ({ ok: (await request(user)).ok }),
+    send: sendOf(request),
     close: async () => client.close(),
   };
 }

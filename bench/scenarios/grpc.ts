@@ -192,6 +192,10 @@ export const grpcVsRest: Scenario = {
         process.stdout.write(
           `  [${repeat + 1}] ${name.padEnd(28)} ${m.rps.toFixed(0).padStart(6)} rps  p50 ${m.p50Ms.toFixed(3)} ms  p99 ${m.p99Ms.toFixed(3)} ms  gw ${m.cpuUsPerRequest[0]!.toFixed(0)} us/req  load ${m.loadAverage[0]}${failed}\n`,
         );
+        if (m.firstFailure)
+          process.stdout.write(
+            `      failed answers ${JSON.stringify(m.failedStatuses)}, the first: ${m.firstFailure}\n`,
+          );
         if (m.firstError) process.stdout.write(`      first error: ${m.firstError}\n`);
       },
     );
