@@ -19,16 +19,21 @@ export interface ClosedLoopOptions {
   users?: number;
 }
 
+/**
+ * Successful answers are what the rate, the latencies and the CPU per request are of: a failed
+ * answer (a breaker's or a shed request's fast refusal) would flatter all three. Failed answers
+ * and errors are counted apart, and a row with any is suspect.
+ */
 export interface ClosedLoopResult {
   connections: number;
-  /** Answers (any outcome) per second of the run. */
+  /** Successful answers per second of the run. */
   rps: number;
   p50Ms: number;
   p99Ms: number;
   p999Ms: number;
   maxMs: number;
   meanMs: number;
-  /** Answers of any outcome. */
+  /** Successful answers. */
   requests: number;
   /** Answers that were not a success (HTTP status other than 200, gRPC status other than OK). */
   failedAnswers: number;
@@ -39,9 +44,9 @@ export interface ClosedLoopResult {
   errors: number;
   firstError?: string;
   durationS: number;
-  /** CPU µs per answer, one per entry of `pids`. */
+  /** CPU µs per successful answer, one per entry of `pids`. */
   cpuUsPerRequest: number[];
-  /** The benchmark process's own CPU µs per answer (the load generator shares the machine). */
+  /** The benchmark process's own CPU µs per successful answer (the load generator shares the machine). */
   clientCpuUsPerRequest: number;
 }
 
@@ -82,8 +87,8 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<ClosedLoop
       const sent = performance.now();
       try {
         const answer = await send(user);
-        latencies[answered++] = performance.now() - sent;
-        if (!answer.ok) {
+        if (answer.ok) latencies[answered++] = performance.now() - sent;
+        else {
           failedAnswers++;
           failedStatuses[answer.status] = (failedStatuses[answer.status] ?? 0) + 1;
           firstFailure ??= `${answer.status}: ${answer.detail ?? ''}`;
