@@ -85,6 +85,11 @@ export const grpcVsRest: Scenario = {
     const gateway = await startGateway(
       {
         ...base,
+        // The runtime's health check may take 5 s, not 500 ms: textdir at 32 connections keeps a
+        // shared 2-core host so busy that /v2/health/ready misses 500 ms twice in a row, the
+        // runtime leaves rotation and the next requests fail (503, gRPC UNAVAILABLE) for reasons
+        // that are the host's, not the protocol's.
+        upstreams: { onnx: { endpoints: [runtime.url], health: { timeout_ms: 5_000 } } },
         // A textdir request is ~300 kB as JSON; gRPC's largest message is this limit too.
         limits: { body_bytes: 64 * 1024 * 1024 },
         models: {
@@ -284,7 +289,7 @@ export const grpcVsRest: Scenario = {
       ]),
     );
     note(
-      'x json: this protocol / REST JSON, paired within each repeat. CPU: utime+stime of each process tree over the run, per answer; client: this process (the load generator).',
+      'rps, latency and CPU are of successful answers. x json: this protocol / REST JSON, paired within each repeat. CPU: utime+stime of each process tree over the run; client: this process (the load generator).',
     );
     note(
       `req bytes: the body (REST) or the protobuf message (gRPC), no headers. conns seen: established connections to the gateway while the run's senders were open (fewest over the repeats). Max ${maxRequests} requests a run.`,
