@@ -75,6 +75,7 @@ describe('example configs', () => {
     assert.deepEqual(snapshot.config.upstreams['onnx']?.dns, {
       name: 'onnx-runtime.switchyard.svc.cluster.local',
       port: 8000,
+      protocol: 'http',
       interval_ms: 5000,
     });
     assert.deepEqual(

@@ -1,11 +1,17 @@
 import { decodeBinary, encodeValues } from '../shared/binary-tensors.js';
 import type {
   InferOutputTensor,
-  InferParameters,
   InferTensorContents,
   ModelInferRequest,
   ModelInferResponse,
 } from '../shared/grpc/inference.js';
+import {
+  CONTENTS_FIELD,
+  isNumeric,
+  numericSize,
+  restParameters,
+  type Numeric,
+} from '../shared/grpc/rest-messages.js';
 import { gatewayError } from '../errors.js';
 
 /**
@@ -15,39 +21,6 @@ import { gatewayError } from '../errors.js';
  * ModelInferResponse (kserve/open-inference-protocol inference_grpc.md, "Inference"; raw contents
  * laid out as "Tensor Data" says: row-major, little-endian, each datatype's size).
  */
-
-type Numeric =
-  'BOOL' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'FP32' | 'FP64';
-
-const CONTENTS_FIELD: Record<Numeric, keyof InferTensorContents> = {
-  BOOL: 'bool_contents',
-  INT8: 'int_contents',
-  INT16: 'int_contents',
-  INT32: 'int_contents',
-  INT64: 'int64_contents',
-  UINT8: 'uint_contents',
-  UINT16: 'uint_contents',
-  UINT32: 'uint_contents',
-  UINT64: 'uint64_contents',
-  FP32: 'fp32_contents',
-  FP64: 'fp64_contents',
-};
-
-const SIZE: Record<Numeric, number> = {
-  BOOL: 1,
-  INT8: 1,
-  UINT8: 1,
-  INT16: 2,
-  UINT16: 2,
-  INT32: 4,
-  UINT32: 4,
-  FP32: 4,
-  INT64: 8,
-  UINT64: 8,
-  FP64: 8,
-};
-
-const isNumeric = (datatype: string): datatype is Numeric => Object.hasOwn(SIZE, datatype);
 
 const invalid = (detail: string) => gatewayError('INPUT_INVALID', detail);
 
@@ -59,7 +32,7 @@ export function restBody(request: ModelInferRequest): object {
   }
   return {
     ...(request.id === '' ? {} : { id: request.id }),
-    ...parametersOf(request.parameters),
+    ...restParameters(request.parameters),
     inputs: request.inputs.map((input, index) => {
       if (!isNumeric(input.datatype)) {
         throw invalid(`inputs[${index}].datatype: ${JSON.stringify(input.datatype)} is not served over gRPC`);
@@ -72,13 +45,13 @@ export function restBody(request: ModelInferRequest): object {
         name: input.name,
         datatype: input.datatype,
         shape: input.shape,
-        ...parametersOf(input.parameters),
+        ...restParameters(input.parameters),
         data,
       };
     }),
     ...(request.outputs.length === 0
       ? {}
-      : { outputs: request.outputs.map((o) => ({ name: o.name, ...parametersOf(o.parameters) })) }),
+      : { outputs: request.outputs.map((o) => ({ name: o.name, ...restParameters(o.parameters) })) }),
   };
 }
 
@@ -98,7 +71,7 @@ function typedValues(
 }
 
 function fromBytes(datatype: Numeric, bytes: Buffer, path: string): unknown[] {
-  const size = SIZE[datatype];
+  const size = numericSize(datatype);
   if (bytes.length % size !== 0) {
     throw invalid(
       `${path}: raw contents of ${bytes.length} bytes are not whole ${datatype} values of ${size} bytes`,
@@ -106,17 +79,6 @@ function fromBytes(datatype: Numeric, bytes: Buffer, path: string): unknown[] {
   }
   // Raw contents are laid out as the binary tensor extension's tensors: little-endian, row-major.
   return decodeBinary(datatype, bytes);
-}
-
-function parametersOf(parameters: InferParameters): { parameters?: Record<string, unknown> } {
-  const keys = Object.keys(parameters);
-  if (keys.length === 0) return {};
-  const plain: Record<string, unknown> = {};
-  for (const key of keys) {
-    const parameter = parameters[key]!;
-    plain[key] = parameter.parameter_choice ? parameter[parameter.parameter_choice] : null;
-  }
-  return { parameters: plain };
 }
 
 interface RestOutput {

@@ -186,7 +186,7 @@ describe('discovery', () => {
       pool = createUpstreamPool(
         'onnx',
         testConfig({
-          dns: { name: NAME, port: one.port, interval_ms: 100, servers: [`127.0.0.1:${dns.port}`] },
+          dns: { name: NAME, port: one.port, protocol: 'http', interval_ms: 100, servers: [`127.0.0.1:${dns.port}`] },
         }),
         { metrics: createUpstreamMetrics(registry), logger },
       );
@@ -221,7 +221,7 @@ describe('discovery', () => {
       assert.equal((await inFlight).status, 200);
       await waitFor('first endpoint gone', () => urls().length === 1);
       assert.deepEqual(urls(), [two.url]);
-      assert.equal(leaving.dispatcher.closed, true);
+      assert.equal(leaving.dispatcher?.closed, true);
 
       // A name without records, then no DNS server at all: the last set stays.
       dns.setRecords([]);
