@@ -169,6 +169,19 @@ describe('discovery', () => {
     assert.equal(originOf('fd00::1', 8000), 'http://[fd00::1]:8000');
   });
 
+  it('static and dns: grpc endpoints keep their scheme (WHATWG URL gives grpc: the origin "null")', async () => {
+    const seen: (readonly string[])[] = [];
+    await createStaticDiscovery([
+      'grpc://b:8001/',
+      'http://b:8000',
+      'grpc://[fd00::1]:8001',
+      'grpc://b:8001',
+    ]).start((o) => seen.push(o));
+    assert.deepEqual(seen, [['grpc://[fd00::1]:8001', 'grpc://b:8001', 'http://b:8000']]);
+    assert.equal(originOf('10.0.0.1', 8001, 'grpc'), 'grpc://10.0.0.1:8001');
+    assert.equal(originOf('fd00::1', 8001, 'grpc'), 'grpc://[fd00::1]:8001');
+  });
+
   it('dns: adds and drains endpoints as records change, keeps the last set when lookups fail', async (t) => {
     const binary = findExecutable('dnsmasq');
     if (binary === undefined) {
@@ -186,7 +199,13 @@ describe('discovery', () => {
       pool = createUpstreamPool(
         'onnx',
         testConfig({
-          dns: { name: NAME, port: one.port, protocol: 'http', interval_ms: 100, servers: [`127.0.0.1:${dns.port}`] },
+          dns: {
+            name: NAME,
+            port: one.port,
+            protocol: 'http',
+            interval_ms: 100,
+            servers: [`127.0.0.1:${dns.port}`],
+          },
         }),
         { metrics: createUpstreamMetrics(registry), logger },
       );
