@@ -57,6 +57,10 @@ export class GrpcChannel {
       // The pool keeps the channel for the endpoint's life; grpc-js's idle timeout would drop
       // the connection of a quiet endpoint and make its next call pay for a new one.
       'grpc.client_idle_timeout_ms': 2_147_483_647,
+      // Retries are the gateway's (retry.ts: another endpoint, a budget, the deadline's room);
+      // grpc-js's own transparent retries would retry behind its back, and buffering each
+      // message for them costs CPU on every call.
+      'grpc.enable_retries': 0,
     });
     const inference = inferenceService();
     this.#infer = inference.ModelInfer as Method<ModelInferRequest, ModelInferResponse>;
