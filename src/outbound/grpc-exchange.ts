@@ -55,9 +55,7 @@ export function grpcExchange(
         try {
           resolve({ status: 200, text: restAnswerText(response), serverTiming: timing, timedOut: false });
         } catch (problem) {
-          resolve(
-            problem instanceof ConversionError ? refusal(400, problem.message) : noAnswer(problem),
-          );
+          resolve(problem instanceof ConversionError ? refusal(400, problem.message) : noAnswer(problem));
         }
         return;
       }

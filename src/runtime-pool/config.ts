@@ -54,9 +54,7 @@ export const UpstreamConfigSchema = Type.Object(
      * Static endpoints, as base URLs: "http://10.0.0.5:8000" is called over REST,
      * "grpc://10.0.0.5:8001" over gRPC; one pool may mix them. Exactly one of endpoints and dns.
      */
-    endpoints: Type.Optional(
-      Type.Array(Type.String({ pattern: '^(https?|grpc)://' }), { minItems: 1 }),
-    ),
+    endpoints: Type.Optional(Type.Array(Type.String({ pattern: '^(https?|grpc)://' }), { minItems: 1 })),
     dns: Type.Optional(DnsDiscoveryConfigSchema),
     health: HealthCheckConfigSchema,
     outlier: OutlierConfigSchema,

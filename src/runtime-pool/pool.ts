@@ -3,7 +3,13 @@ import { PoolAvailability } from './availability.js';
 import { createP2cBalancer, type Balancer } from './balancer.js';
 import type { UpstreamConfig } from './config.js';
 import { createDiscovery, type Discovery } from './discovery.js';
-import { EndpointState, endpointOrigin, type Endpoint, type EndpointStatus, type Outcome } from './endpoint.js';
+import {
+  EndpointState,
+  endpointOrigin,
+  type Endpoint,
+  type EndpointStatus,
+  type Outcome,
+} from './endpoint.js';
 import { createHealthCheck, type HealthCheck } from './health.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import type { UpstreamMetrics } from './metrics.js';

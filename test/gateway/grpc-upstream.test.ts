@@ -13,7 +13,14 @@ import {
   upstreamHealthy,
   type GatewayUnderTest,
 } from '../harness/gateway.js';
-import { createClient, getJson, metricValue, postJson, wireError, type JsonResponse } from '../harness/http.js';
+import {
+  createClient,
+  getJson,
+  metricValue,
+  postJson,
+  wireError,
+  type JsonResponse,
+} from '../harness/http.js';
 import { runBounded } from '../harness/load.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
 import { breakerState, gatewayMetrics, withoutIds, type DecisionAnswer } from '../harness/resilience.js';
@@ -29,7 +36,11 @@ import { grpcPortOf, startRuntime } from '../harness/runtime.js';
 const grpcUrl = (runtime: StartedProcess) => `grpc://127.0.0.1:${grpcPortOf(runtime)}`;
 
 /** Requests a runtime answered over one protocol (every outcome), from its /metrics. */
-async function runtimeCalls(client: Agent, runtime: StartedProcess, protocol: 'http' | 'grpc'): Promise<number> {
+async function runtimeCalls(
+  client: Agent,
+  runtime: StartedProcess,
+  protocol: 'http' | 'grpc',
+): Promise<number> {
   const response = await getJson(client, `${runtime.url}/metrics`);
   return metricValue(response.text, 'switchyard_runtime_requests_total', { model: 'fraud', protocol });
 }
@@ -130,7 +141,8 @@ describe('gateway: a grpc:// pool answers as an http:// pool does', () => {
     );
     const metrics = await gatewayMetrics(client, viaGrpc.url);
     assert.ok(
-      metricValue(metrics, 'switchyard_upstream_health_checks_total', { upstream: 'onnx', outcome: 'ok' }) > 0,
+      metricValue(metrics, 'switchyard_upstream_health_checks_total', { upstream: 'onnx', outcome: 'ok' }) >
+        0,
     );
   });
 });
@@ -182,7 +194,10 @@ describe('gateway: a mixed fleet', () => {
     };
     assert.equal(calls.aHttp, byVariant('v1'), JSON.stringify(calls));
     assert.equal(calls.aGrpc + calls.bHttp, byVariant('v2'), JSON.stringify(calls));
-    assert.ok(calls.aGrpc > 0 && calls.bHttp > 0, `the mixed pool used one protocol only: ${JSON.stringify(calls)}`);
+    assert.ok(
+      calls.aGrpc > 0 && calls.bHttp > 0,
+      `the mixed pool used one protocol only: ${JSON.stringify(calls)}`,
+    );
   });
 });
 
@@ -236,7 +251,8 @@ describe("gateway: a runtime's refusal over gRPC is the caller's error, as over 
 
   for (const bad of BAD) {
     test(`${bad.what}: the same status and code as over REST, and not charged to the breaker`, async () => {
-      const post = (g: GatewayUnderTest) => postJson(client, `${g.url}/v2/models/fraud/infer`, bad.body, AUTH);
+      const post = (g: GatewayUnderTest) =>
+        postJson(client, `${g.url}/v2/models/fraud/infer`, bad.body, AUTH);
       const rest = await post(viaRest);
       assert.equal(rest.status, 400, rest.text);
       const grpcAnswers = await runBounded(PER_KIND, 3, () => post(viaGrpc));
@@ -288,7 +304,12 @@ describe('gateway: a grpc runtime killed, then every one: health and ejection, t
   });
 
   const decide = (i: number) =>
-    postJson(client, `${gateway.url}/v1/decisions/fraud`, decisionBody(fraudRows(1, i)[0]!, `u-kill-${i}`), AUTH);
+    postJson(
+      client,
+      `${gateway.url}/v1/decisions/fraud`,
+      decisionBody(fraudRows(1, i)[0]!, `u-kill-${i}`),
+      AUTH,
+    );
 
   test('one killed: it leaves rotation and the other answers every request', async () => {
     await a.stop('SIGKILL');
