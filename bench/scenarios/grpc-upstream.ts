@@ -47,7 +47,7 @@ async function startGrpcRuntime(): Promise<{ runtime: Server; grpcPort: number }
 export const grpcUpstream: Scenario = {
   name: 'grpc-upstream',
   async run({ settings }) {
-    const connectionsList = numberList('BENCH_GRPC_UPSTREAM_CONNECTIONS', [16]);
+    const connectionsList = numberList('BENCH_POOL_CONNECTIONS', [16]);
     const { runtime, grpcPort } = await startGrpcRuntime();
     const endpoint: Record<PoolProtocol, string> = {
       http: runtime.url,
