@@ -50,6 +50,22 @@ const header = (response: JsonResponse, name: string): string | undefined => {
   return typeof value === 'string' ? value : undefined;
 };
 
+/**
+ * Two gateways with one config on one runtime, but for the pool's endpoint: its REST URL in one,
+ * its gRPC one in the other; waited for until each has its endpoint in rotation.
+ */
+async function restAndGrpcGateways(
+  runtime: StartedProcess,
+  client: Agent,
+  config: (endpoint: string) => object,
+): Promise<{ viaRest: GatewayUnderTest; viaGrpc: GatewayUnderTest }> {
+  const viaRest = await startGateway(config(runtime.url));
+  const viaGrpc = await startGateway(config(grpcUrl(runtime)));
+  await upstreamHealthy(client, viaRest.url);
+  await upstreamHealthy(client, viaGrpc.url);
+  return { viaRest, viaGrpc };
+}
+
 async function stopAll(gateways: GatewayUnderTest[], runtimes: StartedProcess[]): Promise<void> {
   for (const gateway of gateways) assert.equal(await gateway.stop(), 0);
   for (const runtime of runtimes) await runtime.stop();
@@ -63,11 +79,10 @@ describe('gateway: a grpc:// pool answers as an http:// pool does', () => {
 
   before(async () => {
     runtime = await startRuntime({ grpc: true });
-    viaRest = await startGateway(fraudGatewayConfig([runtime.url], { weights: [50, 50] }));
-    viaGrpc = await startGateway(fraudGatewayConfig([grpcUrl(runtime)], { weights: [50, 50] }));
     client = createClient(8);
-    await upstreamHealthy(client, viaRest.url);
-    await upstreamHealthy(client, viaGrpc.url);
+    ({ viaRest, viaGrpc } = await restAndGrpcGateways(runtime, client, (endpoint) =>
+      fraudGatewayConfig([endpoint], { weights: [50, 50] }),
+    ));
   });
   after(async () => {
     await client.close();
@@ -221,11 +236,8 @@ describe("gateway: a runtime's refusal over gRPC is the caller's error, as over 
           breaker: { error_threshold_percent: 50, volume_threshold: 5, reset_ms: 30_000 },
         },
       });
-    viaRest = await startGateway(options(runtime.url));
-    viaGrpc = await startGateway(options(grpcUrl(runtime)));
     client = createClient(8);
-    await upstreamHealthy(client, viaRest.url);
-    await upstreamHealthy(client, viaGrpc.url);
+    ({ viaRest, viaGrpc } = await restAndGrpcGateways(runtime, client, options));
   });
   after(async () => {
     await client.close();
@@ -365,11 +377,8 @@ describe('gateway: a grpc runtime slower than the budget: the deadline, then the
         upstream: { health: PATIENT_HEALTH },
         model: { budget_ms: BUDGET_MS, fallback: [{ default: { decision: 'review' } }] },
       });
-    viaRest = await startGateway(config(slow.url));
-    viaGrpc = await startGateway(config(grpcUrl(slow)));
     client = createClient(8);
-    await upstreamHealthy(client, viaRest.url);
-    await upstreamHealthy(client, viaGrpc.url);
+    ({ viaRest, viaGrpc } = await restAndGrpcGateways(slow, client, config));
   });
   after(async () => {
     await client.close();
