@@ -52,6 +52,7 @@ describe('httpStatusOf: the REST runtime’s status for a gRPC status', () => {
 describe('grpcExchange against a real gRPC server', () => {
   let server: Server;
   let channel: GrpcChannel;
+  let channelAddress: string;
   let seen: { request: ModelInferRequest; metadata: Metadata; deadline: number }[] = [];
   let answer: (
     call: ServerUnaryCall<ModelInferRequest, ModelInferResponse>,
@@ -79,7 +80,8 @@ describe('grpcExchange against a real gRPC server', () => {
         error ? reject(error) : resolve(bound),
       ),
     );
-    channel = new GrpcChannel(`127.0.0.1:${port}`, { maxReconnectBackoffMs: 1000 });
+    channelAddress = `127.0.0.1:${port}`;
+    channel = new GrpcChannel(channelAddress, { maxReconnectBackoffMs: 1000 });
   });
   after(() => {
     channel.close();
@@ -204,6 +206,28 @@ describe('grpcExchange against a real gRPC server', () => {
     } finally {
       nowhere.close();
     }
+  });
+
+  test('a closed channel (an endpoint that left the pool) is a connection error, not a throw', async () => {
+    const closed = new GrpcChannel('127.0.0.1:1', { maxReconnectBackoffMs: 1000 });
+    closed.close();
+    const result = await grpcExchange(closed, 'm', '1', { inference, body: '' }, 500, headers);
+    assert.equal(result.status, 0);
+    assert.equal(result.timedOut, false);
+    assert.ok(result.error);
+  });
+
+  test('destroy() ends the calls in flight at once', async () => {
+    answer = () => {}; // never answers
+    const own = new GrpcChannel(channelAddress, { maxReconnectBackoffMs: 1000 });
+    const pending = grpcExchange(own, 'm', '1', { inference, body: '' }, 5000, headers);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = performance.now();
+    own.destroy();
+    const result = await pending;
+    assert.ok(performance.now() - started < 1000);
+    assert.equal(result.timedOut, false);
+    assert.equal(result.status, 0, 'cancelled by us: no answer from the server');
   });
 
   test('what protobuf cannot carry is refused as the REST runtime would, without a call', async () => {

@@ -120,7 +120,7 @@ export class EndpointState implements Endpoint {
 
   /** Ends its connections at once, with whatever is in flight. */
   async destroy(): Promise<void> {
-    this.grpc?.close();
+    this.grpc?.destroy();
     if (this.dispatcher && !this.dispatcher.destroyed) await this.dispatcher.destroy();
   }
 

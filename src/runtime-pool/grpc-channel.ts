@@ -2,6 +2,7 @@ import {
   Client,
   credentials,
   Metadata,
+  status as Status,
   type ClientUnaryCall,
   type ServiceError,
   type StatusObject,
@@ -45,6 +46,8 @@ export class GrpcChannel {
   readonly #metadata: Method<ModelRef, ModelMetadataResponse>;
   readonly #check: Method<{ service: string }, HealthCheckResponse>;
   #closed = false;
+  /** Calls in flight, for destroy(). */
+  readonly #calls = new Set<ClientUnaryCall>();
 
   /** `address` is host:port (an IPv6 host in brackets). */
   constructor(address: string, options: GrpcChannelOptions) {
@@ -78,7 +81,7 @@ export class GrpcChannel {
     metadata: Metadata,
     deadline: number,
     done: (result: UnaryResult<ModelInferResponse>) => void,
-  ): ClientUnaryCall {
+  ): ClientUnaryCall | undefined {
     return this.#unary(this.#infer, request, metadata, deadline, done);
   }
 
@@ -100,31 +103,54 @@ export class GrpcChannel {
     this.#client.close();
   }
 
+  /** Cancels the calls still in flight (they end CANCELLED) and closes the channel. */
+  destroy(): void {
+    for (const call of this.#calls) call.cancel();
+    this.close();
+  }
+
   #unary<Request, Response>(
     method: Method<Request, Response>,
     request: Request,
     metadata: Metadata,
     deadline: number,
     done: (result: UnaryResult<Response>) => void,
-  ): ClientUnaryCall {
+  ): ClientUnaryCall | undefined {
     // The callback and the status event come in either order; the result waits for both.
     let outcome: { response?: Response; error?: ServiceError } | undefined;
     let status: StatusObject | undefined;
+    let call: ClientUnaryCall | undefined;
     const settle = (): void => {
-      if (outcome && status) done({ ...outcome, trailers: status.metadata });
+      if (!outcome || !status) return;
+      if (call) this.#calls.delete(call);
+      done({ ...outcome, trailers: status.metadata });
     };
-    const call = this.#client.makeUnaryRequest<Request, Response>(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      request,
-      metadata,
-      { deadline },
-      (error, response) => {
-        outcome = error ? { error } : { response: response as Response };
-        settle();
-      },
-    );
+    try {
+      call = this.#client.makeUnaryRequest<Request, Response>(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        request,
+        metadata,
+        { deadline },
+        (error, response) => {
+          outcome = error ? { error } : { response: response as Response };
+          settle();
+        },
+      );
+    } catch (error) {
+      // A closed channel refuses a call at once (a request of a reloaded config's old pool can
+      // still retry on it): no server answered, as with a refused connection.
+      const details = error instanceof Error ? error.message : String(error);
+      const refused = Object.assign(new Error(details), {
+        code: Status.UNAVAILABLE,
+        details,
+        metadata: new Metadata(),
+      }) as ServiceError;
+      queueMicrotask(() => done({ error: refused, trailers: undefined }));
+      return undefined;
+    }
+    this.#calls.add(call);
     call.on('status', (s: StatusObject) => {
       status = s;
       settle();
