@@ -23,7 +23,13 @@ import {
 } from '../harness/http.js';
 import { runBounded } from '../harness/load.js';
 import { waitFor, type StartedProcess } from '../harness/process.js';
-import { breakerState, gatewayMetrics, withoutIds, type DecisionAnswer } from '../harness/resilience.js';
+import {
+  breakerState,
+  gatewayMetrics,
+  shadowPair,
+  withoutIds,
+  type DecisionAnswer,
+} from '../harness/resilience.js';
 import { grpcPortOf, startRuntime } from '../harness/runtime.js';
 
 /**
@@ -213,6 +219,43 @@ describe('gateway: a mixed fleet', () => {
       calls.aGrpc > 0 && calls.bHttp > 0,
       `the mixed pool used one protocol only: ${JSON.stringify(calls)}`,
     );
+  });
+
+  test('a shadow on a grpc pool gets its copies over gRPC and compares them with the REST primary', async () => {
+    const config = fraudGatewayConfig([a.url], { weights: [100, 0] });
+    const mirrored = await startGateway({
+      ...config,
+      upstreams: {
+        onnx: config.upstreams.onnx,
+        shadowed: { ...config.upstreams.onnx, endpoints: [grpcUrl(b)] },
+      },
+      models: {
+        fraud: {
+          ...config.models.fraud,
+          shadows: [{ name: 'v3', upstream: 'shadowed', model: 'fraud', version: '3', percent: 100 }],
+        },
+      },
+    });
+    try {
+      await upstreamHealthy(client, mirrored.url);
+      const grpcBefore = await runtimeCalls(client, b, 'grpc');
+      const rows = fraudRows(30, 8);
+      const answers = await runBounded(rows.length, 4, (i) =>
+        postJson(client, `${mirrored.url}/v1/decisions/fraud`, decisionBody(rows[i]!, `u-shadow-${i}`), AUTH),
+      );
+      assert.ok(answers.every((r) => r.status === 200 && header(r, 'x-switchyard-variant') === 'v1'));
+      const pair = await waitFor('every copy compared', async () => {
+        const report = await shadowPair(client, mirrored.url, 'fraud', 'v1', 'v3');
+        return report && report.compared + report.errors >= rows.length ? report : undefined;
+      });
+      assert.deepEqual(
+        [pair.sent, pair.compared, pair.errors, pair.dropped],
+        [rows.length, rows.length, 0, 0],
+      );
+      assert.equal((await runtimeCalls(client, b, 'grpc')) - grpcBefore, rows.length);
+    } finally {
+      assert.equal(await mirrored.stop(), 0);
+    }
   });
 });
 
