@@ -1,17 +1,70 @@
-import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import type { Env } from '../config/interpolate.js';
 import { followLines, lastLines, logFiles, readRecords } from '../telemetry/prediction-log/read.js';
 import { LogStatsBuilder, type ModelLogStats } from '../telemetry/prediction-log/stats.js';
+import { UsageError } from './args.js';
+import {
+  findCommand,
+  parseCommandLine,
+  renderHelp,
+  renderUsage,
+  type CommandSpec,
+  type FlagSpec,
+  type FlagValues,
+} from './command-spec.js';
 import type { TextSink } from './validate.js';
-
-export const LOG_USAGE = `switchyard log tail [-n N] [--follow] [--file F | --config FILE]
-                   | stats --model M [--json] [--file F | --config FILE]`;
 
 /** The gateway's default, relative to the working directory as the gateway's is. */
 const DEFAULT_FILE = 'switchyard-predictions.jsonl';
 
-class LogUsageError extends Error {}
+const FILE_FLAG = {
+  name: 'file',
+  short: 'f',
+  value: 'F',
+  default: DEFAULT_FILE,
+  description: 'the prediction log file (its rotated siblings F.1, F.2, … are read too)',
+} as const satisfies FlagSpec;
+const CONFIG_FLAG = {
+  name: 'config',
+  short: 'c',
+  value: 'FILE',
+  description: "read the file from this gateway config's prediction_log.path, instead of --file",
+} as const satisfies FlagSpec;
+
+export const LOG_TAIL_SPEC = {
+  name: 'log tail',
+  summary: 'the last prediction records as JSON lines, then (--follow) new ones until Ctrl-C',
+  flags: [
+    { name: 'lines', short: 'n', value: 'N', default: 10, description: 'how many records to print first' },
+    { name: 'follow', description: 'keep printing records as they are written, until Ctrl-C' },
+    FILE_FLAG,
+    CONFIG_FLAG,
+  ],
+} as const satisfies CommandSpec;
+
+export const LOG_STATS_SPEC = {
+  name: 'log stats',
+  summary: "one model's requests and decisions per variant, its fallbacks, and primary/shadow agreement",
+  flags: [
+    {
+      name: 'model',
+      short: 'm',
+      value: 'M',
+      required: true,
+      description: 'the model, as the gateway names it',
+    },
+    { name: 'json', description: 'print the figures as one JSON document' },
+    FILE_FLAG,
+    CONFIG_FLAG,
+  ],
+} as const satisfies CommandSpec;
+
+export const LOG_SPEC = {
+  name: 'log',
+  summary: 'reads the prediction log the gateway writes (and its rotated files)',
+  flags: [],
+  subcommands: [LOG_TAIL_SPEC, LOG_STATS_SPEC],
+} as const satisfies CommandSpec;
 
 /**
  * `switchyard log ...` (argv is what follows `log`): reads the prediction log file and its rotated
@@ -29,13 +82,12 @@ export async function runLog(
   try {
     parsed = parseLogArgs(argv);
   } catch (error) {
-    if (!(error instanceof LogUsageError) && !(error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
-      throw error;
-    err.write(`switchyard log: ${(error as Error).message}\nusage: ${LOG_USAGE}\n`);
+    if (!(error instanceof UsageError)) throw error;
+    err.write(`switchyard log: ${error.message}\n${renderUsage(error.command ?? LOG_SPEC)}`);
     return 2;
   }
   if (parsed.command === 'help') {
-    out.write(`usage: ${LOG_USAGE}\n`);
+    out.write(renderHelp(parsed.spec));
     return 0;
   }
   let file = parsed.file ?? DEFAULT_FILE;
@@ -82,44 +134,36 @@ export async function runLog(
 }
 
 type LogArgs =
-  | { command: 'help' }
+  | { command: 'help'; spec: CommandSpec }
   | { command: 'tail'; lines: number; follow: boolean; file?: string; config?: string }
   | { command: 'stats'; model: string; json: boolean; file?: string; config?: string };
 
 function parseLogArgs(argv: string[]): LogArgs {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      file: { type: 'string', short: 'f' },
-      config: { type: 'string', short: 'c' },
-      lines: { type: 'string', short: 'n' },
-      follow: { type: 'boolean' },
-      model: { type: 'string', short: 'm' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (values.help) return { command: 'help' };
+  const spec = findCommand([LOG_SPEC], ['log', ...argv]) ?? LOG_SPEC;
+  // A subcommand takes its own flags; before one is named, any of them parses (to say which is missing).
+  const flags = spec === LOG_SPEC ? [...LOG_TAIL_SPEC.flags, ...LOG_STATS_SPEC.flags] : spec.flags;
+  const { values: parsed, positionals } = parseCommandLine({ ...spec, flags }, argv, { positionals: true });
+  const values = parsed as FlagValues<typeof LOG_TAIL_SPEC.flags> & FlagValues<typeof LOG_STATS_SPEC.flags>;
+  if (values.help) return { command: 'help', spec };
   const [command, ...extra] = positionals;
-  if (extra.length > 0) throw new LogUsageError(`unexpected "${extra.join(' ')}"`);
+  const fail = (message: string) => new UsageError(message, spec);
+  if (extra.length > 0) throw fail(`unexpected "${extra.join(' ')}"`);
   if (values.file !== undefined && values.config !== undefined)
-    throw new LogUsageError('give --file or --config, not both');
+    throw fail('give --file or --config, not both');
   const source = {
     ...(values.file === undefined ? {} : { file: values.file }),
     ...(values.config === undefined ? {} : { config: values.config }),
   };
   if (command === 'tail') {
     const lines = values.lines === undefined ? 10 : Number(values.lines);
-    if (!Number.isInteger(lines) || lines < 0) throw new LogUsageError('-n takes a whole number');
+    if (!Number.isInteger(lines) || lines < 0) throw fail('-n takes a whole number');
     return { command, lines, follow: values.follow ?? false, ...source };
   }
   if (command === 'stats') {
-    if (!values.model) throw new LogUsageError('stats needs --model');
+    if (!values.model) throw fail('stats needs --model');
     return { command, model: values.model, json: values.json ?? false, ...source };
   }
-  throw new LogUsageError(command ? `unknown log command "${command}"` : 'give tail or stats');
+  throw fail(command ? `unknown log command "${command}"` : 'give tail or stats');
 }
 
 function renderStats(stats: ModelLogStats, files: string[], unreadable: number): string {

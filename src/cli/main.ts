@@ -1,27 +1,42 @@
 #!/usr/bin/env node
-import { ConfigInvalidError } from '../gateway/start.js';
-import { DEV_USAGE, runDev } from './dev.js';
-import { GATEWAY_USAGE, runGateway } from './gateway.js';
-import { KEYS_USAGE, runKeys } from './keys.js';
-import { LOG_USAGE, runLog } from './log.js';
-import { MODEL_USAGE, runModel } from './model.js';
-import { ROLLOUT_USAGE, runRollout } from './rollout.js';
 import { UsageError } from './args.js';
-import { RUNTIME_USAGE, runRuntime } from './runtime.js';
+import { asksForHelp, findCommand, renderHelp, renderUsage, synopsis } from './command-spec.js';
+import { COMMANDS } from './commands.js';
+import { runDev } from './dev.js';
+import { runGateway } from './gateway.js';
+import { runKeys } from './keys.js';
+import { runLog } from './log.js';
+import { runModel } from './model.js';
+import { runRollout } from './rollout.js';
+import { runRuntime } from './runtime.js';
 import { runValidate } from './validate.js';
 
-const USAGE = `usage:
-  ${GATEWAY_USAGE}
-  ${RUNTIME_USAGE}
-  ${DEV_USAGE}
-  switchyard validate --config FILE
-  ${ROLLOUT_USAGE}
-  ${KEYS_USAGE}
-  ${LOG_USAGE}
-  ${MODEL_USAGE}`;
+const USAGE = [
+  'usage:',
+  ...COMMANDS.flatMap(synopsis).map((line) => `  ${line}`),
+  '',
+  "switchyard help COMMAND [SUBCOMMAND], or COMMAND [SUBCOMMAND] --help: what it does and every flag's meaning",
+  '',
+].join('\n');
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    if (command !== 'help' || rest.length === 0) {
+      process.stdout.write(USAGE);
+      return;
+    }
+    const spec = findCommand(COMMANDS, rest);
+    if (!spec) throw new UsageError(`unknown command "${rest[0]}"`);
+    process.stdout.write(renderHelp(spec));
+    return;
+  }
+  const spec = findCommand(COMMANDS, argv);
+  if (!spec) throw new UsageError(`unknown command "${command}"`);
+  if (asksForHelp(rest)) {
+    process.stdout.write(renderHelp(spec));
+    return;
+  }
   switch (command) {
     case 'runtime':
       await runRuntime(rest);
@@ -51,22 +66,18 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = await runLog(rest, process.stdout, process.stderr, { signal: stop.signal });
       return;
     }
-    case undefined:
-    case 'help':
-    case '--help':
-      process.stdout.write(`${USAGE}\n`);
-      return;
-    default:
-      throw new UsageError(`unknown command "${command}"`);
   }
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`switchyard: ${(error as Error).message}\n${USAGE}\n`);
+const argv = process.argv.slice(2);
+main(argv).catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    // The usage of the (sub)command the mistake was made in, else of every command.
+    const spec = error.command ?? findCommand(COMMANDS, argv);
+    process.stderr.write(`switchyard: ${error.message}\n${spec ? renderUsage(spec) : USAGE}`);
     process.exit(2);
   }
-  if (error instanceof ConfigInvalidError) {
+  if (error instanceof Error && error.name === 'ConfigInvalidError') {
     process.stderr.write(`switchyard: ${error.message}\n`); // the problems, not a stack
     process.exit(1);
   }

@@ -2,17 +2,65 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { isScalar, parseDocument } from 'yaml';
 import type { OnnxSignature } from '../../runtimes/onnx/repository/describe.js';
 import { DATATYPES, type Datatype } from '../shared/oip.js';
 import { blockMap, flowText, putPair, TextEditor, UneditableError } from '../rollout/text-edit.js';
 import { integer, UsageError } from './args.js';
+import { asksForHelp, findCommand, parseCommandLine, renderHelp, type CommandSpec } from './command-spec.js';
 
-export const MODEL_USAGE = `switchyard model init REPO NAME --onnx FILE [--version V] [--max-batch-size N]
-                   [--input NAME:DATATYPE:D1,D2,… …] [--output NAME:DATATYPE:D1,… …]
-  switchyard model hash FILE…
-  switchyard model check REPO [--model NAME]`;
+const DEFAULT_VERSION = '1';
+
+export const MODEL_INIT_SPEC = {
+  name: 'model init',
+  operands: 'REPO NAME',
+  summary:
+    'copies an ONNX file into a model repository as REPO/NAME/V/model.onnx and writes (or adds the version to) REPO/NAME/config.yaml',
+  flags: [
+    { name: 'onnx', value: 'FILE', required: true, description: 'the ONNX model file' },
+    { name: 'version', value: 'V', default: DEFAULT_VERSION, description: 'the version directory to write' },
+    {
+      name: 'max-batch-size',
+      value: 'N',
+      default: '64 when the first dimension is free, else 0',
+      description: "config.yaml's max_batch_size",
+    },
+    {
+      name: 'input',
+      value: 'NAME:DATATYPE:D1,D2,…',
+      multiple: true,
+      description:
+        "an input tensor, one row's dimensions; given once per input, they replace what is read from the file",
+    },
+    {
+      name: 'output',
+      value: 'NAME:DATATYPE:D1,…',
+      multiple: true,
+      description: 'an output tensor, as --input',
+    },
+  ],
+} as const satisfies CommandSpec;
+
+export const MODEL_HASH_SPEC = {
+  name: 'model hash',
+  operands: 'FILE…',
+  summary: "each file's sha256, as sha256sum prints it: what config.yaml's versions.V.sha256 holds",
+  flags: [],
+} as const satisfies CommandSpec;
+
+export const MODEL_CHECK_SPEC = {
+  name: 'model check',
+  operands: 'REPO',
+  summary: 'runs the checks the runtime makes at load on every version, and says which fail (exit 1)',
+  flags: [{ name: 'model', value: 'NAME', description: 'check only this model' }],
+} as const satisfies CommandSpec;
+
+export const MODEL_SPEC = {
+  name: 'model',
+  summary: 'from an ONNX file to a model repository the runtime serves (docs/own-model.md)',
+  flags: [],
+  subcommands: [MODEL_INIT_SPEC, MODEL_HASH_SPEC, MODEL_CHECK_SPEC],
+} as const satisfies CommandSpec;
 
 interface Output {
   write(text: string): unknown;
@@ -41,8 +89,8 @@ const VERSION_NAME = /^[0-9A-Za-z_.-]+$/;
  */
 export async function runModel(argv: string[], out: Output, err: Output): Promise<number> {
   const [verb, ...rest] = argv;
-  if (verb === undefined || verb === 'help' || argv.includes('--help') || argv.includes('-h')) {
-    out.write(`usage:\n  ${MODEL_USAGE}\n`);
+  if (verb === undefined || verb === 'help' || asksForHelp(argv)) {
+    out.write(renderHelp(findCommand([MODEL_SPEC], ['model', ...argv]) ?? MODEL_SPEC));
     return 0;
   }
   switch (verb) {
@@ -53,7 +101,7 @@ export async function runModel(argv: string[], out: Output, err: Output): Promis
     case 'check':
       return check(rest, out, err);
     default:
-      throw new UsageError(`model takes init, hash or check, not ${JSON.stringify(verb ?? '')}`);
+      throw new UsageError(`model takes init, hash or check, not ${JSON.stringify(verb ?? '')}`, MODEL_SPEC);
   }
 }
 
@@ -65,8 +113,8 @@ export async function fileSha256(path: string): Promise<string> {
 }
 
 async function hash(argv: string[], out: Output, err: Output): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, options: {}, allowPositionals: true, strict: true });
-  if (positionals.length === 0) throw new UsageError('model hash takes one or more files');
+  const { positionals } = parseCommandLine(MODEL_HASH_SPEC, argv, { positionals: true });
+  if (positionals.length === 0) throw new UsageError('model hash takes one or more files', MODEL_HASH_SPEC);
   let status = 0;
   for (const path of positionals) {
     try {
@@ -81,27 +129,15 @@ async function hash(argv: string[], out: Output, err: Output): Promise<number> {
 }
 
 async function init(argv: string[], out: Output, err: Output): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      onnx: { type: 'string' },
-      version: { type: 'string', default: '1' },
-      'max-batch-size': { type: 'string' },
-      input: { type: 'string', multiple: true },
-      output: { type: 'string', multiple: true },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseCommandLine(MODEL_INIT_SPEC, argv, { positionals: true });
   const [repository, name, ...extra] = positionals;
+  const usage = (message: string) => new UsageError(message, MODEL_INIT_SPEC);
   if (repository === undefined || name === undefined || extra.length > 0)
-    throw new UsageError('model init takes REPO NAME --onnx FILE');
-  if (!values.onnx) throw new UsageError('model init needs --onnx FILE');
-  if (!MODEL_NAME.test(name))
-    throw new UsageError(`a model name is letters, digits and _ . -, not "${name}"`);
-  const version = values.version;
-  if (!VERSION_NAME.test(version))
-    throw new UsageError(`a version is letters, digits and _ . -, not "${version}"`);
+    throw usage('model init takes REPO NAME --onnx FILE');
+  if (!values.onnx) throw usage('model init needs --onnx FILE');
+  if (!MODEL_NAME.test(name)) throw usage(`a model name is letters, digits and _ . -, not "${name}"`);
+  const version = values.version ?? DEFAULT_VERSION;
+  if (!VERSION_NAME.test(version)) throw usage(`a version is letters, digits and _ . -, not "${version}"`);
   const givenInputs = (values.input ?? []).map((spec) => parseTensor('--input', spec));
   const givenOutputs = (values.output ?? []).map((spec) => parseTensor('--output', spec));
 
@@ -169,14 +205,10 @@ async function init(argv: string[], out: Output, err: Output): Promise<number> {
 }
 
 async function check(argv: string[], out: Output, err: Output): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { model: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseCommandLine(MODEL_CHECK_SPEC, argv, { positionals: true });
   const [repository, ...extra] = positionals;
-  if (repository === undefined || extra.length > 0) throw new UsageError('model check takes REPO');
+  if (repository === undefined || extra.length > 0)
+    throw new UsageError('model check takes REPO', MODEL_CHECK_SPEC);
   if (!(await stat(repository).catch(() => undefined))?.isDirectory()) {
     err.write(`switchyard: ${repository} is not a directory\n`);
     return 1;

@@ -1,14 +1,39 @@
-import { parseArgs } from 'node:util';
 import type { Env } from '../config/interpolate.js';
+import { parseCommandLine, renderUsage, type CommandSpec, type FlagSpec } from './command-spec.js';
 import type { TextSink } from './validate.js';
 
 export const LIVE_ACTIONS = ['status', 'pause', 'resume', 'abort'] as const;
 export type LiveAction = (typeof LIVE_ACTIONS)[number];
 
-export const ROLLOUT_LIVE_USAGE = `switchyard rollout status|pause|resume|abort MODEL [--url URL] [--json]
-                   (a running gateway's admin API; the key in SWITCHYARD_ADMIN_KEY, the URL in --url or SWITCHYARD_URL)`;
-
 const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+const LIVE_FLAGS = [
+  {
+    name: 'url',
+    value: 'URL',
+    default: `the SWITCHYARD_URL variable, else ${DEFAULT_URL}`,
+    description: "the gateway's address; the admin key is read from SWITCHYARD_ADMIN_KEY",
+  },
+  { name: 'json', description: "print the gateway's answer as it came" },
+] as const satisfies FlagSpec[];
+
+const LIVE_SUMMARIES: Record<LiveAction, string> = {
+  status: "a running gateway's rollout of MODEL: its step, the last checks with their numbers, recent events",
+  pause: 'holds the rollout at its step (failed checks still roll it back)',
+  resume: 'lifts a pause, or starts the step of pause_before that waits',
+  abort: 'rolls the candidate back at once',
+};
+
+/** `rollout status|pause|resume|abort MODEL`: a running gateway's admin API, not the file. */
+export const ROLLOUT_LIVE_SPECS = LIVE_ACTIONS.map(
+  (action) =>
+    ({
+      name: `rollout ${action}`,
+      operands: 'MODEL',
+      summary: LIVE_SUMMARIES[action],
+      flags: LIVE_FLAGS,
+    }) as const satisfies CommandSpec,
+);
 
 interface RolloutStatusBody {
   model: string;
@@ -44,21 +69,17 @@ export async function runRolloutLive(
   err: TextSink,
   env: Env = process.env,
 ): Promise<number> {
+  const spec = ROLLOUT_LIVE_SPECS[LIVE_ACTIONS.indexOf(action)]!;
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      options: { url: { type: 'string' }, json: { type: 'boolean' } },
-      strict: true,
-      allowPositionals: true,
-    });
+    parsed = parseCommandLine(spec, argv, { positionals: true });
   } catch (error) {
-    err.write(`switchyard rollout: ${(error as Error).message}\nusage: ${ROLLOUT_LIVE_USAGE}\n`);
+    err.write(`switchyard rollout: ${(error as Error).message}\n${renderUsage(spec)}`);
     return 2;
   }
   const [model, ...extra] = parsed.positionals;
   if (!model || extra.length > 0) {
-    err.write(`switchyard rollout: give one model\nusage: ${ROLLOUT_LIVE_USAGE}\n`);
+    err.write(`switchyard rollout: give one model\n${renderUsage(spec)}`);
     return 2;
   }
   const key = env.SWITCHYARD_ADMIN_KEY;

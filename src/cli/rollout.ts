@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { fileHash } from '../config/snapshot.js';
 import { parseDocument } from 'yaml';
 import type { Env } from '../config/interpolate.js';
@@ -7,18 +6,147 @@ import { unifiedDiff } from '../rollout/diff.js';
 import { editRollout, readModel, type RolloutCommand } from '../rollout/rollout.js';
 import { parsePercent } from '../rollout/weights.js';
 import { ChangedMeanwhileError, replaceFileAtomically } from '../rollout/write.js';
-import { LIVE_ACTIONS, ROLLOUT_LIVE_USAGE, runRolloutLive } from './rollout-live.js';
+import { UsageError } from './args.js';
+import {
+  asksForHelp,
+  findCommand,
+  parseCommandLine,
+  renderHelp,
+  renderUsage,
+  type CommandSpec,
+  type FlagSpec,
+} from './command-spec.js';
+import { LIVE_ACTIONS, ROLLOUT_LIVE_SPECS, runRolloutLive } from './rollout-live.js';
 import type { TextSink } from './validate.js';
 
-export const ROLLOUT_USAGE = `switchyard rollout MODEL set NAME=W [NAME=W ...] | promote NAME | rollback | show
-                   | variant add NAME [--version V] [--upstream U] [--model M] [--after VARIANT]
-                   | variant remove NAME | variant demote NAME PERCENT
-                   | shadow add NAME PERCENT [--upstream U] [--model M] [--version V] | shadow remove NAME
-                   | shadow promote NAME [WEIGHT] [--from VARIANT]
-                   [--config FILE] [--dry-run]
-  ${ROLLOUT_LIVE_USAGE}`;
-
 const DEFAULT_CONFIG = 'config/gateway.yaml';
+
+const CONFIG_FLAG = {
+  name: 'config',
+  short: 'c',
+  value: 'FILE',
+  default: DEFAULT_CONFIG,
+  description: 'the config file to edit in place',
+} as const satisfies FlagSpec;
+const DRY_RUN_FLAG = {
+  name: 'dry-run',
+  description: 'print the diff and write nothing',
+} as const satisfies FlagSpec;
+const VERSION_FLAG = {
+  name: 'version',
+  value: 'V',
+  description: 'the version on the runtime (default: read from a name like v4)',
+} as const satisfies FlagSpec;
+const UPSTREAM_FLAG = {
+  name: 'upstream',
+  value: 'U',
+  description:
+    'the upstream it calls (default: that of the variant it follows, for a shadow the first variant)',
+} as const satisfies FlagSpec;
+const MODEL_FLAG = {
+  name: 'model',
+  value: 'M',
+  description: 'the model name on the runtime (default: as --upstream)',
+} as const satisfies FlagSpec;
+const AFTER_FLAG = {
+  name: 'after',
+  value: 'VARIANT',
+  default: 'the last variant',
+  description: 'the variant it is listed after',
+} as const satisfies FlagSpec;
+const FROM_FLAG = {
+  name: 'from',
+  value: 'VARIANT',
+  default: 'the variant with the most weight',
+  description: 'the variant whose users it takes',
+} as const satisfies FlagSpec;
+const EDIT_FLAGS = [CONFIG_FLAG, DRY_RUN_FLAG] as const;
+
+const edit = <const S extends Omit<CommandSpec, 'name'> & { verb: string }>(spec: S) =>
+  ({ ...spec, name: `rollout ${spec.verb}` }) as const;
+
+/** What edits the file: MODEL comes before the subcommand's words. */
+const ROLLOUT_EDIT_SPECS = [
+  edit({
+    verb: 'set',
+    form: 'rollout MODEL set NAME=W [NAME=W ...]',
+    summary:
+      "sets variants' weights (percent); a single NAME=W trades users with the nearest variant before NAME that has weight; records the weights before in rollback_weights",
+    flags: EDIT_FLAGS,
+  }),
+  edit({
+    verb: 'promote',
+    form: 'rollout MODEL promote NAME',
+    summary:
+      'gives NAME every user (weight 100, the others 0); records the weights before in rollback_weights',
+    flags: EDIT_FLAGS,
+  }),
+  edit({
+    verb: 'rollback',
+    form: 'rollout MODEL rollback',
+    summary: 'restores rollback_weights and removes them (a variant added since goes to 0)',
+    flags: EDIT_FLAGS,
+  }),
+  edit({
+    verb: 'show',
+    form: 'rollout MODEL show',
+    summary:
+      "the model's weights in order, its shadows, its rollback_weights and the file_hash gateways report",
+    flags: [CONFIG_FLAG],
+  }),
+  edit({
+    verb: 'variant add',
+    form: 'rollout MODEL variant add NAME',
+    summary: 'a variant at weight 0 after --after, on the upstream and model of the variant it follows',
+    flags: [VERSION_FLAG, UPSTREAM_FLAG, MODEL_FLAG, AFTER_FLAG, ...EDIT_FLAGS],
+  }),
+  edit({
+    verb: 'variant remove',
+    form: 'rollout MODEL variant remove NAME',
+    summary: 'removes a variant at weight 0 that no rollout policy or fallback step names',
+    flags: EDIT_FLAGS,
+  }),
+  edit({
+    verb: 'variant demote',
+    form: 'rollout MODEL variant demote NAME PERCENT',
+    summary:
+      "the variant's users go back where they came from (as set NAME=0) and it becomes a shadow mirroring PERCENT",
+    flags: EDIT_FLAGS,
+  }),
+  edit({
+    verb: 'shadow add',
+    form: 'rollout MODEL shadow add NAME PERCENT',
+    summary: "mirrors PERCENT of the model's requests to NAME (or changes an existing shadow's fields)",
+    flags: [UPSTREAM_FLAG, MODEL_FLAG, VERSION_FLAG, ...EDIT_FLAGS],
+  }),
+  edit({
+    verb: 'shadow remove',
+    form: 'rollout MODEL shadow remove NAME',
+    summary: 'stops mirroring to the shadow and deletes it',
+    flags: EDIT_FLAGS,
+  }),
+  edit({
+    verb: 'shadow promote',
+    form: 'rollout MODEL shadow promote NAME [WEIGHT]',
+    summary:
+      "the shadow becomes a variant listed after --from, taking WEIGHT (default 0) of that variant's users only",
+    flags: [FROM_FLAG, ...EDIT_FLAGS],
+  }),
+] as const;
+
+export const ROLLOUT_SPEC = {
+  name: 'rollout',
+  summary:
+    "edits one model's weights and shadows in the config file (validated, written in one rename, the diff printed), or acts on a running gateway's rollout",
+  flags: [],
+  subcommands: [...ROLLOUT_EDIT_SPECS, ...ROLLOUT_LIVE_SPECS],
+} as const satisfies CommandSpec;
+
+/** The flags of every subcommand that edits the file; which goes with which is checked after parsing. */
+const EDIT_PARSE_SPEC = {
+  ...ROLLOUT_SPEC,
+  flags: [CONFIG_FLAG, DRY_RUN_FLAG, VERSION_FLAG, UPSTREAM_FLAG, MODEL_FLAG, AFTER_FLAG, FROM_FLAG],
+} as const;
 
 class RolloutUsageError extends Error {}
 
@@ -34,23 +162,21 @@ export async function runRollout(
   err: TextSink,
   env: Env = process.env,
 ): Promise<number> {
+  // The subcommand named, if any: whose usage a mistake prints, and whose help --help prints.
+  const named = findCommand([ROLLOUT_SPEC], ['rollout', ...argv]) ?? ROLLOUT_SPEC;
+  if (asksForHelp(argv)) {
+    out.write(renderHelp(named));
+    return 0;
+  }
   const live = LIVE_ACTIONS.find((action) => action === argv[0]);
   if (live) return runRolloutLive(live, argv.slice(1), out, err, env);
   let parsed: ReturnType<typeof parseRolloutArgs>;
   try {
     parsed = parseRolloutArgs(argv);
   } catch (error) {
-    if (
-      !(error instanceof RolloutUsageError) &&
-      !(error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
-    )
-      throw error;
-    err.write(`switchyard rollout: ${(error as Error).message}\nusage: ${ROLLOUT_USAGE}\n`);
+    if (!(error instanceof RolloutUsageError) && !(error instanceof UsageError)) throw error;
+    err.write(`switchyard rollout: ${error.message}\n${renderUsage(named)}`);
     return 2;
-  }
-  if (parsed === 'help') {
-    out.write(`usage: ${ROLLOUT_USAGE}\n`);
-    return 0;
   }
   const { model, command, config, dryRun } = parsed;
 
@@ -91,25 +217,13 @@ export async function runRollout(
   return 0;
 }
 
-function parseRolloutArgs(
-  argv: string[],
-): 'help' | { model: string; command: RolloutCommand | 'show'; config: string; dryRun: boolean } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', short: 'c' },
-      'dry-run': { type: 'boolean' },
-      upstream: { type: 'string' },
-      model: { type: 'string' },
-      version: { type: 'string' },
-      after: { type: 'string' },
-      from: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (values.help) return 'help';
+function parseRolloutArgs(argv: string[]): {
+  model: string;
+  command: RolloutCommand | 'show';
+  config: string;
+  dryRun: boolean;
+} {
+  const { values, positionals } = parseCommandLine(EDIT_PARSE_SPEC, argv, { positionals: true });
   const [model, verb, ...rest] = positionals;
   if (!model || !verb) throw new RolloutUsageError('give a model and what to do');
   const command = parseCommand(verb, rest);

@@ -1,37 +1,96 @@
-import { parseArgs } from 'node:util';
 import type { RuntimeHandle } from '../../runtimes/onnx/main.js';
 import { RUNTIME_DEFAULTS, type RuntimeOptions } from '../../runtimes/onnx/options.js';
-import { integer, positive, UsageError } from './args.js';
+import { integer, LOG_LEVEL_FLAG, positive, UsageError } from './args.js';
+import { parseCommandLine, type CommandSpec } from './command-spec.js';
 import { exitOnSignals } from './signals.js';
 
-export const RUNTIME_USAGE = `switchyard runtime --repository DIR [--port N] [--host H] [--grpc-port N] [--grace-ms N]
-                   [--drain-delay-ms N] [--max-body-bytes N] [--max-json-depth N] [--header-timeout-ms N]
-                   [--body-timeout-ms N] [--request-timeout-ms N] [--max-connections N]
-                   [--added-latency-ms N] [--log-level LEVEL]`;
+const limits = RUNTIME_DEFAULTS.clientLimits;
+
+export const RUNTIME_SPEC = {
+  name: 'runtime',
+  summary: 'the ONNX runtime: serves a model repository over the Open Inference Protocol',
+  flags: [
+    {
+      name: 'repository',
+      value: 'DIR',
+      required: true,
+      description: 'the model repository (docs/own-model.md)',
+    },
+    {
+      name: 'port',
+      value: 'N',
+      default: RUNTIME_DEFAULTS.port,
+      description: 'the HTTP port; 0: any free port',
+    },
+    { name: 'host', value: 'H', default: RUNTIME_DEFAULTS.host, description: 'the address to listen on' },
+    {
+      name: 'grpc-port',
+      value: 'N',
+      description:
+        'also serve gRPC (inference.GRPCInferenceService) on this port of --host (0: any free port)',
+    },
+    {
+      name: 'grace-ms',
+      value: 'N',
+      default: RUNTIME_DEFAULTS.graceMs,
+      description: 'longest a shutdown waits for requests in flight; exit 1 when it runs out',
+    },
+    {
+      name: 'drain-delay-ms',
+      value: 'N',
+      default: RUNTIME_DEFAULTS.drainDelayMs,
+      description: 'after SIGTERM or SIGINT, keep serving (not ready) this long before closing the listener',
+    },
+    {
+      name: 'max-body-bytes',
+      value: 'N',
+      default: RUNTIME_DEFAULTS.bodyLimit,
+      description: 'larger request bodies (decompressed) get 413',
+    },
+    {
+      name: 'max-json-depth',
+      value: 'N',
+      default: RUNTIME_DEFAULTS.jsonDepth,
+      description: 'bodies nesting arrays and objects deeper get 400 before they are parsed; 1 to 1000',
+    },
+    {
+      name: 'header-timeout-ms',
+      value: 'N',
+      default: limits.headerTimeoutMs,
+      description:
+        "the request line and headers must arrive within this, as the gateway's limits.header_timeout_ms",
+    },
+    {
+      name: 'body-timeout-ms',
+      value: 'N',
+      default: limits.bodyTimeoutMs,
+      description: "the longest pause between two reads of a body, as the gateway's limits.body_timeout_ms",
+    },
+    {
+      name: 'request-timeout-ms',
+      value: 'N',
+      default: limits.requestTimeoutMs,
+      description: "the whole request must arrive within this, as the gateway's limits.request_timeout_ms",
+    },
+    {
+      name: 'max-connections',
+      value: 'N',
+      default: limits.maxConnections,
+      description: 'connections open at once beyond which new ones are closed; 0: no cap',
+    },
+    {
+      name: 'added-latency-ms',
+      value: 'N',
+      default: RUNTIME_DEFAULTS.addedLatencyMs,
+      description: 'added to every inference answer: a slow model for tests and benchmarks',
+    },
+    LOG_LEVEL_FLAG,
+  ],
+} as const satisfies CommandSpec;
 
 export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      repository: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'grpc-port': { type: 'string' },
-      'grace-ms': { type: 'string' },
-      'drain-delay-ms': { type: 'string' },
-      'max-body-bytes': { type: 'string' },
-      'max-json-depth': { type: 'string' },
-      'header-timeout-ms': { type: 'string' },
-      'body-timeout-ms': { type: 'string' },
-      'request-timeout-ms': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'log-level': { type: 'string' },
-      'added-latency-ms': { type: 'string' },
-    },
-    strict: true,
-  });
-  if (!values.repository) throw new UsageError('--repository is required');
-  const limits = RUNTIME_DEFAULTS.clientLimits;
+  const { values } = parseCommandLine(RUNTIME_SPEC, argv);
+  if (!values.repository) throw new UsageError('--repository is required', RUNTIME_SPEC);
   return {
     repository: values.repository,
     host: values.host ?? RUNTIME_DEFAULTS.host,

@@ -1,13 +1,26 @@
-import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import type { Env } from '../config/interpolate.js';
+import { parseCommandLine, renderHelp, renderUsage, type CommandSpec } from './command-spec.js';
 
 /** Just what is written to; process.stdout and process.stderr qualify, and so does a test's buffer. */
 export interface TextSink {
   write(text: string): unknown;
 }
 
-const USAGE = 'usage: switchyard validate --config FILE\n';
+export const VALIDATE_SPEC = {
+  name: 'validate',
+  summary:
+    'checks a config file as the gateway would load it: exit 0 valid, 1 invalid (every problem printed), 2 usage',
+  flags: [
+    {
+      name: 'config',
+      short: 'c',
+      value: 'FILE',
+      required: true,
+      description: 'the gateway config file; ${VAR}s are read from this environment',
+    },
+  ],
+} as const satisfies CommandSpec;
 
 /**
  * `switchyard validate --config FILE` (argv is what follows `validate`). Exit codes: 0 valid,
@@ -22,23 +35,18 @@ export async function runValidate(
 ): Promise<number> {
   let config: string | undefined;
   try {
-    const { values } = parseArgs({
-      args: argv,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    });
+    const { values } = parseCommandLine(VALIDATE_SPEC, argv);
     if (values.help) {
-      out.write(USAGE);
+      out.write(renderHelp(VALIDATE_SPEC));
       return 0;
     }
     config = values.config;
   } catch (error) {
-    err.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+    err.write(`${error instanceof Error ? error.message : String(error)}\n${renderUsage(VALIDATE_SPEC)}`);
     return 2;
   }
   if (!config) {
-    err.write(`--config is required\n${USAGE}`);
+    err.write(`--config is required\n${renderUsage(VALIDATE_SPEC)}`);
     return 2;
   }
 

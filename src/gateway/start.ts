@@ -47,7 +47,10 @@ export interface GatewayHandle {
   shutdown(): Promise<boolean>;
 }
 
-export class ConfigInvalidError extends Error {}
+/** A config the gateway will not serve; the command prints its problems, not a stack (src/cli/main.ts). */
+export class ConfigInvalidError extends Error {
+  override name = 'ConfigInvalidError';
+}
 
 /** A rollout's round trip to Redis may take this long; the request path never waits on it. */
 const ROLLOUT_REDIS_TIMEOUT_MS = 1000;
@@ -181,6 +184,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
             logger,
             jsonDepth: config.limits.json_depth,
           }),
+          active,
           lifecycle,
           host,
           port: options.grpcPort,

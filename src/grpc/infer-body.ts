@@ -1,10 +1,13 @@
 import { decodeBinary, encodeValues } from '../shared/binary-tensors.js';
 import type {
+  InferInputTensor,
   InferOutputTensor,
+  InferParameters,
   InferTensorContents,
   ModelInferRequest,
   ModelInferResponse,
 } from '../shared/grpc/inference.js';
+import { gatewayError } from '../errors.js';
 import {
   CONTENTS_FIELD,
   isNumeric,
@@ -12,7 +15,6 @@ import {
   restParameters,
   type Numeric,
 } from '../shared/grpc/rest-messages.js';
-import { gatewayError } from '../errors.js';
 
 /**
  * The gateway's gRPC ModelInfer as the Open Inference Protocol's JSON, both ways: the pipeline
@@ -24,34 +26,54 @@ import { gatewayError } from '../errors.js';
 
 const invalid = (detail: string) => gatewayError('INPUT_INVALID', detail);
 
-/** The REST body of a ModelInferRequest; refuses (INPUT_INVALID) what the message form alone gets wrong. */
+/** The protocol's datatypes the front door does not convert (inference_grpc.md, "Tensor Data"). */
+const UNSERVED = new Set(['FP16', 'BF16', 'BYTES']);
+
+/**
+ * The REST body of a ModelInferRequest. Refuses (INPUT_INVALID, through the request handler so the
+ * refusal is logged and recorded) what the message form alone gets wrong, which JSON cannot: raw
+ * and typed contents mixed, raw contents not one per input or not the byte length the input's
+ * shape and datatype take, values in another datatype's field, and a datatype it cannot convert.
+ */
 export function restBody(request: ModelInferRequest): object {
   const raw = request.raw_input_contents;
   if (raw.length > 0 && raw.length !== request.inputs.length) {
-    throw invalid(`raw_input_contents: ${raw.length} entries for ${request.inputs.length} inputs`);
+    throw invalid(
+      `raw_input_contents: ${raw.length} entries for ${request.inputs.length} inputs; it takes one per input, in their order`,
+    );
   }
   return {
     ...(request.id === '' ? {} : { id: request.id }),
-    ...restParameters(request.parameters),
+    ...parametersOf(request.parameters, 'parameters'),
     inputs: request.inputs.map((input, index) => {
+      const path = `inputs[${index}]`;
       if (!isNumeric(input.datatype)) {
-        throw invalid(`inputs[${index}].datatype: ${JSON.stringify(input.datatype)} is not served over gRPC`);
+        throw invalid(
+          UNSERVED.has(input.datatype)
+            ? `${path}.datatype: ${input.datatype} is not served over gRPC by the gateway`
+            : `${path}.datatype: ${JSON.stringify(input.datatype)} is not a datatype of the protocol`,
+        );
       }
       const data =
         raw.length > 0
-          ? fromBytes(input.datatype, raw[index]!, `inputs[${index}]`)
+          ? rawValues(input.datatype, input, raw[index]!, path)
           : typedValues(input.datatype, input.contents, index);
       return {
         name: input.name,
         datatype: input.datatype,
         shape: input.shape,
-        ...restParameters(input.parameters),
+        ...parametersOf(input.parameters, `${path}.parameters`),
         data,
       };
     }),
     ...(request.outputs.length === 0
       ? {}
-      : { outputs: request.outputs.map((o) => ({ name: o.name, ...restParameters(o.parameters) })) }),
+      : {
+          outputs: request.outputs.map((o, index) => ({
+            name: o.name,
+            ...parametersOf(o.parameters, `outputs[${index}].parameters`),
+          })),
+        }),
   };
 }
 
@@ -61,7 +83,11 @@ function typedValues(
   index: number,
 ): unknown[] {
   const field = CONTENTS_FIELD[datatype];
-  if (!contents) throw invalid(`inputs[${index}].contents: missing, and no raw_input_contents`);
+  if (!contents) {
+    throw invalid(
+      `inputs[${index}].contents: missing; give the values in contents.${field}, or every input's bytes in raw_input_contents`,
+    );
+  }
   for (const [other, values] of Object.entries(contents)) {
     if (other !== field && Array.isArray(values) && values.length > 0) {
       throw invalid(`inputs[${index}].contents: ${datatype} values go in ${field}, not ${other}`);
@@ -70,15 +96,44 @@ function typedValues(
   return (contents[field] as unknown[] | undefined) ?? [];
 }
 
-function fromBytes(datatype: Numeric, bytes: Buffer, path: string): unknown[] {
+function rawValues(datatype: Numeric, input: InferInputTensor, bytes: Buffer, path: string): unknown[] {
+  const given = Object.values(input.contents ?? {}).some(
+    (values) => Array.isArray(values) && values.length > 0,
+  );
+  if (given) {
+    throw invalid(`${path}.contents: given beside raw_input_contents; a request uses one or the other`);
+  }
+  const { shape } = input;
   const size = numericSize(datatype);
-  if (bytes.length % size !== 0) {
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw invalid(
-      `${path}: raw contents of ${bytes.length} bytes are not whole ${datatype} values of ${size} bytes`,
+      `${path}.shape: [${shape.join(', ')}] is not a list of sizes, so its raw contents cannot be read`,
+    );
+  }
+  const expected = shape.reduce((product, d) => product * d, 1) * size;
+  if (bytes.length !== expected) {
+    throw invalid(
+      `${path}: raw contents of ${bytes.length} bytes; shape [${shape.join(', ')}] of ${datatype} (${size} bytes each) takes ${expected}`,
     );
   }
   // Raw contents are laid out as the binary tensor extension's tensors: little-endian, row-major.
   return decodeBinary(datatype, bytes);
+}
+
+/**
+ * A parameter map as the REST body's plain values. The binary tensor extension's parameters
+ * (`binary_data_output`, `binary_data`, `binary_data_size`) are refused: they describe an HTTP
+ * body's layout, which a message does not have (raw contents are gRPC's binary form).
+ */
+function parametersOf(parameters: InferParameters, path: string): { parameters?: Record<string, unknown> } {
+  for (const key of Object.keys(parameters)) {
+    if (key.startsWith('binary_data')) {
+      throw invalid(
+        `${path}.${key}: the binary tensor extension is HTTP's; over gRPC send raw_input_contents, which gets a raw answer`,
+      );
+    }
+  }
+  return restParameters(parameters);
 }
 
 interface RestOutput {

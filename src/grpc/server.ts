@@ -1,27 +1,27 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import {
-  Metadata,
-  Server,
-  ServerCredentials,
-  status as Status,
-  type sendUnaryData,
-  type ServerUnaryCall,
-  type ServiceError,
-} from '@grpc/grpc-js';
-import { GatewayError } from '../errors.js';
+import { Server, ServerCredentials, Metadata, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { ERROR_CODE_HEADER, GatewayError, gatewayError } from '../errors.js';
+import type { ActiveGateway } from '../gateway/active.js';
+import { protocolAnswers } from '../gateway/protocol-answers.js';
 import { requestIdFrom } from '../http/context.js';
-import type { ModelRequestHandler } from '../http/model-request.js';
+import type { ModelAnswer, ModelRequestHandler } from '../http/model-request.js';
 import {
   inferenceService,
   type ModelInferRequest,
   type ModelInferResponse,
 } from '../shared/grpc/inference.js';
+import { tolerantDecoding, undecodableReason } from '../shared/grpc/tolerant-decoding.js';
 import type { Logger } from '../shared/logger.js';
+import { callHeaders } from './call-headers.js';
 import { grpcResponse, restBody } from './infer-body.js';
+import { protocolCalls } from './protocol-calls.js';
+import { gatewayFailure, grpcFailure, internalFailure, type GrpcFailure } from './status.js';
 
 export interface GatewayGrpcOptions {
   handle: ModelRequestHandler;
+  /** The config version the metadata and readiness calls answer from. */
+  active: ActiveGateway;
   lifecycle: { draining: boolean };
   host: string;
   port: number;
@@ -36,17 +36,77 @@ export interface GatewayGrpc {
   forceClose(): void;
 }
 
+const NO_BODY = Buffer.alloc(0);
+
+/** What a ModelInfer whose bytes were not a ModelInferRequest is taken as: no model, nothing asked. */
+const UNREADABLE: ModelInferRequest = {
+  model_name: '',
+  model_version: '',
+  id: '',
+  parameters: {},
+  inputs: [],
+  outputs: [],
+  raw_input_contents: [],
+};
+
 /**
- * The gateway's gRPC front door: inference.GRPCInferenceService's ModelInfer as a ModelRequest
- * through the same handler and pipeline as POST /v2/models/{m}/infer (src/http/model-request.ts),
- * so auth (authorization / x-api-key metadata), rate limits, shedding, routing by the user key in
- * the metadata, cache, fallbacks, shadows and the prediction log all apply. ServerLive and
- * ServerReady answer from the gateway's own state; the metadata calls are not served yet
- * (UNIMPLEMENTED).
+ * The gateway's gRPC front door, inference.GRPCInferenceService's six calls. ModelInfer is a
+ * ModelRequest through the same handler and pipeline as POST /v2/models/{m}/infer (or, with
+ * `model_version`, /v2/models/{m}/versions/{v}/infer) in src/http/model-request.ts, so auth
+ * (authorization / x-api-key metadata), version pins, rate limits, shedding, routing by the user
+ * key in the metadata, cache, fallbacks, shadows, the log line and the prediction record all
+ * apply; a message that does not convert to the protocol's JSON, or bytes that are not a message
+ * at all, are refused through that handler too. The health, metadata and readiness calls answer as their REST routes (protocol-calls.ts).
  */
 export async function startGatewayGrpc(options: GatewayGrpcOptions): Promise<GatewayGrpc> {
-  const { handle, lifecycle, logger } = options;
+  const { handle, logger } = options;
   const server = new Server({ 'grpc.max_receive_message_length': options.maxMessageBytes });
+
+  /** The call's answer: its response and trailing metadata, or its failure. */
+  async function infer(
+    request: ModelInferRequest,
+    headers: IncomingHttpHeaders,
+    requestId: string,
+    receivedAt: number,
+  ): Promise<{ response: ModelInferResponse; trailer: Metadata } | GrpcFailure> {
+    let body = NO_BODY;
+    let refusal: GatewayError | undefined;
+    const undecodable = undecodableReason(request);
+    if (undecodable !== undefined) {
+      // Nothing of it can be read, the model's name included: refused as it is.
+      refusal = gatewayError('INPUT_INVALID', undecodable);
+      request = UNREADABLE;
+    } else {
+      try {
+        body = Buffer.from(JSON.stringify(restBody(request)));
+      } catch (error) {
+        if (!(error instanceof GatewayError)) throw error;
+        refusal = error;
+      }
+    }
+    const answer = await handle({
+      endpoint: 'infer',
+      model: request.model_name,
+      ...(request.model_version === '' ? {} : { version: request.model_version }),
+      headers,
+      body,
+      receivedAt,
+      requestId,
+      ...(refusal ? { refusal } : {}),
+    });
+    if (answer.status !== 200) return answerFailure(answer);
+    let response: ModelInferResponse;
+    try {
+      const raw = request.raw_input_contents.length > 0;
+      response = grpcResponse(JSON.parse(answer.json) as Parameters<typeof grpcResponse>[0], raw);
+    } catch (error) {
+      if (!(error instanceof GatewayError)) throw error;
+      return gatewayFailure(error, requestId);
+    }
+    const trailer = new Metadata();
+    for (const [name, value] of Object.entries(answer.headers)) trailer.set(name.toLowerCase(), value);
+    return { response, trailer };
+  }
 
   const ModelInfer = (
     call: ServerUnaryCall<ModelInferRequest, ModelInferResponse>,
@@ -55,46 +115,17 @@ export async function startGatewayGrpc(options: GatewayGrpcOptions): Promise<Gat
     const receivedAt = performance.now();
     const headers = callHeaders(call.metadata, call.getDeadline(), Date.now());
     const requestId = requestIdFrom(headers);
-    const request = call.request;
-    const raw = request.raw_input_contents.length > 0;
-    let body: Buffer;
-    try {
-      body = Buffer.from(JSON.stringify(restBody(request)));
-    } catch (error) {
-      done(failure(error, requestId));
-      return;
-    }
-    handle({ endpoint: 'infer', model: request.model_name, headers, body, receivedAt, requestId }).then(
-      (answer) => {
-        const trailer = new Metadata();
-        for (const [name, value] of Object.entries(answer.headers)) trailer.set(name.toLowerCase(), value);
-        const body = JSON.parse(answer.json) as Record<string, unknown>;
-        if (answer.status !== 200) {
-          const { message, code } = errorOf(body);
-          if (code) trailer.set('x-switchyard-error-code', code);
-          done({ code: grpcStatus(answer.status), details: message, metadata: trailer });
-          return;
-        }
-        let response: ModelInferResponse;
-        try {
-          response = grpcResponse(body as Parameters<typeof grpcResponse>[0], raw);
-        } catch (error) {
-          done(failure(error, requestId));
-          return;
-        }
-        done(null, response, trailer);
-      },
+    infer(call.request, headers, requestId, receivedAt).then(
+      (result) => ('response' in result ? done(null, result.response, result.trailer) : done(result)),
       (error: unknown) => {
         logger.error({ err: error, request_id: requestId }, 'grpc request failed');
-        done(failure(error, requestId));
+        done(internalFailure(requestId));
       },
     );
   };
 
-  server.addService(inferenceService(), {
-    ServerLive: (_call: unknown, done: sendUnaryData<{ live: boolean }>) => done(null, { live: true }),
-    ServerReady: (_call: unknown, done: sendUnaryData<{ ready: boolean }>) =>
-      done(null, { ready: !lifecycle.draining }),
+  server.addService(tolerantDecoding(inferenceService()), {
+    ...protocolCalls(protocolAnswers(options.active, options.lifecycle), logger),
     ModelInfer,
   });
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
@@ -110,34 +141,11 @@ export async function startGatewayGrpc(options: GatewayGrpcOptions): Promise<Gat
   };
 }
 
-/**
- * The gateway's HTTP statuses as gRPC codes (gRPC's status code doc and its HTTP mapping), with
- * the gateway's own choices where the issue asks for them: a spent budget is DEADLINE_EXCEEDED,
- * a rate limit RESOURCE_EXHAUSTED (retry-after in the trailers), a failed runtime UNAVAILABLE.
- */
-export function grpcStatus(httpStatus: number): Status {
-  switch (httpStatus) {
-    case 400:
-      return Status.INVALID_ARGUMENT;
-    case 401:
-      return Status.UNAUTHENTICATED;
-    case 403:
-      return Status.PERMISSION_DENIED;
-    case 404:
-      return Status.NOT_FOUND;
-    case 408:
-    case 504:
-      return Status.DEADLINE_EXCEEDED;
-    case 413:
-    case 429:
-    case 431:
-      return Status.RESOURCE_EXHAUSTED;
-    case 502:
-    case 503:
-      return Status.UNAVAILABLE;
-    default:
-      return Status.INTERNAL;
-  }
+/** A refusal the handler answered (in the protocol's error shape) as the call's failure. */
+function answerFailure(answer: ModelAnswer): GrpcFailure {
+  const { message, code } = errorOf(JSON.parse(answer.json) as Record<string, unknown>);
+  const headers = code ? { ...answer.headers, [ERROR_CODE_HEADER]: code } : answer.headers;
+  return grpcFailure(answer.status, message, headers);
 }
 
 /** The message and code of an error answer, in the protocol's shape or the gateway's. */
@@ -150,29 +158,4 @@ function errorOf(body: Record<string, unknown>): { message: string; code?: strin
     return { message: String(message), ...(typeof code === 'string' ? { code } : {}) };
   }
   return { message: 'request failed' };
-}
-
-function failure(error: unknown, requestId: string): Partial<ServiceError> {
-  const metadata = new Metadata();
-  metadata.set('x-request-id', requestId);
-  if (error instanceof GatewayError) {
-    metadata.set('x-switchyard-error-code', error.code);
-    return { code: grpcStatus(error.status), details: error.message, metadata };
-  }
-  return { code: Status.INTERNAL, details: 'internal error', metadata };
-}
-
-/**
- * What the pipeline reads from HTTP headers, from the call's metadata (every text entry: the
- * API key, the user key for routing, trace context, the request id), and the time left before
- * the call's deadline as x-request-timeout-ms, the caller's budget.
- */
-function callHeaders(metadata: Metadata, deadline: Date | number, now: number): IncomingHttpHeaders {
-  const headers: IncomingHttpHeaders = {};
-  for (const [key, value] of Object.entries(metadata.getMap())) {
-    if (typeof value === 'string' && !key.startsWith(':') && !key.startsWith('grpc-')) headers[key] = value;
-  }
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  if (Number.isFinite(at)) headers['x-request-timeout-ms'] = String(Math.max(0, at - now));
-  return headers;
 }

@@ -28,6 +28,12 @@ export interface ModelRequest {
   receivedAt: number;
   /** Decided once when the request arrived (requestIdFrom): its answer, log line and record carry it. */
   requestId: string;
+  /**
+   * Why the front door could not make a body of the request (a gRPC message that does not convert
+   * to the protocol's JSON: src/grpc/infer-body.ts): it is refused with this, before any pipeline
+   * runs, as a body refused as JSON is, and gets the same log line and record.
+   */
+  refusal?: GatewayError;
 }
 
 /** What goes back to the client: the body is JSON text, or JSON and binary tensors (`bytes`). */
@@ -56,9 +62,9 @@ export type ModelRequestHandler = (request: ModelRequest) => Promise<ModelAnswer
 /**
  * Parses a model request's body, runs the request through its model's pipeline (stages, answer,
  * after-phase: see src/pipeline/build.ts) and hands the answer to the front door. A request
- * refused before any pipeline runs (draining, a body that is not JSON or nests too deep, unknown
- * model) still gets its log line and record here. It knows nothing of HTTP framing: reading the
- * body and writing the answer belong to the front doors.
+ * refused before any pipeline runs (draining, a body that is not JSON or nests too deep, a gRPC
+ * message that does not convert, unknown model) still gets its log line and record here. It knows
+ * nothing of HTTP framing: reading the body and writing the answer belong to the front doors.
  */
 export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestHandler {
   const { active, lifecycle, predictionLog, jsonDepth } = deps;
@@ -86,6 +92,7 @@ export function createModelRequestHandler(deps: ModelRequestDeps): ModelRequestH
 
   return async function handleModelRequest(request) {
     if (lifecycle.draining) return refuse(request, gatewayError('GATEWAY_DRAINING'));
+    if (request.refusal) return refuse(request, request.refusal);
     let body: unknown;
     try {
       body = parseModelBody(request.body, request.headers, jsonDepth);

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { bucketOf } from '../../src/stages/route/assign.js';
 import { DEMO_KEY, startGateway } from '../harness/gateway.js';
 import { createClient } from '../harness/http.js';
-import { PROJECT_ROOT, waitFor } from '../harness/process.js';
+import { CLI, waitFor } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
 import { readJsonl } from '../telemetry/prediction-log-harness.js';
 import { driveUntil, rolloutConfig, rolloutStatus, sendDecisions } from './harness.js';
@@ -23,9 +23,7 @@ async function rolloutCli(
     const { stdout, stderr } = await run(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        join(PROJECT_ROOT, 'src', 'cli', 'main.ts'),
+        ...CLI,
         'rollout',
         action,
         'fraud',

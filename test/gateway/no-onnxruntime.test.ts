@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { fraudGatewayConfig, startGateway } from '../harness/gateway.js';
-import { PROJECT_ROOT } from '../harness/process.js';
+import { CLI, PROJECT_ROOT } from '../harness/process.js';
 
 // ONNX Runtime (onnxruntime-node, its native binding) is the runtime's alone: the gateway's image
 // does not install it, so no command but `runtime` and `dev` may load it. The preload fails the
@@ -18,7 +18,7 @@ function switchyard(args: string[]): Promise<{ code: number; stdout: string; std
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [...FORBID, '--import', 'tsx', 'src/cli/main.ts', ...args],
+      [...FORBID, ...CLI, ...args],
       { cwd: PROJECT_ROOT, timeout: 30_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;

@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
 import { fraudGatewayConfig, startGateway, writeConfig } from '../harness/gateway.js';
 import { metricValue } from '../harness/http.js';
-import { PROJECT_ROOT, waitFor } from '../harness/process.js';
+import { CLI, PROJECT_ROOT, waitFor } from '../harness/process.js';
 
 // Nothing here needs a runtime: the policy is checked when the file is loaded, so the upstream
 // is a port where nothing listens (the gateway starts and answers /readyz all the same).
@@ -49,7 +49,7 @@ function switchyard(args: string[]): Promise<{ code: number | string; stdout: st
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...args],
+      [...CLI, ...args],
       { cwd: PROJECT_ROOT, timeout: 30_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : (error.signal ?? -1)) : 0;

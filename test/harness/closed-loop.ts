@@ -7,9 +7,12 @@ export interface LoadSample {
   worker: number;
   sentAt: number;
   doneAt: number;
-  /** HTTP status, or 0 when no response came (refused, reset, client timeout). */
+  /**
+   * HTTP status, or 0 when no response came (refused, reset, client timeout); a gRPC load writes
+   * 200 for OK and 0 for any other status, named in `error`.
+   */
   status: number;
-  /** The `x-switchyard-variant` header of the answer. */
+  /** The `x-switchyard-variant` header (or trailer) of the answer. */
   variant: string | undefined;
   /** The `x-switchyard-fallback` header: set when a fallback answered instead of the model. */
   fallback: string | undefined;
@@ -17,23 +20,27 @@ export interface LoadSample {
   error?: string;
 }
 
-export interface LoadOptions {
-  /** Where every request is POSTed. */
-  url: string;
+/** How many requests a loop sends, how fast and for how long, whatever it sends them over. */
+export interface LoopOptions {
   /** Concurrent workers; each sends its next request when the previous one is answered. */
   workers: number;
   /** No request starts after this many in total. */
   maxRequests: number;
   /** No request starts after this long. */
   maxMs: number;
-  /** The JSON body and extra headers of request `index`. */
-  request: (index: number) => { body: unknown; headers?: Record<string, string> };
   /**
    * Request `i` starts no earlier than `i / ratePerSecond` seconds into the run, so the load is
    * steady rather than as fast as the machine goes (and leaves CPU to the processes under test).
    * Without it every worker sends its next request as soon as the previous one is answered.
    */
   ratePerSecond?: number;
+}
+
+export interface LoadOptions extends LoopOptions {
+  /** Where every request is POSTed. */
+  url: string;
+  /** The JSON body and extra headers of request `index`. */
+  request: (index: number) => { body: unknown; headers?: Record<string, string> };
   /** Client-side limit of one request; a request past it counts as failed. Default 10 s. */
   requestTimeoutMs?: number;
 }
@@ -61,6 +68,9 @@ export interface LoadRun {
   readonly finished: Promise<LoadReport>;
 }
 
+/** What one request came back with; `send` never throws for a failed request. */
+export type SendOutcome = Omit<LoadSample, 'worker' | 'sentAt' | 'doneAt'>;
+
 /**
  * A closed-loop load: `workers` loops over one keep-alive undici Agent of their own, bounded by
  * `maxRequests` and `maxMs` together, optionally paced to `ratePerSecond`, recording status,
@@ -68,9 +78,53 @@ export interface LoadRun {
  * Never throws for a failed request; failures are samples.
  */
 export function startLoad(options: LoadOptions): LoadRun {
-  const { workers, maxRequests, maxMs } = options;
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
-  const agent = new Agent({ connections: workers, pipelining: 1, keepAliveTimeout: 10_000 });
+  const agent = new Agent({ connections: options.workers, pipelining: 1, keepAliveTimeout: 10_000 });
+  return startLoop(
+    options,
+    async (index) => {
+      const { body, headers } = options.request(index);
+      try {
+        const response = await request(options.url, {
+          method: 'POST',
+          dispatcher: agent,
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify(body),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+        const text = await response.body.text();
+        const variant = response.headers['x-switchyard-variant'];
+        const fallback = response.headers['x-switchyard-fallback'];
+        return {
+          status: response.statusCode,
+          variant: typeof variant === 'string' ? variant : undefined,
+          fallback: typeof fallback === 'string' ? fallback : undefined,
+          ...(response.statusCode === 200 ? {} : { error: text.slice(0, 300) }),
+        };
+      } catch (error) {
+        return {
+          status: 0,
+          variant: undefined,
+          fallback: undefined,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        };
+      }
+    },
+    () => agent.close(),
+  );
+}
+
+/**
+ * The closed loop itself, over any client: `send(index)` makes request `index` and says how it
+ * went (a gRPC load: test/harness/grpc.ts); `close` runs once every worker has its last answer.
+ */
+export function startLoop(
+  options: LoopOptions,
+  send: (index: number) => Promise<SendOutcome>,
+  close: () => Promise<void> = async () => {},
+): LoadRun {
+  const { workers, maxRequests, maxMs } = options;
   const samples: LoadSample[] = [];
   const startedAt = performance.now();
   const deadline = startedAt + maxMs;
@@ -86,47 +140,14 @@ export function startLoad(options: LoadOptions): LoadRun {
         if (wait > 0) await sleep(wait);
         if (stopped || performance.now() >= deadline) break;
       }
-      const { body, headers } = options.request(index);
       const sentAt = performance.now();
-      let sample: LoadSample;
-      try {
-        const response = await request(options.url, {
-          method: 'POST',
-          dispatcher: agent,
-          headers: { 'content-type': 'application/json', ...headers },
-          body: JSON.stringify(body),
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        });
-        const text = await response.body.text();
-        const variant = response.headers['x-switchyard-variant'];
-        const fallback = response.headers['x-switchyard-fallback'];
-        sample = {
-          worker: id,
-          sentAt,
-          doneAt: performance.now(),
-          status: response.statusCode,
-          variant: typeof variant === 'string' ? variant : undefined,
-          fallback: typeof fallback === 'string' ? fallback : undefined,
-          ...(response.statusCode === 200 ? {} : { error: text.slice(0, 300) }),
-        };
-      } catch (error) {
-        sample = {
-          worker: id,
-          sentAt,
-          doneAt: performance.now(),
-          status: 0,
-          variant: undefined,
-          fallback: undefined,
-          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-        };
-      }
-      samples.push(sample);
+      const outcome = await send(index);
+      samples.push({ worker: id, sentAt, doneAt: performance.now(), ...outcome });
     }
   };
 
   const finished = Promise.all(Array.from({ length: workers }, (_, id) => worker(id)))
-    .then(() => agent.close())
+    .then(close)
     .then(() => summarize(samples, performance.now() - startedAt));
 
   return {

@@ -34,6 +34,11 @@ process.on('exit', () => {
  * Throws an Error whose message is {@link REDIS_NOT_FOUND} when the binary is missing, so
  * callers can turn it into a skip.
  */
+/** REDIS_NOT_FOUND when this machine has no redis-server, for a test's `skip` option. */
+export function redisMissing(): string | false {
+  return findOnPath('redis-server') ? false : REDIS_NOT_FOUND;
+}
+
 export async function startRedis(options: { dir?: string } = {}): Promise<StartedRedis> {
   const binary = findOnPath('redis-server');
   if (!binary) throw new Error(REDIS_NOT_FOUND);

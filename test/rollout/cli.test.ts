@@ -140,7 +140,8 @@ test('usage errors exit 2 and print the usage; --help exits 0', async () => {
     help.out,
     /variant add NAME \[--version V\] \[--upstream U\] \[--model M\] \[--after VARIANT\]/,
   );
-  assert.match(help.out, /variant remove NAME \| variant demote NAME PERCENT/);
+  assert.match(help.out, /variant remove NAME \[--config FILE\]/);
+  assert.match(help.out, /variant demote NAME PERCENT \[--config FILE\]/);
   assert.match(help.out, /shadow promote NAME \[WEIGHT\] \[--from VARIANT\]/);
   assert.equal(await readFile(path, 'utf8'), PRODUCTION);
 });

@@ -8,7 +8,7 @@ import { bucketOf, cumulativeBounds, variantForBucket } from '../../src/stages/r
 import { fraudRows } from '../harness/fraud.js';
 import { AUTH, decisionBody, fraudGatewayConfig, startGateway } from '../harness/gateway.js';
 import { createClient, getJson, postJson } from '../harness/http.js';
-import { PROJECT_ROOT, waitFor, type StartedProcess } from '../harness/process.js';
+import { CLI, PROJECT_ROOT, waitFor, type StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
 
 const run = promisify(execFile);
@@ -20,7 +20,7 @@ async function rollout(args: string[]): Promise<{ code: number; stdout: string; 
   try {
     const { stdout, stderr } = await run(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'rollout', ...args],
+      [...CLI, 'rollout', ...args],
       {
         cwd: PROJECT_ROOT,
         timeout: 30_000,

@@ -13,7 +13,7 @@ import { ModelStates } from '../../src/gateway/model-state.js';
 import { createGatewayMetrics } from '../../src/telemetry/metrics.js';
 import { createRuntimeMetrics } from '../../runtimes/onnx/metrics.js';
 import { DEMO_KEY, DEMO_KEY_SHA256, startGateway, type GatewayUnderTest } from '../harness/gateway.js';
-import { PROJECT_ROOT, waitFor, type StartedProcess } from '../harness/process.js';
+import { CLI, PROJECT_ROOT, waitFor, type StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
 import {
   DEAD_KUBECONFIG,
@@ -117,7 +117,7 @@ test('every switchyard command in the runbook runs and succeeds, in order, on a 
     .filter((b) => b.language === 'sh')
     .flatMap((b, block) => b.lines.filter(isSwitchyard).map((line) => ({ line, block })));
   assert.ok(commands.length >= 8);
-  const cli = `node --import tsx ${JSON.stringify(join(PROJECT_ROOT, 'src', 'cli', 'main.ts'))}`;
+  const cli = ['node', ...CLI].map((word) => JSON.stringify(word)).join(' ');
   // The commands of one block are a sequence (add a variant, then give it weight): they share a copy.
   const copies = new Map<string, string>();
   for (const [index, { line, block }] of commands.entries()) {

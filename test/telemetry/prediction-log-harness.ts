@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { PROJECT_ROOT } from '../harness/process.js';
+import { CLI, PROJECT_ROOT } from '../harness/process.js';
 
 export type LoggedRecord = Record<string, unknown> & { kind: string; request_id: string };
 
@@ -19,7 +19,7 @@ export async function runCli(
   args: string[],
   timeoutMs = 20_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, [...CLI, ...args], {
     cwd: PROJECT_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

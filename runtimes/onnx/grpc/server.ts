@@ -7,7 +7,6 @@ import {
   type ServerUnaryCall,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import type { ServiceDefinition } from '@grpc/proto-loader';
 import {
   healthService,
   inferenceService,
@@ -17,6 +16,7 @@ import {
   type ModelRef,
   type ServerMetadataResponse,
 } from '../../../src/shared/grpc/inference.js';
+import { tolerantDecoding, undecodableReason } from '../../../src/shared/grpc/tolerant-decoding.js';
 import type { Logger } from '../../../src/shared/logger.js';
 import { badRequest, notFound, RuntimeError } from '../errors.js';
 import { findVersion, type Infer, type InferAnswer, type InferReply } from '../infer.js';
@@ -153,44 +153,10 @@ function serviceImplementation(
   return { ServerLive, ServerReady, ModelReady, ServerMetadata, ModelMetadata, ModelInfer };
 }
 
-/** What a request that protobuf could not decode becomes, so the service answers it (see below). */
-interface Undecodable {
-  [UNDECODABLE]: unknown;
-}
-
-const UNDECODABLE = Symbol('undecodable');
-
-/**
- * The service with request decoding that does not throw: grpc-js answers a message its decoder
- * throws on with INTERNAL, which tells a client the server failed. The bytes were the client's
- * mistake, so the call is answered INVALID_ARGUMENT instead (and counted, for ModelInfer).
- */
-function tolerantDecoding(service: ServiceDefinition): ServiceDefinition {
-  const tolerant: ServiceDefinition = {};
-  for (const [name, method] of Object.entries(service)) {
-    const decode = method.requestDeserialize;
-    tolerant[name] = {
-      ...method,
-      requestDeserialize: (bytes: Buffer) => {
-        try {
-          return decode(bytes);
-        } catch (error) {
-          return { [UNDECODABLE]: error } satisfies Undecodable;
-        }
-      },
-    };
-  }
-  return tolerant;
-}
-
 /** The request, or a 400 when its bytes were not a message of its type. */
 function decoded<Request>(request: Request): Request {
-  if (typeof request === 'object' && request !== null && UNDECODABLE in request) {
-    const cause = (request as Undecodable)[UNDECODABLE];
-    throw badRequest(
-      `the request is not a valid protobuf message of its type: ${cause instanceof Error ? cause.message : String(cause)}`,
-    );
-  }
+  const reason = undecodableReason(request);
+  if (reason !== undefined) throw badRequest(reason);
   return request;
 }
 
