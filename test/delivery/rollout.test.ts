@@ -22,14 +22,7 @@ async function rolloutCli(
   try {
     const { stdout, stderr } = await run(
       process.execPath,
-      [
-        ...CLI,
-        'rollout',
-        action,
-        'fraud',
-        '--url',
-        gatewayUrl,
-      ],
+      [...CLI, 'rollout', action, 'fraud', '--url', gatewayUrl],
       { env: { ...process.env, SWITCHYARD_ADMIN_KEY: DEMO_KEY }, timeout: 20_000 },
     );
     return { code: 0, stdout, stderr };

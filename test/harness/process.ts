@@ -45,15 +45,11 @@ export async function startSwitchyard(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; role?: string; timeoutMs?: number; nodeArgs?: string[] } = {},
 ): Promise<StartedProcess> {
-  const child = spawn(
-    process.execPath,
-    [...(options.nodeArgs ?? []), ...CLI, ...args],
-    {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...CLI, ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(child);
   const logs: LogLine[] = [];
   const stderr: string[] = [];

@@ -18,14 +18,10 @@ const SALT = 'fraud-test'; // fraudGatewayConfig's routing salt
 /** `switchyard rollout ...` as an operator runs it: a separate process, editing the gateway's file. */
 async function rollout(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      [...CLI, 'rollout', ...args],
-      {
-        cwd: PROJECT_ROOT,
-        timeout: 30_000,
-      },
-    );
+    const { stdout, stderr } = await run(process.execPath, [...CLI, 'rollout', ...args], {
+      cwd: PROJECT_ROOT,
+      timeout: 30_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
