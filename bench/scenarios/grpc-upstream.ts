@@ -9,7 +9,7 @@ import { startCli, startGateway, type Server } from '../lib/switchyard.js';
 import { DEMO_REPOSITORY } from '../lib/switchyard.js';
 import { httpStatus, waitUntil } from '../lib/net.js';
 import { fmt, note, printTable } from '../lib/table.js';
-import { summarizeProfile } from '../lib/profile.js';
+import { printProfile, summarizeProfile } from '../lib/profile.js';
 import { workDir } from '../lib/workdir.js';
 
 const POOLS = ['http', 'grpc'] as const;
@@ -138,17 +138,7 @@ export const grpcUpstream: Scenario = {
     note('CPU from /proc utime+stime of each process tree over the run; one runtime serves both gateways.');
     if (profileDir) {
       await gateways.grpc.stop(); // the profile is written when the gateway exits
-      const profile = summarizeProfile(profileDir);
-      printTable(
-        `grpc pool's gateway, JavaScript self time (${profile.file})`,
-        ['function', 'where', '%'],
-        profile.javascript.map((e) => [e.name, e.where, fmt(e.selfPercent, 1)]),
-      );
-      printTable(
-        'by package',
-        ['package', '%'],
-        profile.owners.map((e) => [e.name, fmt(e.selfPercent, 1)]),
-      );
+      printProfile(summarizeProfile(profileDir), "the grpc pool's gateway");
     }
     return { endpoints: endpoint, table, runs: Object.fromEntries(runs) };
   },

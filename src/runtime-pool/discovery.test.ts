@@ -149,6 +149,13 @@ async function launchDnsmasq(
   };
 }
 
+/** dnsmasq's path; undefined, and the test skipped, when it is not installed. */
+function dnsmasqOrSkip(t: { skip(message: string): void }): string | undefined {
+  const binary = findExecutable('dnsmasq');
+  if (binary === undefined) t.skip('dnsmasq not installed: apt-get install dnsmasq-base');
+  return binary;
+}
+
 /** A second runtime on another loopback address with the same port, as pods behind one Service. */
 async function startPair(): Promise<[TestRuntime, TestRuntime]> {
   for (let attempt = 0; ; attempt++) {
@@ -185,11 +192,8 @@ describe('discovery', () => {
   });
 
   it('dns: adds and drains endpoints as records change, keeps the last set when lookups fail', async (t) => {
-    const binary = findExecutable('dnsmasq');
-    if (binary === undefined) {
-      t.skip('dnsmasq not installed: apt-get install dnsmasq-base');
-      return;
-    }
+    const binary = dnsmasqOrSkip(t);
+    if (binary === undefined) return;
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-dns-'));
     const [one, two] = await startPair();
     let dns: Dnsmasq | undefined;
@@ -270,11 +274,8 @@ describe('discovery', () => {
   });
 
   it('dns with protocol grpc: grpc:// endpoints, health-checked over gRPC, their channel closed when they leave', async (t) => {
-    const binary = findExecutable('dnsmasq');
-    if (binary === undefined) {
-      t.skip('dnsmasq not installed: apt-get install dnsmasq-base');
-      return;
-    }
+    const binary = dnsmasqOrSkip(t);
+    if (binary === undefined) return;
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-dns-'));
     // A grpc.health.v1 server on 127.0.0.1 only: the record 127.0.0.2 finds nothing there.
     const server = new Server();
