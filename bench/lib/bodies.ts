@@ -26,10 +26,10 @@ export function fraudDecisionBody(row: readonly number[] = FRAUD_ROW): string {
 }
 
 /**
- * textdir's request: a deterministic pseudo-image of normalised pixels (-1..1, six decimals, as a
- * client would send after preprocessing), so the body has a realistic size (~300 kB of JSON).
+ * A deterministic pseudo-image for textdir: normalised pixels (-1..1, six decimals, as a client
+ * would send after preprocessing), 3 x 48 x 192 of them.
  */
-export function textdirInferBody(): string {
+export function textdirPixels(): number[] {
   const count = TEXTDIR_SHAPE.reduce((a, b) => a * b, 1);
   const data = new Array<number>(count);
   let state = 12345;
@@ -37,7 +37,14 @@ export function textdirInferBody(): string {
     state = (state * 1103515245 + 12345) % 2147483648;
     data[i] = Math.round(((state / 2147483648) * 2 - 1) * 1e6) / 1e6;
   }
-  return JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: TEXTDIR_SHAPE, data }] });
+  return data;
+}
+
+/** textdir's request for the pseudo-image above, so the body has a realistic size (~300 kB of JSON). */
+export function textdirInferBody(): string {
+  return JSON.stringify({
+    inputs: [{ name: 'x', datatype: 'FP32', shape: TEXTDIR_SHAPE, data: textdirPixels() }],
+  });
 }
 
 /** Writes a body once into the work dir (wrk reads it from a file) and returns the path. */

@@ -90,18 +90,24 @@ export function startCli(
   );
 }
 
-/** The URL of the first `{"msg": "switchyard listening", "role": ROLE, "url": ...}` line. */
-export function listeningUrl(log: string, role: string): string | undefined {
+/** The first `{"msg": "switchyard listening", "role": ROLE, "url": ...}` line, parsed. */
+export function listeningLine(log: string, role: string): { url: string; grpc_port?: number } | undefined {
   for (const text of log.split('\n')) {
     if (!text.includes('listening')) continue;
     try {
-      const line = JSON.parse(text) as { msg?: string; role?: string; url?: string };
-      if (line.msg === 'switchyard listening' && line.role === role && line.url) return line.url;
+      const line = JSON.parse(text) as { msg?: string; role?: string; url?: string; grpc_port?: number };
+      if (line.msg === 'switchyard listening' && line.role === role && line.url)
+        return { url: line.url, ...(line.grpc_port === undefined ? {} : { grpc_port: line.grpc_port }) };
     } catch {
       // a partial line: the next poll reads it whole
     }
   }
   return undefined;
+}
+
+/** The URL of the first `{"msg": "switchyard listening", "role": ROLE, "url": ...}` line. */
+export function listeningUrl(log: string, role: string): string | undefined {
+  return listeningLine(log, role)?.url;
 }
 
 /** The last lines of a log file, for error messages. */
@@ -170,8 +176,13 @@ export async function startGateway(
     nodeArgs?: string[];
     /** Another checkout's compiled CLI (a baseline to compare with); this project's by default. */
     cli?: string;
+    /**
+     * Also serve the gRPC front door (`--grpc-port`): on port 0, the port it got read from the
+     * listening line's `grpc_port`; at log levels without that line, on a port picked here.
+     */
+    grpc?: boolean;
   } = {},
-): Promise<Server> {
+): Promise<Server & { grpcPort?: number }> {
   const dir = freshDir('gateway');
   const configPath = join(dir, 'gateway.yaml');
   writeFileSync(configPath, stringify(withPredictionLog(config, dir, options.predictionLog ?? true)));
@@ -181,17 +192,31 @@ export async function startGateway(
   const cli = options.cli ?? CLI;
   requireBuild(cli);
   let gateway: Server;
+  let grpcPort: number | undefined;
   if (LEVELS_WITH_INFO.has(logLevel)) {
+    if (options.grpc) base.push('--grpc-port', '0');
     gateway = await startLogged(
       'gateway',
       process.execPath,
       [...nodeArgs, cli, 'gateway', ...base, '--port', '0'],
-      (log) => listeningUrl(log, 'gateway'),
+      (log) => {
+        const line = listeningLine(log, 'gateway');
+        grpcPort = line?.grpc_port;
+        return line?.url;
+      },
       { dir },
     );
+    if (options.grpc && grpcPort === undefined) {
+      await gateway.stop('SIGKILL');
+      throw new Error(`the gateway's listening line has no grpc_port; its log:\n${tail(gateway.logFile)}`);
+    }
   } else {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
+    if (options.grpc) {
+      grpcPort = await freePort();
+      base.push('--grpc-port', String(grpcPort));
+    }
     gateway = await startLogged(
       'gateway',
       process.execPath,
@@ -206,5 +231,5 @@ export async function startGateway(
     await gateway.stop('SIGKILL');
     throw new Error(`${String(error)}; its log:\n${tail(gateway.logFile)}`);
   }
-  return gateway;
+  return grpcPort === undefined ? gateway : { ...gateway, grpcPort };
 }
