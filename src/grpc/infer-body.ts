@@ -8,6 +8,13 @@ import type {
   ModelInferResponse,
 } from '../shared/grpc/inference.js';
 import { gatewayError } from '../errors.js';
+import {
+  CONTENTS_FIELD,
+  isNumeric,
+  numericSize,
+  restParameters,
+  type Numeric,
+} from '../shared/grpc/rest-messages.js';
 
 /**
  * The gateway's gRPC ModelInfer as the Open Inference Protocol's JSON, both ways: the pipeline
@@ -16,39 +23,6 @@ import { gatewayError } from '../errors.js';
  * ModelInferResponse (kserve/open-inference-protocol inference_grpc.md, "Inference"; raw contents
  * laid out as "Tensor Data" says: row-major, little-endian, each datatype's size).
  */
-
-type Numeric =
-  'BOOL' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'FP32' | 'FP64';
-
-const CONTENTS_FIELD: Record<Numeric, keyof InferTensorContents> = {
-  BOOL: 'bool_contents',
-  INT8: 'int_contents',
-  INT16: 'int_contents',
-  INT32: 'int_contents',
-  INT64: 'int64_contents',
-  UINT8: 'uint_contents',
-  UINT16: 'uint_contents',
-  UINT32: 'uint_contents',
-  UINT64: 'uint64_contents',
-  FP32: 'fp32_contents',
-  FP64: 'fp64_contents',
-};
-
-const SIZE: Record<Numeric, number> = {
-  BOOL: 1,
-  INT8: 1,
-  UINT8: 1,
-  INT16: 2,
-  UINT16: 2,
-  INT32: 4,
-  UINT32: 4,
-  FP32: 4,
-  INT64: 8,
-  UINT64: 8,
-  FP64: 8,
-};
-
-const isNumeric = (datatype: string): datatype is Numeric => Object.hasOwn(SIZE, datatype);
 
 const invalid = (detail: string) => gatewayError('INPUT_INVALID', detail);
 
@@ -130,7 +104,7 @@ function rawValues(datatype: Numeric, input: InferInputTensor, bytes: Buffer, pa
     throw invalid(`${path}.contents: given beside raw_input_contents; a request uses one or the other`);
   }
   const { shape } = input;
-  const size = SIZE[datatype];
+  const size = numericSize(datatype);
   if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw invalid(
       `${path}.shape: [${shape.join(', ')}] is not a list of sizes, so its raw contents cannot be read`,
@@ -152,19 +126,14 @@ function rawValues(datatype: Numeric, input: InferInputTensor, bytes: Buffer, pa
  * body's layout, which a message does not have (raw contents are gRPC's binary form).
  */
 function parametersOf(parameters: InferParameters, path: string): { parameters?: Record<string, unknown> } {
-  const keys = Object.keys(parameters);
-  if (keys.length === 0) return {};
-  const plain: Record<string, unknown> = {};
-  for (const key of keys) {
+  for (const key of Object.keys(parameters)) {
     if (key.startsWith('binary_data')) {
       throw invalid(
         `${path}.${key}: the binary tensor extension is HTTP's; over gRPC send raw_input_contents, which gets a raw answer`,
       );
     }
-    const parameter = parameters[key]!;
-    plain[key] = parameter.parameter_choice ? parameter[parameter.parameter_choice] : null;
   }
-  return { parameters: plain };
+  return restParameters(parameters);
 }
 
 interface RestOutput {
