@@ -3,6 +3,7 @@ import { binaryTensors } from './scenarios/binary-tensors.js';
 import { fallbackSpeed } from './scenarios/fallback-speed.js';
 import { gatewayOverhead } from './scenarios/gateway-overhead.js';
 import { grpcVsRest } from './scenarios/grpc.js';
+import { grpcUpstream } from './scenarios/grpc-upstream.js';
 import { runtimeBatching } from './scenarios/runtime-batching.js';
 import { scaleOut } from './scenarios/scale-out.js';
 import { shadowCost } from './scenarios/shadow-cost.js';
@@ -16,4 +17,5 @@ await runScenarios([
   scaleOut,
   binaryTensors,
   grpcVsRest,
+  grpcUpstream,
 ]);

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fmt, printTable } from './table.js';
 
 /** The parts of a V8 .cpuprofile (what `node --cpu-prof` writes) that a self-time summary needs. */
 interface CpuProfile {
@@ -88,4 +89,20 @@ export function summarizeProfile(
       .slice(0, top)
       .map(([name, count]) => ({ name, where: '', selfPercent: percent(count) })),
   };
+}
+
+/** Prints a summary's tables: every function by self time, JavaScript only, and by package. */
+export function printProfile(profile: ReturnType<typeof summarizeProfile>, title: string): void {
+  const functions = (entries: ProfileEntry[]) => entries.map((e) => [e.name, e.where, fmt(e.selfPercent, 1)]);
+  printTable(
+    `${title}, self time (${profile.file})`,
+    ['function', 'where', '%'],
+    functions(profile.functions),
+  );
+  printTable('JavaScript only (same percentages)', ['function', 'where', '%'], functions(profile.javascript));
+  printTable(
+    'by package',
+    ['package', '%'],
+    profile.owners.map((e) => [e.name, fmt(e.selfPercent, 1)]),
+  );
 }

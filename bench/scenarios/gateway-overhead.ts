@@ -12,7 +12,7 @@ import {
   type Target,
 } from '../lib/measure.js';
 import { predictionLogTally, type PredictionLogTally } from '../lib/net.js';
-import { summarizeProfile } from '../lib/profile.js';
+import { printProfile, summarizeProfile } from '../lib/profile.js';
 import { startHaproxy, startNginx } from '../lib/proxies.js';
 import { startRedis } from '../lib/redis.js';
 import { RESULTS_DIR } from '../lib/results.js';
@@ -411,21 +411,7 @@ export const gatewayOverhead: Scenario = {
       );
       copyFileSync(profile.file, kept);
       profile.file = kept;
-      printTable(
-        `gateway CPU profile, self time (${profile.file})`,
-        ['function', 'where', '%'],
-        profile.functions.map((e) => [e.name, e.where, fmt(e.selfPercent, 1)]),
-      );
-      printTable(
-        'JavaScript only (same percentages)',
-        ['function', 'where', '%'],
-        profile.javascript.map((e) => [e.name, e.where, fmt(e.selfPercent, 1)]),
-      );
-      printTable(
-        'by package',
-        ['package', '%'],
-        profile.owners.map((e) => [e.name, fmt(e.selfPercent, 1)]),
-      );
+      printProfile(profile, 'gateway CPU profile');
     }
 
     return { targets: TARGETS, rows, predictionLog, runs: Object.fromEntries(runs), profile };

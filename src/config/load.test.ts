@@ -75,6 +75,7 @@ describe('example configs', () => {
     assert.deepEqual(snapshot.config.upstreams['onnx']?.dns, {
       name: 'onnx-runtime.switchyard.svc.cluster.local',
       port: 8000,
+      protocol: 'http',
       interval_ms: 5000,
     });
     assert.deepEqual(
@@ -114,6 +115,19 @@ describe('example configs', () => {
     const result = await loadConfigFile('/nonexistent/gateway.yaml', {});
     assert.equal(result.ok, false);
     assert.match(!result.ok ? (result.problems[0]?.message ?? '') : '', /cannot read the config file/);
+  });
+});
+
+describe('upstream protocols', () => {
+  test('grpc:// endpoints beside http:// ones, and dns.protocol (http unless grpc)', () => {
+    const config = baseConfig();
+    at(config, 'upstreams').onnx = { endpoints: ['grpc://127.0.0.1:9001', 'http://127.0.0.1:8001'] };
+    at(config, 'upstreams').found = { dns: { name: 'r.test', port: 9001, protocol: 'grpc' } };
+    at(config, 'upstreams').plain = { dns: { name: 'r.test', port: 8001 } };
+    const { config: valid } = loaded(load(config));
+    assert.deepEqual(valid.upstreams['onnx']?.endpoints, ['grpc://127.0.0.1:9001', 'http://127.0.0.1:8001']);
+    assert.equal(valid.upstreams['found']?.dns?.protocol, 'grpc');
+    assert.equal(valid.upstreams['plain']?.dns?.protocol, 'http');
   });
 });
 
@@ -389,6 +403,18 @@ const brokenCases: BrokenCase[] = [
     change: (c) => Object.assign(at(c, 'models', 'fraud'), { budget_ms: 10, fallback_reserve_ms: 10 }),
     path: '/models/fraud/fallback_reserve_ms',
     message: /less than budget_ms \(10\)/,
+  },
+  {
+    name: 'an endpoint of a scheme other than http, https and grpc',
+    change: (c) => (at(c, 'upstreams', 'onnx').endpoints = ['h2c://127.0.0.1:9001']),
+    path: '/upstreams/onnx/endpoints/0',
+    message: /\^\(https\?\|grpc\):\/\//,
+  },
+  {
+    name: 'a dns protocol other than http and grpc',
+    change: (c) => (at(c, 'upstreams').onnx = { dns: { name: 'r.test', port: 9001, protocol: 'h2' } }),
+    path: '/upstreams/onnx/dns/protocol',
+    message: /one of: http, grpc/,
   },
   {
     name: 'a redis URL of another scheme',

@@ -2,7 +2,7 @@ import { gatewayError } from '../errors.js';
 import type { ModelAnswer } from '../http/model-request.js';
 import { HEADER_LENGTH, decodeBinary, encodeValues, splitBody } from '../shared/binary-tensors.js';
 import type { InferOutputTensor, ModelInferResponse } from '../shared/grpc/inference.js';
-import { CONTENTS_FIELD, isNumeric } from './infer-body.js';
+import { CONTENTS_FIELD, isNumeric } from '../shared/grpc/rest-messages.js';
 
 interface AnswerOutput {
   name: string;

@@ -1,11 +1,13 @@
 import { binaryBody, bytesOf } from '../shared/binary-tensors.js';
-import type {
-  InferInputTensor,
-  InferParameters,
-  InferTensorContents,
-  ModelInferRequest,
-} from '../shared/grpc/inference.js';
+import type { InferInputTensor, InferParameters, ModelInferRequest } from '../shared/grpc/inference.js';
 import { valueCheck } from '../shared/oip.js';
+import {
+  CONTENTS_FIELD,
+  isNumeric,
+  numericSize,
+  restParameters,
+  type Numeric,
+} from '../shared/grpc/rest-messages.js';
 import { gatewayError } from '../errors.js';
 
 /**
@@ -19,23 +21,6 @@ import { gatewayError } from '../errors.js';
  * into a ModelInferResponse. Raw contents are laid out as the extension's tensors already
  * (inference_grpc.md, "Tensor Data": row-major, little-endian, each datatype's size).
  */
-
-export type Numeric =
-  'BOOL' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'FP32' | 'FP64';
-
-export const CONTENTS_FIELD: Record<Numeric, keyof InferTensorContents> = {
-  BOOL: 'bool_contents',
-  INT8: 'int_contents',
-  INT16: 'int_contents',
-  INT32: 'int_contents',
-  INT64: 'int64_contents',
-  UINT8: 'uint_contents',
-  UINT16: 'uint_contents',
-  UINT32: 'uint_contents',
-  UINT64: 'uint64_contents',
-  FP32: 'fp32_contents',
-  FP64: 'fp64_contents',
-};
 
 /** The typed array each datatype's values are written into: its elements are the extension's. */
 const ARRAY: Record<Numeric, new (length: number) => ArrayBufferView & ArrayLike<unknown>> = {
@@ -51,22 +36,6 @@ const ARRAY: Record<Numeric, new (length: number) => ArrayBufferView & ArrayLike
   INT64: BigInt64Array,
   UINT64: BigUint64Array,
 };
-
-const SIZE: Record<Numeric, number> = {
-  BOOL: 1,
-  INT8: 1,
-  UINT8: 1,
-  INT16: 2,
-  UINT16: 2,
-  INT32: 4,
-  UINT32: 4,
-  FP32: 4,
-  INT64: 8,
-  UINT64: 8,
-  FP64: 8,
-};
-
-export const isNumeric = (datatype: string): datatype is Numeric => Object.hasOwn(SIZE, datatype);
 
 const invalid = (detail: string) => gatewayError('INPUT_INVALID', detail);
 
@@ -208,7 +177,7 @@ function rawBytes(
   if (given) {
     throw invalid(`${path}.contents: given beside raw_input_contents; a request uses one or the other`);
   }
-  const size = SIZE[datatype];
+  const size = numericSize(datatype);
   const expected = elements * size;
   if (bytes.length !== expected) {
     throw invalid(
@@ -225,15 +194,12 @@ function rawBytes(
  * front door sets them itself.
  */
 function parametersOf(parameters: InferParameters, path: string): Record<string, unknown> {
-  const plain: Record<string, unknown> = {};
   for (const key of Object.keys(parameters)) {
     if (key.startsWith('binary_data')) {
       throw invalid(
         `${path}.${key}: the binary tensor extension is HTTP's; over gRPC send raw_input_contents, which gets a raw answer`,
       );
     }
-    const parameter = parameters[key]!;
-    plain[key] = parameter.parameter_choice ? parameter[parameter.parameter_choice] : null;
   }
-  return plain;
+  return restParameters(parameters).parameters ?? {};
 }

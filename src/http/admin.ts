@@ -7,6 +7,7 @@ import type { ModelStates } from '../gateway/model-state.js';
 import type { ReloadRecord } from '../gateway/reload-record.js';
 import type { ModelsView } from '../console/index.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { endpointOrigin } from '../runtime-pool/index.js';
 import { sendError } from './error-shape.js';
 
 type UpstreamParams = { upstream: string };
@@ -77,8 +78,11 @@ export function registerAdminRoutes(
         clearTimeout(timer);
         return { endpoint, draining: true, drained };
       }
-      const origin = /^https?:\/\//.test(endpoint) ? new URL(endpoint).origin : `http://${endpoint}`;
-      const status = pool.status().find((s) => new URL(s.url).origin === origin || s.url === endpoint);
+      // A URL, or host:port of an http or a grpc endpoint.
+      const origins = /^[a-z]+:\/\//.test(endpoint)
+        ? [endpointOrigin(endpoint)]
+        : [`http://${endpoint}`, `grpc://${endpoint}`];
+      const status = pool.status().find((s) => origins.includes(s.url) || s.url === endpoint);
       return { endpoint, draining: true, in_flight: status?.inFlight ?? 0 };
     };
   // Per model: requests by variant and outcome, each breaker's state, and how the shadows compare.

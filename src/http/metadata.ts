@@ -2,6 +2,7 @@ import type { ModelConfig } from '../config/schema.js';
 import { gatewayError } from '../errors.js';
 import type { ModelMetadata } from '../shared/oip.js';
 import type { UpstreamPool } from '../runtime-pool/index.js';
+import { metadataExchange } from '../outbound/metadata-exchange.js';
 
 /**
  * GET /v2/models/{model} as clients see the model: the gateway's name and variants' versions, with
@@ -24,14 +25,7 @@ export async function modelMetadata(
   let status: number;
   let text: string;
   try {
-    const response = await endpoint.dispatcher.request({
-      method: 'GET',
-      path: `/v2/models/${encodeURIComponent(variant.model)}/versions/${encodeURIComponent(variant.version)}`,
-      headersTimeout: 2000,
-      bodyTimeout: 2000,
-    });
-    status = response.statusCode;
-    text = await response.body.text();
+    ({ status, text } = await metadataExchange(endpoint, variant.model, variant.version, 2000));
   } catch (error) {
     endpoint.release('error');
     throw gatewayError('UPSTREAM_FAILED', 'model metadata', { cause: error });

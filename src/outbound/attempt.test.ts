@@ -26,7 +26,7 @@ before(async () => {
   endpoint = new EndpointState(`http://127.0.0.1:${port}`, { connections: 2, connectTimeoutMs: 1000 });
 });
 after(async () => {
-  await endpoint.dispatcher.destroy();
+  await endpoint.destroy();
   server.closeAllConnections();
   server.close();
 });
@@ -186,7 +186,7 @@ test('no answer within the time given: not final, timed out, counted as a timeou
     const short = await attempt(hung, request({ timeoutMs: 50 }));
     assert.deepEqual([short.final, short.outcome], [false, 'ok']);
   } finally {
-    await hung.dispatcher.destroy();
+    await hung.destroy();
     slow.closeAllConnections();
     slow.close();
   }

@@ -9,6 +9,7 @@ import { callTracer } from '../telemetry/tracing.js';
 import type { Endpoint, Outcome } from '../runtime-pool/index.js';
 import { readAnswer, type AnswerSpec } from './answer.js';
 import { exchange, type ExchangeResult } from './exchange.js';
+import { grpcExchange } from './grpc-exchange.js';
 import type { LatencyWindow } from './latency.js';
 import type { OutboundMetrics } from './metrics.js';
 import type { CallContext, CallTarget } from './variant-call.js';
@@ -60,8 +61,12 @@ export interface AttemptDeps {
 
 const NO_SPEC: AnswerSpec = { metadata: undefined, contract: undefined };
 
+/** A grpc endpoint's infer, for the attempt's span (the protocol's method path). */
+const GRPC_INFER_PATH = '/inference.GRPCInferenceService/ModelInfer';
+
 /**
- * The innermost layer: one exchange with one endpoint, in its own span when tracing is on,
+ * The innermost layer: one exchange with one endpoint (REST, or gRPC for a grpc:// endpoint:
+ * grpc-exchange.ts answers in the same form), in its own span when tracing is on,
  * timed and counted, its answer read and checked (answer.ts). The runtime gets
  * `x-request-timeout-ms` and drops work past it.
  */
@@ -90,17 +95,26 @@ export function createAttempt(modelName: string, deps: AttemptDeps): Attempt {
       model: modelName,
       variant: variant.name,
       version: variant.version,
-      url: `${endpoint.url}${request.path}`,
+      url: `${endpoint.url}${endpoint.grpc ? GRPC_INFER_PATH : request.path}`,
       attempt: request.number,
     });
     span?.inject(headers);
-    const result = await exchange(
-      endpoint,
-      request.path,
-      typeof body === 'string' ? body : body.bytes,
-      request.timeoutMs,
-      headers,
-    );
+    const result = endpoint.grpc
+      ? await grpcExchange(
+          endpoint.grpc,
+          variant.model,
+          variant.version,
+          { inference: request.ctx.inference, body },
+          request.timeoutMs,
+          headers,
+        )
+      : await exchange(
+          endpoint,
+          request.path,
+          typeof body === 'string' ? body : body.bytes,
+          request.timeoutMs,
+          headers,
+        );
     span?.end(result.status, result.serverTiming, result.timedOut);
     const elapsed = performance.now() - started;
     durationHistogram(modelName, variant.name).observe(elapsed / 1000);

@@ -19,7 +19,7 @@ class DeadlineError extends Error {
 }
 
 /**
- * One HTTP exchange with one endpoint; never throws. It uses undici's `dispatch` with a handler
+ * One HTTP exchange with one http(s) endpoint; never throws. It uses undici's `dispatch` with a handler
  * that gathers the body into one buffer: the `request` API's Readable body and AbortSignal
  * cost more per call than the rest of the exchange here. The deadline is a native timer of our
  * own: undici's headersTimeout runs on coarse "fast timers" (about half a second).
@@ -45,7 +45,7 @@ export function exchange(
       clearTimeout(timer);
       resolve(result);
     };
-    endpoint.dispatcher.dispatch(
+    endpoint.dispatcher!.dispatch(
       { origin: endpoint.url, path, method: 'POST', headers, body },
       {
         onRequestStart(ctl) {

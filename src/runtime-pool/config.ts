@@ -1,6 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-/** Active health checks against each endpoint (the OIP ready path by default). */
+/**
+ * Active health checks against each endpoint: GET of the OIP ready path for an http(s) endpoint,
+ * grpc.health.v1.Health/Check for a grpc one (`path` does not apply to it).
+ */
 export const HealthCheckConfigSchema = Type.Object(
   {
     path: Type.String({ default: '/v2/health/ready', pattern: '^/' }),
@@ -23,11 +26,21 @@ export const OutlierConfigSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * How the gateway calls an endpoint: REST (the OIP's HTTP/JSON) or gRPC
+ * (inference.GRPCInferenceService). A static endpoint says it by its scheme.
+ */
+export const UpstreamProtocolSchema = Type.Union([Type.Literal('http'), Type.Literal('grpc')], {
+  default: 'http',
+});
+
 /** DNS discovery: every A/AAAA record of `name` is an endpoint on `port`, re-resolved on an interval. */
 export const DnsDiscoveryConfigSchema = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    /** How the discovered endpoints are called: http (REST) or grpc. */
+    protocol: UpstreamProtocolSchema,
     interval_ms: Type.Integer({ minimum: 100, default: 5000 }),
     /** Resolvers to ask instead of the system's, as "ip" or "ip:port" (tests point this at a local dnsmasq). */
     servers: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
@@ -37,12 +50,15 @@ export const DnsDiscoveryConfigSchema = Type.Object(
 
 export const UpstreamConfigSchema = Type.Object(
   {
-    /** Static endpoints, as base URLs ("http://10.0.0.5:8000"). Exactly one of endpoints and dns. */
-    endpoints: Type.Optional(Type.Array(Type.String({ pattern: '^https?://' }), { minItems: 1 })),
+    /**
+     * Static endpoints, as base URLs: "http://10.0.0.5:8000" is called over REST,
+     * "grpc://10.0.0.5:8001" over gRPC; one pool may mix them. Exactly one of endpoints and dns.
+     */
+    endpoints: Type.Optional(Type.Array(Type.String({ pattern: '^(https?|grpc)://' }), { minItems: 1 })),
     dns: Type.Optional(DnsDiscoveryConfigSchema),
     health: HealthCheckConfigSchema,
     outlier: OutlierConfigSchema,
-    /** Keep-alive connections per endpoint. */
+    /** Keep-alive connections per http endpoint (a grpc endpoint multiplexes calls on one channel). */
     connections: Type.Integer({ minimum: 1, default: 64 }),
     connect_timeout_ms: Type.Integer({ minimum: 1, default: 1000 }),
   },
@@ -51,5 +67,6 @@ export const UpstreamConfigSchema = Type.Object(
 
 export type HealthCheckConfig = Static<typeof HealthCheckConfigSchema>;
 export type OutlierConfig = Static<typeof OutlierConfigSchema>;
+export type UpstreamProtocol = Static<typeof UpstreamProtocolSchema>;
 export type DnsDiscoveryConfig = Static<typeof DnsDiscoveryConfigSchema>;
 export type UpstreamConfig = Static<typeof UpstreamConfigSchema>;

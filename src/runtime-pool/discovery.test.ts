@@ -8,7 +8,9 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { Server, ServerCredentials, type sendUnaryData } from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
+import { healthService, type HealthCheckResponse } from '../shared/grpc/inference.js';
 import { createStaticDiscovery, originOf } from './discovery.js';
 import { createUpstreamMetrics } from './metrics.js';
 import { createUpstreamPool } from './pool.js';
@@ -147,6 +149,13 @@ async function launchDnsmasq(
   };
 }
 
+/** dnsmasq's path; undefined, and the test skipped, when it is not installed. */
+function dnsmasqOrSkip(t: { skip(message: string): void }): string | undefined {
+  const binary = findExecutable('dnsmasq');
+  if (binary === undefined) t.skip('dnsmasq not installed: apt-get install dnsmasq-base');
+  return binary;
+}
+
 /** A second runtime on another loopback address with the same port, as pods behind one Service. */
 async function startPair(): Promise<[TestRuntime, TestRuntime]> {
   for (let attempt = 0; ; attempt++) {
@@ -169,12 +178,22 @@ describe('discovery', () => {
     assert.equal(originOf('fd00::1', 8000), 'http://[fd00::1]:8000');
   });
 
+  it('static and dns: grpc endpoints keep their scheme (WHATWG URL gives grpc: the origin "null")', async () => {
+    const seen: (readonly string[])[] = [];
+    await createStaticDiscovery([
+      'grpc://b:8001/',
+      'http://b:8000',
+      'grpc://[fd00::1]:8001',
+      'grpc://b:8001',
+    ]).start((o) => seen.push(o));
+    assert.deepEqual(seen, [['grpc://[fd00::1]:8001', 'grpc://b:8001', 'http://b:8000']]);
+    assert.equal(originOf('10.0.0.1', 8001, 'grpc'), 'grpc://10.0.0.1:8001');
+    assert.equal(originOf('fd00::1', 8001, 'grpc'), 'grpc://[fd00::1]:8001');
+  });
+
   it('dns: adds and drains endpoints as records change, keeps the last set when lookups fail', async (t) => {
-    const binary = findExecutable('dnsmasq');
-    if (binary === undefined) {
-      t.skip('dnsmasq not installed: apt-get install dnsmasq-base');
-      return;
-    }
+    const binary = dnsmasqOrSkip(t);
+    if (binary === undefined) return;
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-dns-'));
     const [one, two] = await startPair();
     let dns: Dnsmasq | undefined;
@@ -186,7 +205,13 @@ describe('discovery', () => {
       pool = createUpstreamPool(
         'onnx',
         testConfig({
-          dns: { name: NAME, port: one.port, interval_ms: 100, servers: [`127.0.0.1:${dns.port}`] },
+          dns: {
+            name: NAME,
+            port: one.port,
+            protocol: 'http',
+            interval_ms: 100,
+            servers: [`127.0.0.1:${dns.port}`],
+          },
         }),
         { metrics: createUpstreamMetrics(registry), logger },
       );
@@ -221,7 +246,7 @@ describe('discovery', () => {
       assert.equal((await inFlight).status, 200);
       await waitFor('first endpoint gone', () => urls().length === 1);
       assert.deepEqual(urls(), [two.url]);
-      assert.equal(leaving.dispatcher.closed, true);
+      assert.equal(leaving.dispatcher?.closed, true);
 
       // A name without records, then no DNS server at all: the last set stays.
       dns.setRecords([]);
@@ -244,6 +269,54 @@ describe('discovery', () => {
       await dns?.stop();
       await one.close();
       await two.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('dns with protocol grpc: grpc:// endpoints, health-checked over gRPC, their channel closed when they leave', async (t) => {
+    const binary = dnsmasqOrSkip(t);
+    if (binary === undefined) return;
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-dns-'));
+    // A grpc.health.v1 server on 127.0.0.1 only: the record 127.0.0.2 finds nothing there.
+    const server = new Server();
+    server.addService(healthService(), {
+      Check: (_call: unknown, done: sendUnaryData<HealthCheckResponse>) => done(null, { status: 'SERVING' }),
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    let dns: Dnsmasq | undefined;
+    let pool: ReturnType<typeof createUpstreamPool> | undefined;
+    try {
+      dns = await startDnsmasq(binary, dir, ['127.0.0.1']);
+      pool = createUpstreamPool(
+        'onnx',
+        testConfig({
+          dns: { name: NAME, port, protocol: 'grpc', interval_ms: 100, servers: [`127.0.0.1:${dns.port}`] },
+        }),
+      );
+      const p = pool;
+      await pool.start();
+      const [first] = pool.endpoints();
+      assert.deepEqual(
+        [first?.url, first?.protocol, first?.dispatcher, pool.status()[0]?.health],
+        [`grpc://127.0.0.1:${port}`, 'grpc', undefined, 'healthy'],
+      );
+
+      dns.setRecords(['127.0.0.2']);
+      await waitFor('first endpoint gone', () => p.endpoints().every((e) => e.url !== first?.url));
+      assert.deepEqual(
+        p.endpoints().map((e) => e.url),
+        [`grpc://127.0.0.2:${port}`],
+      );
+      assert.equal(first?.grpc?.closed, true, 'its channel is closed');
+      await waitFor('nothing serves 127.0.0.2', () => p.status()[0]?.health === 'unhealthy');
+    } finally {
+      await pool?.close();
+      await dns?.stop();
+      server.forceShutdown();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,6 +1,7 @@
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { DnsDiscoveryConfig, UpstreamConfig } from './config.js';
+import type { DnsDiscoveryConfig, UpstreamConfig, UpstreamProtocol } from './config.js';
+import { endpointOrigin } from './endpoint.js';
 import type { Logger } from '../shared/logger.js';
 
 /** Receives the full current set of endpoint origins whenever discovery learns it. */
@@ -36,7 +37,7 @@ export function createDiscovery(config: UpstreamConfig, deps: DiscoveryDeps): Di
 }
 
 export function createStaticDiscovery(urls: readonly string[]): Discovery {
-  const origins = uniqueSorted(urls.map((url) => new URL(url).origin));
+  const origins = uniqueSorted(urls.map(endpointOrigin));
   return {
     start(onChange) {
       onChange(origins);
@@ -47,7 +48,7 @@ export function createStaticDiscovery(urls: readonly string[]): Discovery {
 }
 
 /**
- * Every A and AAAA record of `name` is an endpoint `http://<address>:<port>` (a Kubernetes
+ * Every A and AAAA record of `name` is an endpoint `<protocol>://<address>:<port>` (a Kubernetes
  * headless Service lists one record per ready pod), re-resolved every `interval_ms`.
  *
  * Only a successful, non-empty answer replaces the set. A failed lookup, or an answer with no
@@ -97,7 +98,7 @@ export function createDnsDiscovery(config: DnsDiscoveryConfig, deps: DiscoveryDe
       deps.logger.warn({ ...log, kept: last?.length ?? 0 }, 'dns name has no A/AAAA records');
       return 'empty';
     }
-    const origins = uniqueSorted(addresses.map((address) => originOf(address, config.port)));
+    const origins = uniqueSorted(addresses.map((address) => originOf(address, config.port, config.protocol)));
     if (last === undefined || !sameList(last, origins)) {
       deps.logger.info({ ...log, endpoints: origins }, 'dns endpoints changed');
       last = origins;
@@ -118,8 +119,8 @@ export function createDnsDiscovery(config: DnsDiscoveryConfig, deps: DiscoveryDe
   };
 }
 
-export function originOf(address: string, port: number): string {
-  return isIP(address) === 6 ? `http://[${address}]:${port}` : `http://${address}:${port}`;
+export function originOf(address: string, port: number, protocol: UpstreamProtocol = 'http'): string {
+  return isIP(address) === 6 ? `${protocol}://[${address}]:${port}` : `${protocol}://${address}:${port}`;
 }
 
 function isNoRecords(reason: unknown): boolean {

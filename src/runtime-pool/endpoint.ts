@@ -1,4 +1,6 @@
 import { Pool } from 'undici';
+import type { UpstreamProtocol } from './config.js';
+import { GrpcChannel } from './grpc-channel.js';
 
 export type HealthState = 'healthy' | 'unhealthy';
 
@@ -32,12 +34,16 @@ export interface EndpointStatus {
 
 /** What the gateway holds between `pool.pick()` and `release()`. */
 export interface Endpoint {
-  /** The origin, e.g. "http://10.0.0.5:8000" or "http://[fd00::5]:8000". */
+  /** The origin, e.g. "http://10.0.0.5:8000", "http://[fd00::5]:8000" or "grpc://10.0.0.5:8001". */
   readonly url: string;
   /** host:port, the metrics label. */
   readonly label: string;
-  /** Send the request through this; its origin is already set. */
-  readonly dispatcher: Pool;
+  /** How it is called: REST through `dispatcher`, or gRPC through `grpc`. */
+  readonly protocol: UpstreamProtocol;
+  /** An http(s) endpoint's connections: send the request through this; its origin is already set. */
+  readonly dispatcher: Pool | undefined;
+  /** A grpc endpoint's channel. */
+  readonly grpc: GrpcChannel | undefined;
   readonly inFlight: number;
   /** Counts a request in flight that did not come from `pick()` (e.g. a call to this very endpoint). */
   acquire(): void;
@@ -61,7 +67,9 @@ export interface EndpointOptions {
 export class EndpointState implements Endpoint {
   readonly url: string;
   readonly label: string;
-  readonly dispatcher: Pool;
+  readonly protocol: UpstreamProtocol;
+  readonly dispatcher: Pool | undefined;
+  readonly grpc: GrpcChannel | undefined;
 
   inFlight = 0;
   requests = 0;
@@ -82,16 +90,38 @@ export class EndpointState implements Endpoint {
 
   constructor(url: string, options: EndpointOptions) {
     const parsed = new URL(url);
-    this.url = parsed.origin;
+    this.url = endpointOrigin(url);
     // URL drops a default port from `host`; the label keeps it so every label reads host:port.
     this.label = `${parsed.hostname}:${parsed.port || defaultPort(parsed.protocol)}`;
     this.#onOutcome = options.onOutcome;
+    this.protocol = parsed.protocol === 'grpc:' ? 'grpc' : 'http';
+    if (this.protocol === 'grpc') {
+      this.dispatcher = undefined;
+      this.grpc = new GrpcChannel(this.label, { maxReconnectBackoffMs: RECONNECT_BACKOFF_MAX_MS });
+      return;
+    }
+    this.grpc = undefined;
     this.dispatcher = new Pool(this.url, {
       connections: options.connections,
       // One request per connection at a time: a slow inference must not hold up the next one.
       pipelining: 1,
       connectTimeout: options.connectTimeoutMs,
     });
+  }
+
+  /** Closes its connections once the requests in flight finished. */
+  async close(): Promise<void> {
+    if (this.grpc) {
+      await this.idle();
+      this.grpc.close();
+    }
+    if (this.dispatcher && !this.dispatcher.destroyed) await this.dispatcher.close();
+  }
+
+  /** Ends its connections at once, with whatever is in flight. */
+  async destroy(): Promise<void> {
+    this.grpc?.destroy();
+    if (this.dispatcher && !this.dispatcher.destroyed) await this.dispatcher.destroy();
   }
 
   get draining(): boolean {
@@ -155,6 +185,22 @@ export class EndpointState implements Endpoint {
   }
 }
 
+/**
+ * Longest wait between grpc-js's attempts to reconnect a channel (its default is 120 s): health
+ * checks share the channel, so this bounds how long a runtime back on its address waits to be
+ * seen, as the health interval does for an http endpoint.
+ */
+const RECONNECT_BACKOFF_MAX_MS = 2000;
+
 function defaultPort(protocol: string): number {
   return protocol === 'https:' ? 443 : 80;
+}
+
+/**
+ * The endpoint's origin, the pool's key for it: scheme, host and port. WHATWG URL gives
+ * `grpc:` (not a special scheme) the origin "null", so that one is put together by hand.
+ */
+export function endpointOrigin(url: string): string {
+  const parsed = new URL(url);
+  return parsed.protocol === 'grpc:' ? `grpc://${parsed.host}` : parsed.origin;
 }

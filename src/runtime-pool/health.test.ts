@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Server, ServerCredentials, type sendUnaryData } from '@grpc/grpc-js';
+import { healthService, type HealthCheckResponse } from '../shared/grpc/inference.js';
 import { createUpstreamPool } from './pool.js';
 import {
   infer,
@@ -142,5 +144,43 @@ describe('active health checks', () => {
       await pool.close();
       await runtime.close();
     }
+  });
+});
+
+describe('active health checks of a grpc endpoint (grpc.health.v1.Health/Check)', () => {
+  it('SERVING is healthy, NOT_SERVING drains at once, no server fails; close() closes the channel', async () => {
+    let serving: HealthCheckResponse['status'] = 'SERVING';
+    const server = new Server();
+    server.addService(healthService(), {
+      Check: (_call: unknown, done: sendUnaryData<HealthCheckResponse>) => done(null, { status: serving }),
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    const pool = createUpstreamPool(
+      'onnx',
+      testConfig({ endpoints: [`grpc://127.0.0.1:${port}`], health: fastHealth }),
+    );
+    try {
+      await pool.start();
+      const [endpoint] = pool.endpoints();
+      assert.equal(endpoint?.protocol, 'grpc');
+      assert.equal(endpoint?.url, `grpc://127.0.0.1:${port}`);
+      assert.equal(pool.status()[0]?.health, 'healthy');
+
+      serving = 'NOT_SERVING'; // what the runtime answers while draining or loading
+      await waitFor('drained', () => pool.status()[0]?.drainReasons.includes('not-ready') === true);
+      serving = 'SERVING';
+      await waitFor('back in rotation', () => pool.status()[0]?.draining === false);
+
+      server.forceShutdown();
+      await waitFor('unhealthy', () => pool.status()[0]?.health === 'unhealthy');
+    } finally {
+      await pool.close();
+      server.forceShutdown();
+    }
+    assert.equal(pool.endpoints()[0]?.grpc?.closed, true);
   });
 });

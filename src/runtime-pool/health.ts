@@ -1,6 +1,7 @@
 import { Client } from 'undici';
 import type { HealthCheckConfig } from './config.js';
 import type { EndpointState } from './endpoint.js';
+import type { GrpcChannel } from './grpc-channel.js';
 import type { Logger } from '../shared/logger.js';
 
 export type HealthCheckOutcome = 'ok' | 'fail';
@@ -29,7 +30,7 @@ export interface HealthCheckDeps {
  * - The first check decides alone. The endpoint started healthy only so a fresh gateway can
  *   serve before any check has answered; that was an assumption, so the first observation
  *   replaces it instead of having to outvote it.
- * - A 503 drains the endpoint at once: an OIP runtime answers 503 on its ready path after
+ * - A 503 (NOT_SERVING over gRPC) drains the endpoint at once: an OIP runtime answers 503 on its ready path after
  *   SIGTERM (or while loading), and waiting for the threshold would keep sending it requests
  *   it will refuse. Requests already in flight finish. The drain lifts after `healthy_after`
  *   successes, like health.
@@ -39,9 +40,14 @@ export function createHealthCheck(
   config: HealthCheckConfig,
   deps: HealthCheckDeps,
 ): HealthCheck {
-  // A client of its own, so a check never queues behind inference requests in the endpoint's
-  // pool and measures the runtime rather than our own backlog.
-  const client = new Client(endpoint.url, { pipelining: 1, connectTimeout: config.timeout_ms });
+  // An http endpoint's checks go on a client of their own, so a check never queues behind
+  // inference requests in the endpoint's pool and measures the runtime rather than our own
+  // backlog. A grpc endpoint's go on its channel (see GrpcChannel).
+  const channel = endpoint.grpc;
+  const client =
+    channel === undefined
+      ? new Client(endpoint.url, { pipelining: 1, connectTimeout: config.timeout_ms })
+      : undefined;
   const log = { upstream: deps.upstream, endpoint: endpoint.url };
   let observed = false;
   let successes = 0;
@@ -84,7 +90,9 @@ export function createHealthCheck(
 
   async function checkOnce(): Promise<void> {
     const startedAt = Date.now();
-    const result = await probe(client, config.path, config.timeout_ms);
+    const result = client
+      ? await probe(client, config.path, config.timeout_ms)
+      : await probeGrpc(channel!, config.timeout_ms);
     if (stopped) return;
     apply(result);
     deps.afterCheck?.();
@@ -101,7 +109,7 @@ export function createHealthCheck(
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await client.destroy();
+      await client?.destroy();
     },
   };
 }
@@ -124,4 +132,17 @@ export async function probe(client: Client, path: string, timeoutMs: number): Pr
     // Refused, reset, timed out or destroyed by stop(): all mean "no good answer".
     return 'fail';
   }
+}
+
+/**
+ * One grpc.health.v1.Health/Check of the server as a whole (service ""), bounded by `timeoutMs`
+ * as a gRPC deadline. The gRPC health checking protocol (grpc/grpc doc/health-checking.md):
+ * SERVING is healthy; NOT_SERVING is what the runtime answers where its ready path answers 503
+ * (draining, or models still loading), so it drains the endpoint as a 503 does; anything else —
+ * no answer, a status other than OK, UNKNOWN — fails.
+ */
+export async function probeGrpc(channel: GrpcChannel, timeoutMs: number): Promise<ProbeResult> {
+  const { response } = await channel.check(Date.now() + timeoutMs);
+  if (response?.status === 'SERVING') return 'ok';
+  return response?.status === 'NOT_SERVING' ? 'not-ready' : 'fail';
 }

@@ -5,6 +5,7 @@ export {
   type DrainResult,
   type Leased,
 } from './pool.js';
+export { endpointOrigin } from './endpoint.js';
 export type { Endpoint, EndpointStatus, Outcome, HealthState, DrainReason } from './endpoint.js';
 export { createP2cBalancer, type Balancer, type RandomSource } from './balancer.js';
 export { createUpstreamMetrics, type UpstreamMetrics } from './metrics.js';

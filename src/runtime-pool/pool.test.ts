@@ -150,7 +150,7 @@ describe('upstream pool', () => {
       await pool.close();
       await runtime.close();
     }
-    assert.equal(pool.endpoints()[0]?.dispatcher.closed, true);
+    assert.equal(pool.endpoints()[0]?.dispatcher?.closed, true);
     assert.doesNotMatch(await registry.metrics(), /switchyard_upstream_endpoint_in_flight\{upstream="onnx"/);
   });
 

@@ -3,7 +3,13 @@ import { PoolAvailability } from './availability.js';
 import { createP2cBalancer, type Balancer } from './balancer.js';
 import type { UpstreamConfig } from './config.js';
 import { createDiscovery, type Discovery } from './discovery.js';
-import { EndpointState, type Endpoint, type EndpointStatus, type Outcome } from './endpoint.js';
+import {
+  EndpointState,
+  endpointOrigin,
+  type Endpoint,
+  type EndpointStatus,
+  type Outcome,
+} from './endpoint.js';
 import { createHealthCheck, type HealthCheck } from './health.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import type { UpstreamMetrics } from './metrics.js';
@@ -173,11 +179,11 @@ export function createUpstreamPool(
     void endpoint
       .idle()
       .then(async () => {
-        // Re-added meanwhile, or the whole pool closed (close() owns the dispatchers then).
+        // Re-added meanwhile, or the whole pool closed (close() owns the connections then).
         if (closed || !endpoint.drainReasons.has('removed') || members.get(endpoint.url) !== member) return;
         members.delete(endpoint.url);
         rebuildList();
-        await endpoint.dispatcher.close();
+        await endpoint.close();
         logger.info({ upstream: name, endpoint: endpoint.url }, 'upstream endpoint closed');
       })
       .catch((err: unknown) => {
@@ -205,16 +211,15 @@ export function createUpstreamPool(
     return byUrl ?? list.find((e) => e.label === urlOrHostPort);
   }
 
-  async function closeDispatcher(endpoint: EndpointState, graceMs: number): Promise<void> {
-    if (endpoint.dispatcher.destroyed) return;
+  async function closeConnections(endpoint: EndpointState, graceMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), graceMs);
       timer.unref();
     });
-    const result = await Promise.race([endpoint.dispatcher.close(), graceOver]);
+    const result = await Promise.race([endpoint.close(), graceOver]);
     clearTimeout(timer);
-    if (result === 'timeout') await endpoint.dispatcher.destroy();
+    if (result === 'timeout') await endpoint.destroy();
   }
 
   function pick(exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
@@ -315,7 +320,7 @@ export function createUpstreamPool(
       await Promise.all(
         [...members.values()].map(async (m) => {
           await m.health.stop();
-          await closeDispatcher(m.endpoint, graceMs);
+          await closeConnections(m.endpoint, graceMs);
         }),
       );
     },
@@ -324,7 +329,7 @@ export function createUpstreamPool(
 
 function toOrigin(url: string): string | undefined {
   try {
-    return new URL(url).origin;
+    return endpointOrigin(url);
   } catch {
     return undefined;
   }

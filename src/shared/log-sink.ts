@@ -33,8 +33,9 @@ type WriteCallback = (error: NodeJS.ErrnoException | null, written: number) => v
  * sees SIGTERM (issue 23). Here a log sink that fails never stops the process: a reader that is
  * slow fills a bounded buffer and lines past it are dropped and counted; a reader that is gone
  * (EPIPE, EBADF…) drops every line from then on, counted; EAGAIN on a non-blocking pipe is retried
- * on the next flush. A blocking stdout that stops being read holds one thread-pool thread in
- * write(2), not the event loop. Lines are kept whole: the unwritten rest of a short write goes
+ * on the next flush. A blocking descriptor that stops being read would hold one thread-pool
+ * thread in write(2), which libuv joins at exit: the process logger opens process.stdout first so
+ * that fd 1 is non-blocking (src/shared/logger.ts). Lines are kept whole: the unwritten rest of a short write goes
  * first in the next write.
  */
 export class LogSink {

@@ -42,6 +42,13 @@ export function logSinkStats(): LogSinkStats {
  * that has stopped reading, and the gateway stopped serving. Call `flushLogger` before exiting.
  */
 export function createLogger(level: string): ProcessLogger {
+  // Opening process.stdout has Node put a pipe or socket on fd 1 in non-blocking mode (libuv's
+  // uv_pipe_open), so the sink's write to a reader that stopped reading fails with EAGAIN (kept,
+  // then dropped) instead of holding a thread-pool thread in write(2): libuv joins those threads
+  // when the process exits, so one stuck write kept a drained gateway from ever exiting after
+  // SIGTERM. Nothing is written through process.stdout itself. (Found once the tests ran the
+  // compiled CLI: through tsx, something had opened process.stdout already.)
+  void process.stdout;
   const sink = new LogSink(1, {
     flushBytes: LOG_BUFFER_BYTES,
     flushMs: LOG_FLUSH_MS,

@@ -280,6 +280,37 @@ describe('gateway: the gRPC front door runs the same pipeline as REST', () => {
     assert.equal(ok.code, Status.OK);
   });
 
+  test('a message over limits.body_bytes is RESOURCE_EXHAUSTED before it is decoded; the gateway keeps serving', async () => {
+    // The default limit, 32 MiB: grpc-js refuses a larger message from its length prefix.
+    const big = Buffer.alloc(32 * 1024 * 1024 + 1024);
+    const result = await grpc.call(
+      'ModelInfer',
+      {
+        model_name: 'fraud',
+        inputs: [{ name: 'features', datatype: 'FP32', shape: [big.length / 32, 8] }],
+        raw_input_contents: [big],
+      },
+      { metadata: AUTH },
+    );
+    assert.equal(result.code, Status.RESOURCE_EXHAUSTED);
+    assert.match(result.error!.details, /larger than max/i);
+    // Under the limit but over grpc-js's own default (4 MiB): taken and decoded, then refused for
+    // its rows (more than the model's max_batch_size), not for its size.
+    const under = Buffer.alloc(8 * 1024 * 1024);
+    const decoded = await grpc.call(
+      'ModelInfer',
+      {
+        model_name: 'fraud',
+        inputs: [{ name: 'features', datatype: 'FP32', shape: [under.length / 32, 8] }],
+        raw_input_contents: [under],
+      },
+      { metadata: AUTH },
+    );
+    assert.equal(decoded.code, Status.INVALID_ARGUMENT, decoded.error?.details);
+    const ok = await grpc.call('ModelInfer', fraudInferMessage(fraudRows(1)), { metadata: AUTH });
+    assert.equal(ok.code, Status.OK);
+  });
+
   test('a message that does not convert is INVALID_ARGUMENT, logged and recorded as a REST refusal; the gateway keeps serving', async () => {
     const features = { name: 'features', datatype: 'FP32', shape: [1, 8] };
     const eight = new Float32Array(fraudRows(1)[0]!);

@@ -135,7 +135,7 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
 export async function infer(endpoint: Endpoint): Promise<{ status: number | 'error'; outcome: Outcome }> {
   let status: number | 'error' = 'error';
   try {
-    const response = await endpoint.dispatcher.request({
+    const response = await endpoint.dispatcher!.request({
       method: 'POST',
       path: '/v2/models/m/infer',
       headers: { 'content-type': 'application/json' },

@@ -1,6 +1,7 @@
 import type { ModelMetadata } from '../../shared/oip.js';
 import type { Logger } from '../../shared/logger.js';
 import type { UpstreamPool } from '../../runtime-pool/index.js';
+import { metadataExchange } from '../../outbound/metadata-exchange.js';
 
 export interface MetadataSource {
   /** The runtime's metadata for this model version, once fetched. */
@@ -56,18 +57,8 @@ async function fetchMetadata(
 ): Promise<ModelMetadata | undefined> {
   const fetched = pool.lease(undefined, async (endpoint) => {
     try {
-      const response = await endpoint.dispatcher.request({
-        method: 'GET',
-        path: `/v2/models/${encodeURIComponent(model)}/versions/${encodeURIComponent(version)}`,
-        headersTimeout: 2000,
-        bodyTimeout: 2000,
-      });
-      const text = await response.body.text();
-      return {
-        outcome: response.statusCode >= 500 ? 'error' : 'ok',
-        status: response.statusCode,
-        text,
-      } as const;
+      const { status, text } = await metadataExchange(endpoint, model, version, 2000);
+      return { outcome: status >= 500 ? 'error' : 'ok', status, text } as const;
     } catch {
       return { outcome: 'error', status: 0, text: '' } as const;
     }
