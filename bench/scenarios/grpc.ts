@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FRAUD_ROW, TEXTDIR_SHAPE, textdirPixels } from '../lib/bodies.js';
-import { restBody } from '../../src/grpc/infer-body.js';
+import { inferBody } from '../../src/grpc/infer-body.js';
 import { inferenceService, type ModelInferRequest } from '../../src/shared/grpc/inference.js';
 import { cpuMeter } from '../lib/cpu.js';
 import { closedLoop, type ClosedLoopResult } from '../lib/closed-loop.js';
@@ -136,7 +136,7 @@ export const grpcVsRest: Scenario = {
       }
     };
 
-    const pipelineJsonBytes: Partial<Record<Model, number>> = {};
+    const pipelineBody: Partial<Record<Model, { header: number; total: number }>> = {};
     // Every protocol answers, and answers the same (same variant, same values), for the same input:
     // no row is measured doing something else.
     for (const model of models) {
@@ -161,12 +161,13 @@ export const grpcVsRest: Scenario = {
             `${model}: ${protocol} answers differently from rest-json:\n  ${outputs.slice(0, 400)}\n  ${reference.slice(0, 400)}`,
           );
       }
-      // What the gRPC front door hands the pipeline (src/grpc/server.ts): the request as the REST
-      // JSON, built from the decoded values, whose FP32 values print with up to 17 digits.
+      // What the gRPC front door hands the pipeline (src/grpc/server.ts): a binary tensor body,
+      // its JSON header and the tensors' bytes, as a REST binary client sends.
       const decoded = inferenceService().ModelInfer!.requestDeserialize(
         forms[model].grpcRaw,
       ) as ModelInferRequest;
-      pipelineJsonBytes[model] = JSON.stringify(restBody(decoded)).length;
+      const handed = inferBody(decoded);
+      pipelineBody[model] = { header: handed.headerLength, total: handed.body.length };
       process.stdout.write(
         `  ${model}: the four protocols answer the same outputs (${reference.slice(0, 120)}…)\n`,
       );
@@ -296,8 +297,8 @@ export const grpcVsRest: Scenario = {
     );
     for (const model of models)
       note(
-        `${model}: the gRPC front door turns either gRPC form into ${pipelineJsonBytes[model]} bytes of REST JSON for the pipeline (a REST JSON client sends ${forms[model].json.length}).`,
+        `${model}: the gRPC front door turns either gRPC form into a binary tensor body of ${pipelineBody[model]!.total} bytes (${pipelineBody[model]!.header} of JSON header) for the pipeline (a REST JSON client sends ${forms[model].json.length}).`,
       );
-    return { maxRequests, pipelineJsonBytes, table, runs: Object.fromEntries(runs) };
+    return { maxRequests, pipelineBody, table, runs: Object.fromEntries(runs) };
   },
 };

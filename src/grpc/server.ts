@@ -14,7 +14,9 @@ import {
 import { tolerantDecoding, undecodableReason } from '../shared/grpc/tolerant-decoding.js';
 import type { Logger } from '../shared/logger.js';
 import { callHeaders } from './call-headers.js';
-import { grpcResponse, restBody } from './infer-body.js';
+import { HEADER_LENGTH } from '../shared/binary-tensors.js';
+import { grpcResponse } from './infer-answer.js';
+import { inferBody } from './infer-body.js';
 import { protocolCalls } from './protocol-calls.js';
 import { gatewayFailure, grpcFailure, internalFailure, type GrpcFailure } from './status.js';
 
@@ -55,8 +57,10 @@ const UNREADABLE: ModelInferRequest = {
  * `model_version`, /v2/models/{m}/versions/{v}/infer) in src/http/model-request.ts, so auth
  * (authorization / x-api-key metadata), version pins, rate limits, shedding, routing by the user
  * key in the metadata, cache, fallbacks, shadows, the log line and the prediction record all
- * apply; a message that does not convert to the protocol's JSON, or bytes that are not a message
- * at all, are refused through that handler too. The health, metadata and readiness calls answer as their REST routes (protocol-calls.ts).
+ * apply. The call is handed over as a REST binary tensor request (infer-body.ts), so its tensors
+ * stay bytes up to the runtime, and its binary answer becomes the response (infer-answer.ts); a
+ * message that does not convert, or bytes that are not a message at all, are refused through that
+ * handler too. The health, metadata and readiness calls answer as their REST routes (protocol-calls.ts).
  */
 export async function startGatewayGrpc(options: GatewayGrpcOptions): Promise<GatewayGrpc> {
   const { handle, logger } = options;
@@ -69,7 +73,7 @@ export async function startGatewayGrpc(options: GatewayGrpcOptions): Promise<Gat
     requestId: string,
     receivedAt: number,
   ): Promise<{ response: ModelInferResponse; trailer: Metadata } | GrpcFailure> {
-    let body = NO_BODY;
+    let body: Buffer = NO_BODY;
     let refusal: GatewayError | undefined;
     const undecodable = undecodableReason(request);
     if (undecodable !== undefined) {
@@ -78,7 +82,10 @@ export async function startGatewayGrpc(options: GatewayGrpcOptions): Promise<Gat
       request = UNREADABLE;
     } else {
       try {
-        body = Buffer.from(JSON.stringify(restBody(request)));
+        // The binary tensor extension's body, as a REST binary client sends it (infer-body.ts).
+        const binary = inferBody(request);
+        body = binary.body;
+        headers[HEADER_LENGTH] = String(binary.headerLength);
       } catch (error) {
         if (!(error instanceof GatewayError)) throw error;
         refusal = error;
@@ -97,14 +104,16 @@ export async function startGatewayGrpc(options: GatewayGrpcOptions): Promise<Gat
     if (answer.status !== 200) return answerFailure(answer);
     let response: ModelInferResponse;
     try {
-      const raw = request.raw_input_contents.length > 0;
-      response = grpcResponse(JSON.parse(answer.json) as Parameters<typeof grpcResponse>[0], raw);
+      response = grpcResponse(answer, request.raw_input_contents.length > 0);
     } catch (error) {
       if (!(error instanceof GatewayError)) throw error;
       return gatewayFailure(error, requestId);
     }
     const trailer = new Metadata();
-    for (const [name, value] of Object.entries(answer.headers)) trailer.set(name.toLowerCase(), value);
+    for (const [name, value] of Object.entries(answer.headers)) {
+      // The binary answer's layout, which the message does not have.
+      if (name !== HEADER_LENGTH) trailer.set(name.toLowerCase(), value);
+    }
     return { response, trailer };
   }
 

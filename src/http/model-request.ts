@@ -30,7 +30,7 @@ export interface ModelRequest {
   requestId: string;
   /**
    * Why the front door could not make a body of the request (a gRPC message that does not convert
-   * to the protocol's JSON: src/grpc/infer-body.ts): it is refused with this, before any pipeline
+   * to a binary tensor body: src/grpc/infer-body.ts): it is refused with this, before any pipeline
    * runs, as a body refused as JSON is, and gets the same log line and record.
    */
   refusal?: GatewayError;

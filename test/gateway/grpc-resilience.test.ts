@@ -6,6 +6,7 @@ import { status as Status } from '@grpc/grpc-js';
 import type { ModelInferResponse } from '../../src/shared/grpc/inference.js';
 import { FRAUD_EVALUATION_SEED } from '../../scripts/fraud/synthetic.js';
 import { describeLoad, sentBetween, summarize, type LoadRun } from '../harness/closed-loop.js';
+import { encodeRequest, postBinary } from '../harness/binary-tensors.js';
 import { fraudRequest, fraudRows } from '../harness/fraud.js';
 import { AUTH, fraudGatewayConfig, startGateway, upstreamHealthy } from '../harness/gateway.js';
 import { fraudInferMessage, fraudScoresOf, inferenceClient, startGrpcLoad } from '../harness/grpc.js';
@@ -64,8 +65,6 @@ async function withOneRuntime(
   }
 }
 
-const restScores = (body: unknown): number[] => (body as { outputs: { data: number[] }[] }).outputs[0]!.data;
-
 test(
   'every runtime down: the cache answers a repeated input over gRPC as over REST, the fallback in the trailers',
   { timeout: 60_000 },
@@ -83,15 +82,23 @@ test(
 
         assert.equal(await runtime.stop('SIGKILL'), 'SIGKILL');
 
-        const viaRest = await postJson(
+        // A gRPC call reaches the pipeline as a binary tensor request (src/grpc/infer-body.ts), so
+        // it shares its cache key with the same bytes sent as REST binary tensors.
+        const url = `${gateway.url}/v2/models/fraud/infer`;
+        const features = { name: 'features', datatype: 'FP32' as const, shape: [3, 8] };
+        const viaRest = await postBinary(
           http,
-          `${gateway.url}/v2/models/fraud/infer`,
-          fraudRequest(rows),
+          url,
+          encodeRequest([{ ...features, values: rows.flat() }]),
           metadata,
         );
-        assert.equal(viaRest.status, 200, viaRest.text);
+        assert.equal(viaRest.status, 200, viaRest.raw.toString());
         assert.match(String(viaRest.headers['x-switchyard-fallback']), FALLBACK);
-        assert.deepEqual(restScores(viaRest.body), scores, 'REST: the answer the model gave');
+        assert.deepEqual(viaRest.json.outputs![0]!.values, scores, 'REST binary: the answer the model gave');
+        // The same values as JSON are another key (README, "Binary tensors"): nothing cached.
+        const asJson = await postJson(http, url, fraudRequest(rows), metadata);
+        assert.ok([502, 503].includes(asJson.status), `${asJson.status}: ${asJson.text}`);
+        assert.equal(asJson.headers['x-switchyard-fallback'], undefined);
         for (const raw of [false, true]) {
           const cached = await grpc.call<ModelInferResponse>('ModelInfer', fraudInferMessage(rows, raw), {
             metadata,

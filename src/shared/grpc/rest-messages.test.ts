@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { restBody } from '../../grpc/infer-body.js';
+import { inferBody } from '../../grpc/infer-body.js';
+import { parseModelBody } from '../../http/json-body.js';
+import { HEADER_LENGTH } from '../binary-tensors.js';
 import type { ModelInferResponse } from './inference.js';
 import {
   ConversionError,
@@ -112,7 +114,7 @@ describe('modelInferRequest: a REST body as a ModelInferRequest with raw content
     );
   });
 
-  test("the front door's restBody reads it back as the same REST body", () => {
+  test("the front door's inferBody reads it back as the same request, its tensors binary", () => {
     const request: RestInferRequest = {
       id: 'round',
       parameters: { p: 'v' },
@@ -122,7 +124,16 @@ describe('modelInferRequest: a REST body as a ModelInferRequest with raw content
       ],
       outputs: [{ name: 'score' }],
     };
-    assert.deepEqual(restBody(modelInferRequest('m', '1', request, none)), request);
+    const { body, headerLength } = inferBody(modelInferRequest('m', '1', request, none));
+    const read = parseModelBody(body, { [HEADER_LENGTH]: String(headerLength) }, 64) as RestInferRequest;
+    assert.equal(read.id, 'round');
+    assert.deepEqual(read.parameters, { p: 'v', binary_data_output: true });
+    assert.deepEqual(read.outputs, request.outputs);
+    // `data` decodes the input's bytes when read (src/shared/binary-tensors.ts, attachBinary).
+    assert.deepEqual(
+      read.inputs.map(({ name, datatype, shape, data }) => ({ name, datatype, shape, data })),
+      request.inputs,
+    );
   });
 });
 
