@@ -1,5 +1,5 @@
 import type { GatewayHandle, GatewayOptions } from '../gateway/start.js';
-import { integer, LOG_LEVEL_FLAG, UsageError } from './args.js';
+import { integer, LOG_LEVEL_FLAG, positive, UsageError } from './args.js';
 import { parseCommandLine, type CommandSpec } from './command-spec.js';
 import { exitOnSignals } from './signals.js';
 
@@ -57,7 +57,7 @@ export function parseGatewayArgs(argv: string[]): GatewayOptions {
   if (values.host !== undefined) options.host = values.host;
   if (values['grpc-port'] !== undefined) options.grpcPort = integer('--grpc-port', values['grpc-port'], 0);
   if (values['poll-ms'] !== undefined)
-    options.pollMs = integer('--poll-ms', values['poll-ms'], GATEWAY_DEFAULTS.pollMs);
+    options.pollMs = positive('--poll-ms', values['poll-ms'], GATEWAY_DEFAULTS.pollMs);
   return options;
 }
 

@@ -241,6 +241,11 @@ function parseRolloutArgs(argv: string[]): {
     takes(flag, ['shadow-add', 'variant-add'], 'shadow add and variant add');
   takes('after', ['variant-add'], 'variant add');
   takes('from', ['shadow-promote'], 'shadow promote');
+  // show writes nothing: a --dry-run there is a mistake worth saying, not a flag to ignore.
+  if (command === 'show' && values['dry-run'])
+    throw new RolloutUsageError(
+      '--dry-run goes with the subcommands that edit the file; show writes nothing',
+    );
   return { model, command, config: values.config ?? DEFAULT_CONFIG, dryRun: values['dry-run'] ?? false };
 }
 

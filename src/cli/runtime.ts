@@ -139,6 +139,6 @@ export async function runRuntime(argv: string[]): Promise<RuntimeHandle> {
 /**
  * The runtime's server and ONNX Runtime's native binding (~288 MB, and absent from the gateway's
  * image), loaded only by the commands that run a runtime: `help`, `gateway`, `validate` and the
- * rest never load it. A test (src/cli/lazy-runtime.test.ts) fails if one of them does.
+ * rest never load it. test/gateway/no-onnxruntime.test.ts fails if one of them does.
  */
 export const loadRuntime = () => import('../../runtimes/onnx/main.js');

@@ -128,6 +128,7 @@ test('usage errors exit 2 and print the usage; --help exits 0', async () => {
     ['fraud', 'shadow', 'promote'],
     ['fraud', 'shadow', 'promote', 'v3', '101'],
     ['fraud', 'shadow', 'promote', 'v3', '5', 'v1'],
+    ['fraud', 'show', '--dry-run'],
   ]) {
     const { code, err } = await rollout([...argv, '--config', path]);
     assert.equal(code, 2, `${argv.join(' ')}: ${err}`);
