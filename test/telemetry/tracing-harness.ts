@@ -28,7 +28,12 @@ export interface InProcess {
  * tracer provider sees both), on loopback ports chosen at run time.
  */
 export async function startInProcess(
-  options: { model?: object; configure?: (config: Record<string, unknown>) => void } = {},
+  options: {
+    model?: object;
+    configure?: (config: Record<string, unknown>) => void;
+    /** How the gateway calls the runtime: REST (http://, the default) or gRPC (grpc://). */
+    upstream?: 'http' | 'grpc';
+  } = {},
 ): Promise<InProcess> {
   const repository = await copyRepository(['fraud']);
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-tracing-'));
@@ -44,13 +49,15 @@ export async function startInProcess(
       ...RUNTIME_DEFAULTS,
       repository: repository.dir,
       port: 0,
+      ...(options.upstream === 'grpc' ? { grpcPort: 0 } : {}),
       logLevel: 'silent',
       graceMs: 5000,
     });
     cleanups.push(() => runtime.shutdown());
     await runtime.state.repository.loaded;
+    const endpoint = options.upstream === 'grpc' ? `grpc://127.0.0.1:${runtime.grpcPort}` : runtime.url;
     const config: Record<string, unknown> = {
-      ...fraudGatewayConfig([runtime.url], options.model ? { model: options.model } : {}),
+      ...fraudGatewayConfig([endpoint], options.model ? { model: options.model } : {}),
       prediction_log: { path: join(dir, 'predictions.jsonl') },
     };
     options.configure?.(config);
