@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,9 +7,8 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
-import { describeLoad, sentBetween, startLoad, summarize, type LoadRun } from '../harness/closed-loop.js';
-import { fraudRows } from '../harness/fraud.js';
-import { AUTH, decisionBody, fraudGatewayConfig } from '../harness/gateway.js';
+import { describeLoad, sentBetween, summarize, type LoadRun } from '../harness/closed-loop.js';
+import { AUTH, fraudGatewayConfig, startDecisionLoad } from '../harness/gateway.js';
 import { createClient, getJson } from '../harness/http.js';
 import { startSwitchyard, waitFor, type StartedProcess } from '../harness/process.js';
 import { startRuntime } from '../harness/runtime.js';
@@ -58,7 +56,6 @@ for (const { name, args } of [
     async () => {
       const processes: StartedProcess[] = [];
       const client = createClient(4);
-      const rows = fraudRows(64);
       const dir = await mkdtemp(join(tmpdir(), 'switchyard-configmap-'));
       let load: LoadRun | undefined;
       let exitCodes: (number | string)[] = [];
@@ -93,16 +90,11 @@ for (const { name, args } of [
         };
         assert.equal(await servedHash(), hashOf(generations[0]!.text));
 
-        load = startLoad({
-          url: `${gateway.url}/v1/decisions/fraud`,
+        load = startDecisionLoad(gateway.url, {
           workers: 6,
           ratePerSecond: 200,
           maxRequests: 3000,
           maxMs: 12_000,
-          request: (i) => ({
-            body: decisionBody(rows[i % rows.length]!, `u-${randomInt(1_000_000_000)}`),
-            headers: AUTH,
-          }),
         });
         await sleep(500);
 

@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
-import { describeLoad, sentBetween, startLoad, summarize, type LoadRun } from '../harness/closed-loop.js';
-import { fraudRows } from '../harness/fraud.js';
+import { describeLoad, sentBetween, summarize, type LoadRun } from '../harness/closed-loop.js';
 import {
   AUTH,
-  decisionBody,
   fraudGatewayConfig,
+  startDecisionLoad,
   startGateway,
   writeConfig,
   type GatewayUnderTest,
@@ -52,7 +50,6 @@ test(
   async () => {
     const processes: StartedProcess[] = [];
     const client = createClient(4);
-    const rows = fraudRows(64);
     let load: LoadRun | undefined;
     let gateway: GatewayUnderTest | undefined;
     let exitCodes: (number | string)[] = [];
@@ -78,16 +75,11 @@ test(
       };
       const okBefore = await reloads('ok');
 
-      load = startLoad({
-        url: `${gatewayUrl}/v1/decisions/fraud`,
+      load = startDecisionLoad(gatewayUrl, {
         workers: 12,
         ratePerSecond: 400,
         maxRequests: 10_000,
         maxMs: 25_000,
-        request: (i) => ({
-          body: decisionBody(rows[i % rows.length]!, `u-${randomInt(1_000_000_000)}`),
-          headers: AUTH,
-        }),
       });
       await sleep(500); // connections open, traffic flowing before the first edit
 

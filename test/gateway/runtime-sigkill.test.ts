@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeLoad, sentBetween, startLoad, summarize, type LoadRun } from '../harness/closed-loop.js';
-import { fraudRows } from '../harness/fraud.js';
-import { AUTH, decisionBody, fraudGatewayConfig, startGateway } from '../harness/gateway.js';
+import { describeLoad, sentBetween, summarize, type LoadRun } from '../harness/closed-loop.js';
+import { AUTH, fraudGatewayConfig, startDecisionLoad, startGateway } from '../harness/gateway.js';
 import { createClient, getJson, metricValue } from '../harness/http.js';
 import type { StartedProcess } from '../harness/process.js';
 import { waitFor } from '../harness/process.js';
@@ -25,7 +23,6 @@ test(
     let gateway: StartedProcess | undefined;
     let load: LoadRun | undefined;
     const client = createClient(4);
-    const rows = fraudRows(64);
     const exitCodes: (number | string)[] = [];
     try {
       runtimes.push(...(await Promise.all([0, 1, 2].map(() => startRuntime()))));
@@ -51,16 +48,11 @@ test(
           'switchyard_upstream_retries_total',
         );
 
-      load = startLoad({
-        url: `${gatewayUrl}/v1/decisions/fraud`,
+      load = startDecisionLoad(gatewayUrl, {
         workers: 8,
         ratePerSecond: 300,
         maxRequests: 2000,
         maxMs: 5000,
-        request: (i) => ({
-          body: decisionBody(rows[i % rows.length]!, `u-${randomInt(1_000_000_000)}`),
-          headers: AUTH,
-        }),
       });
       await sleep(1500);
 

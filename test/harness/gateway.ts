@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { FRAUD_FEATURES } from '../../scripts/fraud/synthetic.js';
+import { randomInt } from 'node:crypto';
 import type { Agent } from 'undici';
+import { startLoad, type LoadRun, type LoopOptions } from './closed-loop.js';
+import { fraudRows } from './fraud.js';
 import { getJson } from './http.js';
 import { startSwitchyard, waitFor, type StartedProcess } from './process.js';
 
@@ -145,5 +148,21 @@ export async function upstreamHealthy(client: Agent, gatewayUrl: string): Promis
     const response = await getJson(client, `${gatewayUrl}/admin/upstreams`, AUTH);
     const pools = response.body as Record<string, { health: string; ejected: boolean }[]> | undefined;
     return Object.values(pools ?? {}).every((pool) => pool.some((e) => e.health === 'healthy' && !e.ejected));
+  });
+}
+
+/**
+ * A closed-loop load of fraud decisions on the gateway, paced and bounded as `loop` says: rows
+ * cycled from 64 of the demo's, each request a new random user, so the split follows the weights.
+ */
+export function startDecisionLoad(gatewayUrl: string, loop: LoopOptions): LoadRun {
+  const rows = fraudRows(64);
+  return startLoad({
+    ...loop,
+    url: `${gatewayUrl}/v1/decisions/fraud`,
+    request: (i) => ({
+      body: decisionBody(rows[i % rows.length]!, `u-${randomInt(1_000_000_000)}`),
+      headers: AUTH,
+    }),
   });
 }
