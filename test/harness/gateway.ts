@@ -1,9 +1,9 @@
+import { randomInt } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { FRAUD_FEATURES } from '../../scripts/fraud/synthetic.js';
-import { randomInt } from 'node:crypto';
 import type { Agent } from 'undici';
 import { startLoad, type LoadRun, type LoopOptions } from './closed-loop.js';
 import { fraudRows } from './fraud.js';

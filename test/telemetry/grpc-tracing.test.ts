@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { startRuntime } from '../../runtimes/onnx/main.js';
 import { RUNTIME_DEFAULTS } from '../../runtimes/onnx/options.js';
-import { setupTracing } from '../../src/shared/tracing.js';
 import { fraudRows } from '../harness/fraud.js';
 import { inferenceClient } from '../harness/grpc.js';
 import { waitFor } from '../harness/process.js';
 import { copyRepository } from '../harness/runtime.js';
-import { clearOtelEnvironment } from './tracing-harness.js';
+import { clearOtelEnvironment, tracingInMemory } from './tracing-harness.js';
 
 clearOtelEnvironment();
 
@@ -17,11 +15,7 @@ const CALLER_TRACE = '5cf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '11f067aa0ba902b7';
 
 test('a gRPC call with traceparent in its metadata continues the trace in the runtime', async (t) => {
-  const exporter = new InMemorySpanExporter();
-  const tracing = setupTracing({
-    serviceName: 'switchyard-test',
-    spanProcessor: new SimpleSpanProcessor(exporter),
-  });
+  const { exporter, tracing } = tracingInMemory();
   assert.equal(tracing.enabled, true);
   const repository = await copyRepository(['fraud']);
   const runtime = await startRuntime({

@@ -1,31 +1,29 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { setupTracing } from '../../src/shared/tracing.js';
 import { AUTH, decisionBody } from '../harness/gateway.js';
 import { fraudRows } from '../harness/fraud.js';
 import { postJson } from '../harness/http.js';
 import { waitFor } from '../harness/process.js';
-import { clearOtelEnvironment, startInProcess } from './tracing-harness.js';
+import {
+  clearOtelEnvironment,
+  idOf,
+  one,
+  parentOf,
+  startInProcess,
+  tracingInMemory,
+} from './tracing-harness.js';
 
 clearOtelEnvironment();
 
 const CALLER_TRACE = '6af92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '22f067aa0ba902b7';
 
-const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
-const idOf = (span: ReadableSpan) => span.spanContext().spanId;
-
 // The gateway's gRPC exchange (src/outbound/grpc-exchange.ts) sends the call's headers as metadata,
 // traceparent among them; the runtime's gRPC server continues the trace it names. Both are unit-
 // tested on their own side; this is the two together, as an operator's trace viewer would see them.
 test("a decision through a grpc:// pool is one trace: the runtime under the gateway's upstream call", async (t) => {
-  const exporter = new InMemorySpanExporter();
-  const tracing = setupTracing({
-    serviceName: 'switchyard-test',
-    spanProcessor: new SimpleSpanProcessor(exporter),
-  });
+  const { exporter, tracing } = tracingInMemory();
   assert.equal(tracing.enabled, true);
   const running = await startInProcess({ upstream: 'grpc' });
   t.after(async () => {
@@ -58,19 +56,14 @@ test("a decision through a grpc:// pool is one trace: the runtime under the gate
     [CALLER_TRACE],
     "the caller's trace, continued",
   );
-  const only = (name: string) => {
-    const found = spans.filter((s) => s.name === name);
-    assert.equal(found.length, 1, `one ${name} span: ${spans.map((s) => s.name).join(', ')}`);
-    return found[0]!;
-  };
-  const root = only('switchyard.request');
+  const root = one(spans, 'switchyard.request');
   assert.equal(parentOf(root), CALLER_SPAN);
-  const call = only('upstream.call');
+  const call = one(spans, 'upstream.call');
   assert.equal(call.kind, SpanKind.CLIENT);
-  assert.equal(parentOf(call), idOf(only('upstream')));
-  const infer = only('runtime.infer');
+  assert.equal(parentOf(call), idOf(one(spans, 'upstream')));
+  const infer = one(spans, 'runtime.infer');
   assert.equal(infer.kind, SpanKind.SERVER);
   assert.equal(parentOf(infer), idOf(call), "the runtime's gRPC span continues the gateway's call span");
   assert.equal(infer.attributes['switchyard.outcome'], 'ok');
-  assert.equal(parentOf(only('runtime.session_run')), idOf(infer));
+  assert.equal(parentOf(one(spans, 'runtime.session_run')), idOf(infer));
 });

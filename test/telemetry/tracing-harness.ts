@@ -1,9 +1,12 @@
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { startRuntime, type RuntimeHandle } from '../../runtimes/onnx/main.js';
 import { RUNTIME_DEFAULTS } from '../../runtimes/onnx/options.js';
 import { startGateway, type GatewayHandle } from '../../src/gateway/start.js';
+import { setupTracing, type Tracing } from '../../src/shared/tracing.js';
 import { fraudGatewayConfig, upstreamHealthy, writeConfig } from '../harness/gateway.js';
 import { createClient } from '../harness/http.js';
 import { copyRepository } from '../harness/runtime.js';
@@ -14,6 +17,34 @@ import { copyRepository } from '../harness/runtime.js';
  */
 export function clearOtelEnvironment(): void {
   for (const name of Object.keys(process.env)) if (name.startsWith('OTEL_')) delete process.env[name];
+}
+
+/** Tracing on in this process, every finished span kept in memory for the test to read. */
+export function tracingInMemory(): { exporter: InMemorySpanExporter; tracing: Tracing } {
+  const exporter = new InMemorySpanExporter();
+  const tracing = setupTracing({
+    serviceName: 'switchyard-test',
+    spanProcessor: new SimpleSpanProcessor(exporter),
+  });
+  return { exporter, tracing };
+}
+
+export const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+export const idOf = (span: ReadableSpan) => span.spanContext().spanId;
+
+/** The one span called `name` (and matching `where`); fails, listing what there is, unless exactly one. */
+export function one(
+  spans: ReadableSpan[],
+  name: string,
+  where: (s: ReadableSpan) => boolean = () => true,
+): ReadableSpan {
+  const found = spans.filter((s) => s.name === name && where(s));
+  assert.equal(
+    found.length,
+    1,
+    `one ${name} span, got ${found.length}: ${spans.map((s) => s.name).join(', ')}`,
+  );
+  return found[0]!;
 }
 
 export interface InProcess {

@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { setupTracing } from '../../src/shared/tracing.js';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { AUTH, decisionBody } from '../harness/gateway.js';
 import { fraudRows } from '../harness/fraud.js';
 import { postJson } from '../harness/http.js';
 import { waitFor } from '../harness/process.js';
-import { clearOtelEnvironment, startInProcess } from './tracing-harness.js';
+import {
+  clearOtelEnvironment,
+  idOf,
+  one,
+  parentOf,
+  startInProcess,
+  tracingInMemory,
+} from './tracing-harness.js';
 import type { ErrorCode } from '../../src/errors.js';
 
 clearOtelEnvironment();
@@ -21,26 +27,10 @@ const header = (headers: Record<string, string | string[] | undefined>, name: st
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 };
-const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
-const idOf = (span: ReadableSpan) => span.spanContext().spanId;
 const ms = (time: [number, number]) => time[0] * 1000 + time[1] / 1e6;
 
-function one(spans: ReadableSpan[], name: string, where: (s: ReadableSpan) => boolean = () => true) {
-  const found = spans.filter((s) => s.name === name && where(s));
-  assert.equal(
-    found.length,
-    1,
-    `one ${name} span, got ${found.length}: ${spans.map((s) => s.name).join(', ')}`,
-  );
-  return found[0]!;
-}
-
 test('one decision is one trace from the gateway through the runtime', async (t) => {
-  const exporter = new InMemorySpanExporter();
-  const tracing = setupTracing({
-    serviceName: 'switchyard-test',
-    spanProcessor: new SimpleSpanProcessor(exporter),
-  });
+  const { exporter, tracing } = tracingInMemory();
   assert.equal(tracing.enabled, true);
   // v2 names a version the runtime does not have, so a request forced onto it is answered by the
   // variant fallback: the trace then shows both runtime calls.
